@@ -1,0 +1,79 @@
+"""The command layer: parse flags, call one API function, render its result.
+
+Each command group lives in its own module and registers itself on ``app``.
+Nothing here imports DVC, scikit-learn or pandas at module level, so
+``tether --help`` starts fast; the API modules are imported inside commands.
+``main`` is the single place where errors become messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+
+from tether import __version__
+from tether.errors import EXIT_INTERRUPTED, EXIT_USAGE, TetherError
+
+app = typer.Typer(
+    name="tether",
+    help=(
+        "Git-native reproducibility for machine learning: compose Hydra configs, "
+        "run DVC pipelines, diff metrics, release and re-verify models.\n\n"
+        "Exit codes: 0 ok; 1 a check or gate failed; 2 usage or input error; "
+        "3 git, DVC or a remote failed; 130 interrupted."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tether {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
+) -> None:
+    """Git-native reproducibility for machine learning."""
+
+
+# Command modules register themselves on ``app`` when imported.
+from tether.cli import pipeline  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``tether`` console script."""
+    from tether.cli.output import error
+
+    command = typer.main.get_command(app)
+    traceback = os.environ.get("TETHER_TRACEBACK") == "1"
+    try:
+        code = command.main(args=argv, prog_name="tether", standalone_mode=False)
+    except TetherError as exc:
+        if traceback:
+            raise
+        error(exc.message, exc.hint)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

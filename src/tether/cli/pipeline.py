@@ -1,0 +1,94 @@
+"""``tether run`` and ``tether check``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tether.cli import app
+from tether.cli.output import print_json, stderr, stdout
+from tether.errors import EXIT_FAILED
+
+
+def _root(path: Path) -> Path:
+    from tether.backends.git import find_root
+
+    return find_root(path)
+
+
+@app.command(
+    "run",
+    epilog=(
+        "Examples:\n\n"
+        "  tether run model=random_forest model.params.n_estimators=300\n\n"
+        "  tether run            # reuse the recorded overrides\n\n"
+        "  tether run --reset    # back to conf/ defaults"
+    ),
+)
+def run_command(
+    overrides: list[str] = typer.Argument(
+        None, metavar="[OVERRIDE]...", help="Hydra overrides: group=option, key=value, +new=value."
+    ),
+    reset: bool = typer.Option(False, "--reset", help="Clear the recorded overrides."),
+    force: bool = typer.Option(False, "--force", "-f", help="Run every stage even if up to date."),
+    repo: Path = typer.Option(Path("."), "--repo", "-C", help="Run in this repository."),
+) -> None:
+    """Compose conf/ into params.yaml, record the overrides, reproduce the pipeline.
+
+    Overrides given replace the recorded ones; with none, the recorded ones are
+    reused. params.yaml and .tether/overrides.yaml are only written once the
+    composition succeeded.
+    """
+    from tether.pipeline.run import StageEvent, run
+
+    if reset and overrides:
+        raise typer.BadParameter("give overrides or --reset, not both")
+
+    def progress(event: StageEvent) -> None:
+        counter = f"[{event.index}/{event.total}]"
+        if event.state == "start":
+            stderr.print(f"{counter} {event.stage} ...", markup=False)
+        elif event.state == "ran":
+            stderr.print(f"{counter} {event.stage} ran in {event.seconds:.1f}s", markup=False)
+        else:
+            stderr.print(f"{counter} {event.stage} up to date", markup=False)
+
+    root = _root(repo)
+    result = run(root, overrides or [], reset=reset, force=force, on_stage=progress)
+    shown = " ".join(result.overrides) if result.overrides else "(none)"
+    stdout.print(f"overrides: {shown}", markup=False)
+    ran = sum(1 for s in result.stages if s.state == "ran")
+    stdout.print(
+        f"params.yaml {'updated' if result.params_changed else 'unchanged'}; "
+        f"{ran} of {len(result.stages)} stages ran. Next: `tether check`, then commit.",
+        markup=False,
+    )
+
+
+@app.command("check", epilog="Example:\n\n  tether check --json")
+def check_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    repo: Path = typer.Option(Path("."), "--repo", "-C", help="Check this repository."),
+) -> None:
+    """Say whether this workspace reproduces exactly from what Git holds.
+
+    Exits 1 naming each problem and the command that fixes it: params.yaml not
+    composed from conf/, stages out of date, outputs whose bytes differ from
+    dvc.lock, or uncommitted files that stages depend on.
+    """
+    from tether.pipeline.check import check
+
+    result = check(_root(repo))
+    if as_json:
+        print_json(result.to_dict())
+    elif result.reproducible:
+        commit = (result.commit or "")[:8] or "(no commit)"
+        stdout.print(f"reproducible: the workspace matches commit {commit} exactly", markup=False)
+    else:
+        stdout.print(f"not reproducible: {len(result.problems)} problem(s)", markup=False)
+        for problem in result.problems:
+            stdout.print(f"  - {problem.message}", markup=False)
+            stdout.print(f"    fix: {problem.fix}", markup=False)
+    if not result.reproducible:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,71 @@
+"""Every error tether raises on purpose, and the exit code each maps to.
+
+    TetherError                 base; never raised directly      exit 2
+    ├── UsageError              bad argument, override, name...  exit 2
+    │   └── UnknownRevision     a revision git cannot resolve    exit 2
+    ├── NotATetherRepo          not inside a git + DVC repo      exit 2
+    ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
+    ├── CheckFailed             a check or gate said no          exit 1
+    └── ExternalError           git, DVC or a remote failed      exit 3
+
+Messages are written for the user: what went wrong, then (``hint``) what to run
+next. The one place that turns them into stderr text and an exit code is
+``tether.cli.run_command``; nothing else prints them.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_EXTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+
+class TetherError(Exception):
+    """Base of every error tether raises for the user to read."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\n{self.hint}"
+
+
+class UsageError(TetherError):
+    """A command-line argument or input value is not acceptable."""
+
+
+class UnknownRevision(UsageError):
+    """A revision that git cannot resolve to a commit."""
+
+    def __init__(self, rev: str, hint: str | None = None) -> None:
+        super().__init__(
+            f"unknown revision {rev!r}",
+            hint or "Name a branch, tag, commit or registry reference (NAME@vX.Y.Z, NAME#STAGE).",
+        )
+        self.rev = rev
+
+
+class NotATetherRepo(TetherError):
+    """The directory is not inside a git repository with DVC initialised."""
+
+
+class ConfigError(TetherError):
+    """conf/, params.yaml, dvc.yaml or tether's own settings are invalid."""
+
+
+class CheckFailed(TetherError):
+    """A check or gate ran and found problems; the command's output says which."""
+
+    exit_code = EXIT_FAILED
+
+
+class ExternalError(TetherError):
+    """git, DVC, a remote or the network failed underneath tether."""
+
+    exit_code = EXIT_EXTERNAL

@@ -1,0 +1,174 @@
+"""``tether check``: is this workspace exactly reproducible from what Git holds?
+
+Four questions, each answered from the bytes rather than from timestamps:
+
+1. Is params.yaml the composition of conf/ plus the recorded overrides?
+2. Is every stage up to date with dvc.lock (command, params, deps, outs)?
+3. Does every output's content hash to what dvc.lock records?
+4. Are the files stages depend on (and conf/, dvc.yaml, dvc.lock) committed?
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.backends import dvc, hashing
+from tether.backends.git import GitRepo
+from tether.errors import TetherError
+from tether.pipeline import compose as composing
+from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason the workspace is not reproducible, and the command that fixes it."""
+
+    kind: str  # params | stale | output | uncommitted | config
+    subject: str
+    message: str
+    fix: str
+
+
+@dataclass
+class CheckResult:
+    root: str
+    commit: str | None
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def reproducible(self) -> bool:
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reproducible": self.reproducible,
+            "commit": self.commit,
+            "problems": [asdict(p) for p in self.problems],
+        }
+
+
+def _check_params(root: Path) -> list[Problem]:
+    settings = dvc.hydra_settings(root)
+    if not settings.enabled:
+        return []
+    try:
+        overrides = load_overrides(root)
+        expected = composing.compose(root, overrides)
+    except TetherError as exc:
+        return [Problem("config", "conf/", exc.message, exc.hint or "Fix conf/, then run `tether run`.")]
+    params = root / dvc.PARAMS_FILE
+    actual = params.read_bytes() if params.exists() else None
+    if actual == expected.content:
+        return []
+    shown = " ".join(overrides) if overrides else "no overrides"
+    if actual is None:
+        message = "params.yaml is missing"
+    else:
+        message = f"params.yaml is not the composition of conf/ with {shown}"
+    return [Problem("params", dvc.PARAMS_FILE, message, "tether run")]
+
+
+def _describe(reason: Any) -> str:
+    if isinstance(reason, str):
+        return reason
+    parts = []
+    for kind, changes in reason.items():
+        if isinstance(changes, dict):
+            items = []
+            for path, status in changes.items():
+                if isinstance(status, dict):
+                    items.extend(f"{path}:{key} {state}" for key, state in status.items())
+                else:
+                    items.append(f"{path} {status}")
+            parts.append(f"{kind}: {', '.join(items)}")
+        else:
+            parts.append(f"{kind}: {changes}")
+    return "; ".join(parts)
+
+
+def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
+    """Staleness per DVC plus our own hashing of every recorded dep and out.
+
+    Returns the problems and the paths stages depend on (for the git check).
+    """
+    problems: list[Problem] = []
+    with dvc.open_repo(root) as repo:
+        stale = dvc.stage_status(repo)
+        ignored = dvc.ignore_checker(repo)
+        dep_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
+        for stage in dvc.pipeline_stages(repo):
+            for dep in stage.deps:
+                path = Path(dep.fs_path).resolve()
+                if path.is_relative_to(root.resolve()):
+                    dep_paths.add(path.relative_to(root.resolve()).as_posix())
+
+    for name, reasons in sorted(stale.items()):
+        stage = name.split(":")[-1]
+        problems.append(
+            Problem(
+                "stale",
+                stage,
+                f"stage {stage!r} is out of date with dvc.lock: " + "; ".join(_describe(r) for r in reasons),
+                "tether run",
+            )
+        )
+    stale_stages = {name.split(":")[-1] for name in stale}
+
+    lock = dvc.read_lock(root)
+    for stage, entry in sorted((lock.get("stages") or {}).items()):
+        if stage in stale_stages:
+            continue
+        for role in ("deps", "outs"):
+            for item in entry.get(role) or []:
+                recorded = item.get("md5")
+                if not recorded:
+                    continue
+                path = root / item["path"]
+                actual = hashing.output_md5(path, ignored)
+                if actual == recorded:
+                    continue
+                what = "is missing" if actual is None else "differs from its hash in dvc.lock"
+                fix = f"dvc checkout {item['path']}" if role == "outs" else "tether run"
+                problems.append(
+                    Problem(
+                        "output" if role == "outs" else "stale",
+                        item["path"],
+                        f"{role[:-1]} {item['path']} of stage {stage!r} {what}"
+                        + (f" (recorded {recorded}, found {actual})" if actual else ""),
+                        fix,
+                    )
+                )
+    return problems, sorted(dep_paths)
+
+
+def _check_uncommitted(root: Path, git: GitRepo, dep_paths: list[str]) -> list[Problem]:
+    settings = dvc.hydra_settings(root)
+    paths = set(dep_paths) | {dvc.PARAMS_FILE, OVERRIDES_FILE.as_posix()}
+    if settings.enabled and settings.config_dir is not None:
+        paths.add(settings.config_dir.relative_to(root.resolve()).as_posix())
+    changed = git.changed_paths(sorted(paths))
+    problems = []
+    for status, path in changed:
+        state = "untracked" if status == "??" else "not committed"
+        problems.append(
+            Problem(
+                "uncommitted",
+                path,
+                f"{path} is {state}",
+                f"git add {path} && git commit",
+            )
+        )
+    return problems
+
+
+def check(root: Path) -> CheckResult:
+    """Answer whether the workspace at ``root`` reproduces exactly from Git."""
+    git = GitRepo(root)
+    result = CheckResult(root=str(root), commit=git.head())
+    result.problems.extend(_check_params(root))
+    stage_problems, dep_paths = _check_stages(root)
+    result.problems.extend(stage_problems)
+    result.problems.extend(_check_uncommitted(root, git, dep_paths))
+    return result

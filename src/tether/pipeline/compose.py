@@ -1,0 +1,138 @@
+"""Compose conf/ plus overrides into params.yaml with DVC's own Hydra composer.
+
+tether does not compose a second way: the bytes it writes are the bytes
+``dvc exp run`` writes. It does check the composition first, so that a bad override,
+an unknown key or a value that depends on the clock or the environment fails with a
+message naming it, and params.yaml is never left half-written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tether.backends import dvc
+from tether.errors import ConfigError, UsageError
+from tether.pipeline import atomic
+
+# Resolvers whose value changes between runs or machines. A params.yaml built with
+# them cannot be composed again to the same bytes.
+UNREPRODUCIBLE = re.compile(r"\$\{\s*(now|oc\.env|oc\.decode|env)\s*:")
+
+
+@dataclass(frozen=True)
+class Composition:
+    """params.yaml as conf/ plus ``overrides`` compose it."""
+
+    overrides: tuple[str, ...]
+    content: bytes
+
+
+def hydra_settings(root: Path) -> dvc.HydraSettings:
+    settings = dvc.hydra_settings(root)
+    if not settings.enabled:
+        raise ConfigError(
+            "Hydra composition is not enabled for this DVC repo",
+            "Run `dvc config hydra.enabled true` and commit .dvc/config.",
+        )
+    if settings.config_dir is not None and not (
+        settings.config_dir / f"{settings.config_name}.yaml"
+    ).is_file():
+        raise ConfigError(
+            f"no {settings.config_name}.yaml in {settings.config_dir}",
+            "Create the Hydra config root there, or set `dvc config hydra.config_dir`.",
+        )
+    return settings
+
+
+def _walk(node: Any, prefix: str = ""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{prefix}[{i}]")
+    else:
+        yield prefix, node
+
+
+def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
+    """Compose once without resolving and refuse what cannot be reproduced.
+
+    Raises UsageError naming the override or key at fault.
+    """
+    from hydra import compose, initialize_config_dir, initialize_config_module
+    from hydra.errors import (
+        ConfigCompositionException,
+        HydraException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    for override in overrides:
+        if UNREPRODUCIBLE.search(override):
+            raise UsageError(
+                f"override {override!r} depends on the time or environment",
+                "Give the value itself, so the composition can be redone exactly.",
+            )
+    init = (
+        initialize_config_dir(str(settings.config_dir), version_base=None)
+        if settings.config_dir
+        else initialize_config_module(settings.config_module, version_base=None)
+    )
+    try:
+        with init:
+            cfg = compose(config_name=settings.config_name, overrides=list(overrides))
+    except OverrideParseException as exc:
+        raise UsageError(
+            f"malformed override: {exc}",
+            "Overrides use Hydra's grammar: key=value, group=option, +new_key=value, ~key.",
+        ) from None
+    except MissingConfigException as exc:
+        text = str(exc).split("Config search path")[0].strip()
+        raise UsageError(f"no such config: {text}") from None
+    except ConfigCompositionException as exc:
+        raise UsageError(
+            str(exc),
+            "Use `+key=value` to add a key that conf/ does not define.",
+        ) from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"composing conf/ failed: {exc}") from None
+
+    container = OmegaConf.to_container(cfg, resolve=False)
+    for key, value in _walk(container):
+        if isinstance(value, str) and UNREPRODUCIBLE.search(value):
+            raise ConfigError(
+                f"config key {key!r} = {value!r} depends on the time or environment",
+                "Replace the interpolation with a fixed value in conf/.",
+            )
+    try:
+        OmegaConf.resolve(cfg)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"config interpolation failed: {exc}") from None
+
+
+def compose(root: Path, overrides: Sequence[str]) -> Composition:
+    """Compose conf/ with ``overrides`` and return the params.yaml bytes."""
+    settings = hydra_settings(root)
+    validate(settings, overrides)
+    target = root / dvc.PARAMS_FILE
+    temp = atomic.temp_path_beside(target.with_suffix(".yaml"))
+    try:
+        # DVC picks the serialiser from the suffix: keep ``.yaml`` last.
+        named = temp.with_name(temp.name.removesuffix(".tmp") + ".yaml")
+        temp.rename(named)
+        temp = named
+        dvc.compose_to(temp, settings, overrides)
+        return Composition(tuple(overrides), temp.read_bytes())
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_params(root: Path, composition: Composition) -> None:
+    atomic.write_bytes(root / dvc.PARAMS_FILE, composition.content)

@@ -1,0 +1,97 @@
+"""``tether run``: compose params.yaml, record the overrides, reproduce the pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tether.backends import dvc
+from tether.pipeline import atomic
+from tether.pipeline.compose import Composition, compose
+from tether.pipeline.overrides import load_overrides, overrides_path, render_overrides
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    """Progress of one stage: ``state`` is ``start``, ``ran`` or ``skipped``."""
+
+    stage: str
+    index: int
+    total: int
+    state: str
+    seconds: float = 0.0
+
+
+@dataclass
+class RunResult:
+    overrides: list[str]
+    params_changed: bool
+    stages: list[StageEvent] = field(default_factory=list)
+
+
+def choose_overrides(root: Path, given: Sequence[str], reset: bool) -> list[str]:
+    """The overrides given now; else none after ``--reset``; else the recorded ones."""
+    if given:
+        return list(given)
+    if reset:
+        return []
+    return load_overrides(root)
+
+
+def apply(root: Path, composition: Composition) -> bool:
+    """Write params.yaml and the overrides file.
+
+    Both are written in full to temporary files before either is moved into place,
+    so a failure while writing leaves both untouched.
+
+    Returns whether params.yaml changed.
+    """
+    params = root / dvc.PARAMS_FILE
+    before = params.read_bytes() if params.exists() else None
+    record = overrides_path(root)
+    temps = []
+    try:
+        temps.append((atomic.temp_path_beside(params), params, composition.content))
+        temps.append((atomic.temp_path_beside(record), record, render_overrides(list(composition.overrides))))
+        for temp, _, data in temps:
+            temp.write_bytes(data)
+        for temp, target, _ in temps:
+            atomic.replace(temp, target)
+    finally:
+        for temp, _, _ in temps:
+            temp.unlink(missing_ok=True)
+    return before != composition.content
+
+
+def run(
+    root: Path,
+    overrides: Sequence[str] = (),
+    reset: bool = False,
+    force: bool = False,
+    on_stage: Callable[[StageEvent], None] | None = None,
+) -> RunResult:
+    """Compose, record, reproduce. Nothing is written if the composition fails."""
+    chosen = choose_overrides(root, overrides, reset)
+    composition = compose(root, chosen)
+    changed = apply(root, composition)
+    result = RunResult(overrides=chosen, params_changed=changed)
+    notify = on_stage or (lambda event: None)
+    with dvc.open_repo(root) as repo:
+        dvc.quiet_git_hints(repo)
+        stages = dvc.pipeline_stages(repo)
+        for index, stage in enumerate(stages, start=1):
+            notify(StageEvent(stage.addressing, index, len(stages), "start"))
+            started = time.perf_counter()
+            ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+            event = StageEvent(
+                stage.addressing,
+                index,
+                len(stages),
+                "ran" if ran else "skipped",
+                time.perf_counter() - started,
+            )
+            result.stages.append(event)
+            notify(event)
+    return result
