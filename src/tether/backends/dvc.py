@@ -47,7 +47,8 @@ def require_dvc(root: Path) -> None:
 
 def hydra_settings(root: Path) -> HydraSettings:
     """How DVC composes params.yaml with Hydra in the repo at ``root``."""
-    from dvc.config import Config, ConfigError as DvcConfigError
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
 
     require_dvc(root)
     try:

@@ -1,0 +1,178 @@
+"""Shared fixtures: isolation from the developer's own git/DVC config, helpers to
+build real git + DVC repos, and one reproduced copy of the template per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# The files that make up the template project a user copies.
+TEMPLATE_PATHS = [
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    ".tether",
+    "conf",
+    "src/tabular_classifier",
+    "dvc.yaml",
+    "dvc.lock",
+    "params.yaml",
+    "reports",
+]
+
+
+def _isolated_env(home: Path) -> dict[str, str]:
+    env = {
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".cache" / "dvc-site"),
+        "GIT_TERMINAL_PROMPT": "0",
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    for var in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "TETHER_TRACEBACK"):
+        env[var] = ""
+    return env
+
+
+def _write_gitconfig(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Tether Tests\n\temail = tests@tether.invalid\n"
+        "[init]\n\tdefaultBranch = main\n"
+        "[commit]\n\tgpgsign = false\n[tag]\n\tgpgsign = false\n"
+        "[advice]\n\tdetachedHead = false\n",
+        encoding="utf-8",
+    )
+
+
+def _apply_env(env: dict[str, str]) -> None:
+    for key, value in env.items():
+        if value == "":
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    _write_gitconfig(home)
+    return home
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test runs with a temporary HOME and its own .gitconfig."""
+    home = tmp_path / "_home"
+    _write_gitconfig(home)
+    for key, value in _isolated_env(home).items():
+        if value == "":
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    return home
+
+
+def run(*args: str | os.PathLike[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:
+    """Run a command (no shell) and return its completed process with text output."""
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(map(str, args))} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
+    return proc
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    return run("git", *args, cwd=cwd, check=check).stdout.strip()
+
+
+def commit_all(cwd: Path, message: str) -> str:
+    git(cwd, "add", "-A")
+    git(cwd, "commit", "-q", "--allow-empty", "-m", message)
+    return git(cwd, "rev-parse", "HEAD")
+
+
+def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
+    """Write a file tree: ``{"relative/path": content}``."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+
+def init_repo(root: Path, dvc: bool = True) -> Path:
+    """A fresh git repo (and DVC, unless told not) at ``root``, with one commit."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q")
+    if dvc:
+        run(BIN / "dvc", "init", "-q", cwd=root)
+        run(BIN / "dvc", "config", "core.analytics", "false", cwd=root)
+    commit_all(root, "init")
+    return root
+
+
+def tether(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.CompletedProcess[str]:
+    """Run the real ``tether`` console script."""
+    return run(BIN / "tether", *args, cwd=cwd, check=check, **kw)
+
+
+def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(BIN / "dvc", *args, cwd=cwd, check=check)
+
+
+def copy_repo(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def reproduced_template(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
+    """The template project, committed and reproduced once per test session.
+
+    Tests must not change it: take ``template_repo`` for a private copy.
+    """
+    saved = dict(os.environ)
+    _apply_env(_isolated_env(session_home))
+    try:
+        root = tmp_path_factory.mktemp("template") / "project"
+        root.mkdir()
+        for rel in TEMPLATE_PATHS:
+            src = PROJECT / rel
+            if src.is_dir():
+                shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+            elif src.exists():
+                (root / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, root / rel)
+        git(root, "init", "-q")
+        commit_all(root, "template")
+        # Storage is local to each copy (.dvc/storage); tests that share a remote
+        # between clones point `local` elsewhere with `dvc remote modify --local`.
+        run(BIN / "tether", "run", cwd=root)
+        commit_all(root, "reproduce")
+        return root
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def template_repo(reproduced_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the reproduced template project (git history and DVC cache)."""
+    return copy_repo(reproduced_template, tmp_path / "project")
