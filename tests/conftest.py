@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import BIN, commit_all, copy_repo, git, run
+
 PROJECT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 # The files that make up the template project a user copies.
 TEMPLATE_PATHS = [
@@ -84,62 +83,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         else:
             monkeypatch.setenv(key, value)
     return home
-
-
-def run(*args: str | os.PathLike[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:
-    """Run a command (no shell) and return its completed process with text output."""
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, **kw)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(map(str, args))} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
-    return proc
-
-
-def git(cwd: Path, *args: str, check: bool = True) -> str:
-    return run("git", *args, cwd=cwd, check=check).stdout.strip()
-
-
-def commit_all(cwd: Path, message: str) -> str:
-    git(cwd, "add", "-A")
-    git(cwd, "commit", "-q", "--allow-empty", "-m", message)
-    return git(cwd, "rev-parse", "HEAD")
-
-
-def write_tree(root: Path, files: dict[str, str | bytes]) -> None:
-    """Write a file tree: ``{"relative/path": content}``."""
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-
-
-def init_repo(root: Path, dvc: bool = True) -> Path:
-    """A fresh git repo (and DVC, unless told not) at ``root``, with one commit."""
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q")
-    if dvc:
-        run(BIN / "dvc", "init", "-q", cwd=root)
-        run(BIN / "dvc", "config", "core.analytics", "false", cwd=root)
-    commit_all(root, "init")
-    return root
-
-
-def tether(cwd: Path, *args: str, check: bool = False, **kw) -> subprocess.CompletedProcess[str]:
-    """Run the real ``tether`` console script."""
-    return run(BIN / "tether", *args, cwd=cwd, check=check, **kw)
-
-
-def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run(BIN / "dvc", *args, cwd=cwd, check=check)
-
-
-def copy_repo(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst, symlinks=True)
-    return dst
 
 
 @pytest.fixture(scope="session")
