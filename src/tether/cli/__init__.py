@@ -49,7 +49,10 @@ def _root(
 
 
 # Command modules register themselves on ``app`` when imported.
-from tether.cli import pipeline  # noqa: E402,F401
+from tether.cli import (  # noqa: E402
+    pipeline,  # noqa: F401
+    registry,  # noqa: F401
+)
 
 
 def main(argv: list[str] | None = None) -> None:
