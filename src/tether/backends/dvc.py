@@ -190,7 +190,7 @@ def push_outputs(root: Path, remote: str) -> int:
     with open_repo(root) as repo:
         try:
             return int(repo.push(remote=remote) or 0)
-        except dvc_error_types() as exc:
+        except (*dvc_error_types(), OSError) as exc:  # an unreachable local remote raises OSError
             raise ExternalError(
                 f"dvc push to remote {remote!r} failed: {exc}",
                 "Check the remote with `dvc remote list` and that the outputs are in the cache "
