@@ -103,3 +103,12 @@ def test_resolve_references() -> None:
     assert state.resolve_reference(reg, Reference("m", stage="dev")) is None
     assert "stages: prod=v0.2.0" in state.unresolved_hint(reg, Reference("m", stage="dev"))
     assert "No artifact 'x'" in state.unresolved_hint(reg, Reference("x", stage="dev"))
+
+
+def test_log_interleaves_artifacts_by_time_keeping_each_counter_order() -> None:
+    reg = registry(
+        tag("a@v1.0.0", C1, T0), tag("b@v1.0.0", C2, T0 + 1),
+        tag("a#prod#1", C1, T0 + 2), tag("b#prod#1", C2, T0 + 3), tag("a#dev#2", C1, T0 + 4),
+    )  # fmt: skip
+    assert [e.tag for e in reg.events()] == ["a#dev#2", "b#prod#1", "a#prod#1", "b@v1.0.0", "a@v1.0.0"]
+    assert [e.tag for e in reg.events("b")] == ["b#prod#1", "b@v1.0.0"]

@@ -14,7 +14,9 @@ the tag times differ.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +93,7 @@ class Artifact:
         return max(live, key=SemVer) if live else None
 
     def version_at(self, commit: str) -> Version | None:
+        """The version registered at ``commit`` (GTO allows one per commit)."""
         for version in self.versions.values():
             if version.commit == commit and version.registered:
                 return version
@@ -118,7 +121,7 @@ class Registry:
     def events(self, name: str | None = None) -> list[Event]:
         """Every event, newest first, of all artifacts or of one."""
         chosen = [a for a in self.artifacts.values() if name is None or a.name == name]
-        return list(reversed(_ordered(e for a in chosen for e in a.events)))
+        return list(reversed(_merged(chosen)))
 
 
 def _prefixes(events: list[Event]) -> Iterable[list[Event]]:
@@ -141,23 +144,38 @@ def _holder(artifact: Artifact, stage_events: list[Event]) -> str | None:
     return best[1] if best else None
 
 
-def _ordered(events: Iterable[Event]) -> list[Event]:
-    """Oldest first: tags with a counter by counter; the others slotted in by time.
+def _key(event: Event) -> tuple[int, int]:
+    return (event.time, event.priority)
 
-    A tag without a counter goes after the last event that is not later than it
-    (time, then GTO's priority), so registrations sit where they happened.
-    """
+
+def _ordered(events: Iterable[Event]) -> list[Event]:
+    """One artifact's events, oldest first: tags with a counter by counter; each tag
+    without one goes after the last counted tag not later than it (time, then
+    GTO's priority), so registrations sit where they happened."""
     events = list(events)
-    merged = sorted((e for e in events if e.counter is not None), key=lambda e: (e.counter, e.tag))
-    loose = sorted((e for e in events if e.counter is None), key=lambda e: (e.time, e.priority, e.tag))
+    counted = sorted((e for e in events if e.counter is not None), key=lambda e: (e.counter, e.tag))
+    loose = sorted((e for e in events if e.counter is None), key=lambda e: (*_key(e), e.tag))
+    if not loose or not counted:
+        return counted + loose
+    # suffix_min[i] is the smallest key at or after i; it never decreases, so the
+    # last counted tag not later than k is found by bisection.
+    suffix_min = [_key(e) for e in counted]
+    for i in range(len(counted) - 2, -1, -1):
+        suffix_min[i] = min(suffix_min[i], suffix_min[i + 1])
+    slots: dict[int, list[Event]] = {}
     for event in loose:
-        key = (event.time, event.priority)
-        index = 0
-        for i, other in enumerate(merged):
-            if (other.time, other.priority) <= key:
-                index = i + 1
-        merged.insert(index, event)
+        slots.setdefault(bisect.bisect_right(suffix_min, _key(event)), []).append(event)
+    merged = list(slots.get(0, []))
+    for i, event in enumerate(counted, start=1):
+        merged.append(event)
+        merged.extend(slots.get(i, []))
     return merged
+
+
+def _merged(artifacts: Iterable[Artifact]) -> list[Event]:
+    """Events of several artifacts, oldest first. Counters are per artifact, so each
+    artifact keeps its own order and the sequences are interleaved by time."""
+    return list(heapq.merge(*(a.events for a in artifacts), key=_key))
 
 
 def _event(ref: TagRef, parsed: ParsedTag, version: str) -> Event:
@@ -226,9 +244,10 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> None:
         else:
             known.active = False
     events = list(direct)
+    by_commit = {v.commit: v for v in reversed(artifact.versions.values()) if v.registered}
     for ref, p in items:
         if p.action in (Action.ASSIGN, Action.UNASSIGN):
-            found = artifact.version_at(ref.target)
+            found = by_commit.get(ref.target)
             if found is None:
                 # A commit assigned without a registration: GTO names it by its SHA.
                 found = artifact.versions.setdefault(

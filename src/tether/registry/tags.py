@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from functools import total_ordering
+from functools import cached_property, total_ordering
 
 import semver
 
@@ -200,7 +200,7 @@ class SemVer:
 
     text: str
 
-    @property
+    @cached_property
     def parsed(self) -> semver.Version:
         return semver.Version.parse(self.text[1:])
 
