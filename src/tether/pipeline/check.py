@@ -76,7 +76,7 @@ def _describe(reason: Any) -> str:
     parts = []
     for kind, changes in reason.items():
         if isinstance(changes, dict):
-            items = []
+            items: list[str] = []
             for path, status in changes.items():
                 if isinstance(status, dict):
                     items.extend(f"{path}:{key} {state}" for key, state in status.items())
