@@ -68,7 +68,9 @@ def build(root: Path, tags: int) -> None:
         counters[artifact] += 1
         clock += 1
         stage = STAGES[j % len(STAGES)]
-        lines += _tag(f"{artifact}#{stage}#{counters[artifact]}", mark, clock, f"Assign {stage} to {version}")
+        lines += _tag(
+            f"{artifact}#{stage}#{counters[artifact]}", mark, clock, f"Assign {stage} to {version}"
+        )
     stream = ("\n".join(lines) + "\n").encode()
     subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=stream, check=True, env=ENV)
     subprocess.run(["git", "checkout", "-q", "main"], cwd=root, check=True, env=ENV)
@@ -133,7 +135,9 @@ def main() -> None:
             root = Path(tmp) / f"r{size}"
             build(root, size)
             ours, our_json = timed([str(BIN / "tether"), "show", "--json"], root, args.runs)
-            theirs, their_json = timed([str(BIN / "gto"), "show", "--json"], root, min(3, args.runs))
+            theirs, their_json = timed(
+                [str(BIN / "gto"), "show", "--json"], root, min(3, args.runs)
+            )
             row(size, "command line: show --json", ours, theirs, our_json == their_json)
             ours, theirs, same = read_in_process(root, args.runs)
             row(size, "read registry in-process (API)", ours, theirs, same)

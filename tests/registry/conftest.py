@@ -20,7 +20,10 @@ class Clock:
 
     def env(self) -> dict[str, str]:
         minute = next(self._ticks)
-        return {**os.environ, "GIT_COMMITTER_DATE": f"2026-01-01T{minute // 60:02d}:{minute % 60:02d}:00 +0000"}
+        return {
+            **os.environ,
+            "GIT_COMMITTER_DATE": f"2026-01-01T{minute // 60:02d}:{minute % 60:02d}:00 +0000",
+        }
 
 
 @pytest.fixture
@@ -28,7 +31,13 @@ def clock() -> Clock:
     return Clock()
 
 
-def tag_annotated(root: Path, name: str, rev: str = "HEAD", message: str | None = None, env: dict[str, str] | None = None) -> None:
+def tag_annotated(
+    root: Path,
+    name: str,
+    rev: str = "HEAD",
+    message: str | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
     from tests.helpers import run
 
     run("git", "tag", "-a", "-m", message or name, name, rev, cwd=root, env=env)

@@ -34,7 +34,12 @@ def test_gto_written_registry_reads_the_same_in_tether(tmp_path: Path) -> None:
     # by its priority table, tether by counter, so compare them as sets here.
     key = lambda e: e["ref"]  # noqa: E731
     assert sorted(ours, key=key) == sorted(theirs, key=key)
-    assert {e["event"] for e in ours} == {"registration", "deregistration", "assignment", "unassignment"}
+    assert {e["event"] for e in ours} == {
+        "registration",
+        "deregistration",
+        "assignment",
+        "unassignment",
+    }
     shown = tether(root, "show", check=True).stdout
     assert "clf" in shown and "other" in shown and "#dev" in shown
 

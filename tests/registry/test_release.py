@@ -81,7 +81,9 @@ def _lock_md5(root: Path, path: str) -> str:
     import yaml
 
     lock = yaml.safe_load((root / "dvc.lock").read_text())
-    return next(o["md5"] for s in lock["stages"].values() for o in s.get("outs", []) if o["path"] == path)
+    return next(
+        o["md5"] for s in lock["stages"].values() for o in s.get("outs", []) if o["path"] == path
+    )
 
 
 def test_staged_but_uncommitted_file_is_refused_without_a_tag(template_repo: Path) -> None:

@@ -8,7 +8,9 @@ from tests.helpers import git, tether
 from tests.registry.conftest import Clock, tag_annotated
 
 
-def test_push_rejected_deletes_the_local_tag(plain_registry: Path, tmp_path: Path, clock: Clock) -> None:
+def test_push_rejected_deletes_the_local_tag(
+    plain_registry: Path, tmp_path: Path, clock: Clock
+) -> None:
     root = plain_registry
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -22,7 +24,10 @@ def test_push_rejected_deletes_the_local_tag(plain_registry: Path, tmp_path: Pat
 
     result = tether(root, "promote", "m", "v0.1.0", "prod", "--push", env=clock.env())
     assert result.returncode == 3
-    assert "pushing m#prod#1 to 'origin' failed, so the local tag was deleted again and nothing was published" in result.stderr
+    assert (
+        "pushing m#prod#1 to 'origin' failed, so the local tag was deleted again and nothing was published"
+        in result.stderr
+    )
     assert "git fetch --tags" in result.stderr
     assert "m#prod#1" not in git(root, "tag", "-l").split()
 
@@ -47,7 +52,10 @@ def test_promote_refusals(plain_registry: Path, clock: Clock) -> None:
     assert missing.returncode == 2 and "m has no version v9.0.0" in missing.stderr
     assert "Released versions: v0.1.0, v0.2.0." in missing.stderr
     unknown = tether(root, "promote", "nope", "v0.1.0", "prod")
-    assert unknown.returncode == 2 and "no artifact 'nope' in the registry (released: m)" in unknown.stderr
+    assert (
+        unknown.returncode == 2
+        and "no artifact 'nope' in the registry (released: m)" in unknown.stderr
+    )
     tether(root, "promote", "m", "v0.1.0", "prod", check=True, env=clock.env())
     twice = tether(root, "promote", "m", "v0.1.0", "prod")
     assert twice.returncode == 2 and "m v0.1.0 is already in stage 'prod'" in twice.stderr
@@ -91,6 +99,15 @@ def test_manifest_of_a_gto_release_says_there_is_none(plain_registry: Path) -> N
 
 
 def test_every_registry_command_has_an_example() -> None:
-    for command in ("release", "promote", "rollback", "unassign", "deregister", "show", "log", "manifest"):
+    for command in (
+        "release",
+        "promote",
+        "rollback",
+        "unassign",
+        "deregister",
+        "show",
+        "log",
+        "manifest",
+    ):
         text = tether(Path.cwd(), command, "--help", check=True).stdout
         assert "Example" in text and f"tether {command}" in text, command

@@ -15,7 +15,15 @@ T0 = 1_790_000_000
 
 
 def tag(name: str, commit: str, time: int = T0, annotated: bool = True) -> TagRef:
-    return TagRef(name=name, annotated=annotated, target=commit, tagger_name="t", tagger_email="t@x", time=time, message=f"{name}\n")
+    return TagRef(
+        name=name,
+        annotated=annotated,
+        target=commit,
+        tagger_name="t",
+        tagger_email="t@x",
+        time=time,
+        message=f"{name}\n",
+    )
 
 
 def registry(*refs: TagRef) -> state.Registry:
@@ -46,7 +54,9 @@ def test_unassign_falls_back_to_the_earlier_assignment() -> None:
     assert reg.artifacts["m"].stages == {"prod": "v0.1.0"}
     reg = registry(*BASE, tag("m#prod#1", C1), tag("m#prod!#2", C1))
     assert reg.artifacts["m"].stages == {}
-    assert state.show_dict(reg) == {"m": {"version": "v0.10.0", "stage": {}, "registered": True, "active": True}}
+    assert state.show_dict(reg) == {
+        "m": {"version": "v0.10.0", "stage": {}, "registered": True, "active": True}
+    }
 
 
 def test_deregistered_version_leaves_latest_and_stages() -> None:
@@ -70,7 +80,9 @@ def test_deprecated_artifact_is_hidden_from_show() -> None:
 
 
 def test_stages_listed_for_every_artifact() -> None:
-    reg = registry(tag("a@v1.0.0", C1), tag("b@v1.0.0", C2), tag("a#prod#1", C1), tag("b#dev#1", C2))
+    reg = registry(
+        tag("a@v1.0.0", C1), tag("b@v1.0.0", C2), tag("a#prod#1", C1), tag("b#dev#1", C2)
+    )
     shown = state.show_dict(reg)
     assert shown["a"]["stage"] == {"dev": None, "prod": "v1.0.0"}
     assert shown["b"]["stage"] == {"dev": "v1.0.0", "prod": None}
@@ -82,7 +94,12 @@ def test_assigning_an_unregistered_commit_names_it_by_sha() -> None:
 
 
 def test_events_newest_first_with_registrations_slotted_by_time() -> None:
-    reg = registry(tag("m@v0.1.0", C1, T0), tag("m#prod#1", C1, T0 + 1), tag("m@v0.2.0", C2, T0 + 2), tag("m#prod#2", C2, T0 + 3))
+    reg = registry(
+        tag("m@v0.1.0", C1, T0),
+        tag("m#prod#1", C1, T0 + 1),
+        tag("m@v0.2.0", C2, T0 + 2),
+        tag("m#prod#2", C2, T0 + 3),
+    )
     assert [e.tag for e in reg.events()] == ["m#prod#2", "m@v0.2.0", "m#prod#1", "m@v0.1.0"]
 
 
@@ -110,5 +127,11 @@ def test_log_interleaves_artifacts_by_time_keeping_each_counter_order() -> None:
         tag("a@v1.0.0", C1, T0), tag("b@v1.0.0", C2, T0 + 1),
         tag("a#prod#1", C1, T0 + 2), tag("b#prod#1", C2, T0 + 3), tag("a#dev#2", C1, T0 + 4),
     )  # fmt: skip
-    assert [e.tag for e in reg.events()] == ["a#dev#2", "b#prod#1", "a#prod#1", "b@v1.0.0", "a@v1.0.0"]
+    assert [e.tag for e in reg.events()] == [
+        "a#dev#2",
+        "b#prod#1",
+        "a#prod#1",
+        "b@v1.0.0",
+        "a@v1.0.0",
+    ]
     assert [e.tag for e in reg.events("b")] == ["b#prod#1", "b@v1.0.0"]

@@ -30,7 +30,10 @@ from tether.registry.tags import (
         ("model#prod!#8", ParsedTag("model", Action.UNASSIGN, stage="prod", counter=8)),
         ("model#prod", ParsedTag("model", Action.ASSIGN, stage="prod")),
         ("model@deprecated", ParsedTag("model", Action.DEPRECATE)),
-        ("cancer-classifier@v0.1.0-rc.1+build.5", ParsedTag("cancer-classifier", Action.REGISTER, version="v0.1.0-rc.1+build.5")),
+        (
+            "cancer-classifier@v0.1.0-rc.1+build.5",
+            ParsedTag("cancer-classifier", Action.REGISTER, version="v0.1.0-rc.1+build.5"),
+        ),
         ("path/to=model#dev#1", ParsedTag("path/to:model", Action.ASSIGN, stage="dev", counter=1)),
     ],
 )
@@ -40,8 +43,19 @@ def test_parse_tag_reads_every_gto_form(tag: str, parsed: ParsedTag) -> None:
 
 @pytest.mark.parametrize(
     "tag",
-    ["v1.0.0", "model@1.0.0", "model@v1.0", "model@v01.0.0", "model#prod#x", "-model@v1.0.0",
-     "model@v1.0.0\n", "model#prod#1\n", "model@created", "model@v1.0.0!!", "release-2024"],
+    [
+        "v1.0.0",
+        "model@1.0.0",
+        "model@v1.0",
+        "model@v01.0.0",
+        "model#prod#x",
+        "-model@v1.0.0",
+        "model@v1.0.0\n",
+        "model#prod#1\n",
+        "model@created",
+        "model@v1.0.0!!",
+        "release-2024",
+    ],
 )
 def test_parse_tag_ignores_other_tags(tag: str) -> None:
     assert parse_tag(tag) is None
@@ -62,8 +76,23 @@ def test_next_counter_counts_all_tags_of_the_artifact() -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["-model", "--upload-pack=x", "a..b", "a//b", "model\n", "my model", "model@{1}",
-     "model/", "/model", "mo del", "", "model-", "dir/../m:x", "a:b:c", "m@v1.0.0"],
+    [
+        "-model",
+        "--upload-pack=x",
+        "a..b",
+        "a//b",
+        "model\n",
+        "my model",
+        "model@{1}",
+        "model/",
+        "/model",
+        "mo del",
+        "",
+        "model-",
+        "dir/../m:x",
+        "a:b:c",
+        "m@v1.0.0",
+    ],
 )
 def test_validate_name_refuses_what_git_could_misread(name: str) -> None:
     with pytest.raises(UsageError, match="invalid artifact name"):
@@ -88,14 +117,22 @@ def test_validate_stage_and_version() -> None:
 
 def test_semver_precedence_not_text_order() -> None:
     versions = ["v1.9.0", "v1.10.0", "v1.10.0-rc.2", "v1.10.0-rc.10", "v0.9.9"]
-    assert sorted(versions, key=SemVer) == ["v0.9.9", "v1.9.0", "v1.10.0-rc.2", "v1.10.0-rc.10", "v1.10.0"]
+    assert sorted(versions, key=SemVer) == [
+        "v0.9.9",
+        "v1.9.0",
+        "v1.10.0-rc.2",
+        "v1.10.0-rc.10",
+        "v1.10.0",
+    ]
     assert SemVer("v1.2.3").bump("minor") == "v1.3.0"
     assert SemVer("v1.2.3").bump("major") == "v2.0.0"
     assert SemVer("v1.2.3").bump("patch") == "v1.2.4"
 
 
 def test_parse_reference() -> None:
-    assert parse_reference("cancer-classifier@v1.0.0") == Reference("cancer-classifier", version="v1.0.0")
+    assert parse_reference("cancer-classifier@v1.0.0") == Reference(
+        "cancer-classifier", version="v1.0.0"
+    )
     assert parse_reference("cancer-classifier#prod") == Reference("cancer-classifier", stage="prod")
     assert parse_reference("m@latest") == Reference("m", version="latest")
     for not_ref in ("HEAD", "HEAD@{1}", "main", "m#prod#3", "v1.0.0", "-m@v1.0.0"):

@@ -187,10 +187,12 @@ def default_remote(root: Path) -> str | None:
 def push_outputs(root: Path, remote: str) -> int:
     """Push every cached output of the workspace's pipeline to ``remote``; returns
     how many files were uploaded (0 when the remote had them all)."""
+    # An unreachable local remote surfaces as a bare OSError from DVC's transfer.
+    failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
     with open_repo(root) as repo:
         try:
             return int(repo.push(remote=remote) or 0)
-        except (*dvc_error_types(), OSError) as exc:  # an unreachable local remote raises OSError
+        except failures as exc:
             raise ExternalError(
                 f"dvc push to remote {remote!r} failed: {exc}",
                 "Check the remote with `dvc remote list` and that the outputs are in the cache "

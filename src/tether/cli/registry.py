@@ -11,7 +11,7 @@ from typing import Any
 import typer
 
 from tether.cli import app
-from tether.cli.output import print_json, stdout
+from tether.cli.output import out, print_json
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -28,7 +28,7 @@ def _columns(header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        stdout.print(line.rstrip(), markup=False, highlight=False)
+        out(line.rstrip())
 
 
 def _gto_json(data: Any) -> None:
@@ -41,11 +41,7 @@ def _gto_json(data: Any) -> None:
 
 @app.command(
     "show",
-    epilog=(
-        "Examples:\n\n"
-        "  tether show\n\n"
-        "  tether show cancer-classifier --json"
-    ),
+    epilog=("Examples:\n\n  tether show\n\n  tether show cancer-classifier --json"),
 )
 def show_command(
     name: str = typer.Argument(None, help="Show only this artifact."),
@@ -72,7 +68,7 @@ def show_command(
         _gto_json(data)
         return
     if not data:
-        stdout.print("The registry is empty. Release a model with `tether release NAME`.", markup=False)
+        out("The registry is empty. Release a model with `tether release NAME`.")
         return
     stages = registry.used_stages()
     _columns(
@@ -104,7 +100,7 @@ def log_command(
         _gto_json([e.to_dict() for e in events])
         return
     if not events:
-        stdout.print("No registry events.", markup=False)
+        out("No registry events.")
         return
     _columns(
         ["time", "artifact", "event", "version", "stage", "commit", "tag"],
@@ -126,7 +122,9 @@ def log_command(
 # --- writing ------------------------------------------------------------------------
 
 PUSH_OPTION = typer.Option(
-    False, "--push", help="Push the tag to the Git remote; if refused, the local tag is deleted again."
+    False,
+    "--push",
+    help="Push the tag to the Git remote; if refused, the local tag is deleted again.",
 )
 
 
@@ -146,8 +144,12 @@ def _pushed(remote: str | None) -> str:
 def release_command(
     name: str = typer.Argument(..., help="An artifact declared under `artifacts:` in dvc.yaml."),
     version: str = typer.Option(None, "--version", help="The version to create, e.g. v1.2.0."),
-    bump: str = typer.Option(None, "--bump", help="major, minor or patch: bump the highest version."),
-    ref: str = typer.Option(None, "--ref", help="The commit to release; must be the checked-out one."),
+    bump: str = typer.Option(
+        None, "--bump", help="major, minor or patch: bump the highest version."
+    ),
+    ref: str = typer.Option(
+        None, "--ref", help="The commit to release; must be the checked-out one."
+    ),
     message: str = typer.Option(None, "--message", "-m", help="The human line of the tag message."),
     push: bool = PUSH_OPTION,
     as_json: bool = JSON_OPTION,
@@ -164,7 +166,9 @@ def release_command(
     from tether.registry.tags import validate_name
 
     validate_name(name)  # before anything touches git
-    done = release(_root(repo), name, version=version, bump=bump, ref=ref, message=message, push=push)
+    done = release(
+        _root(repo), name, version=version, bump=bump, ref=ref, message=message, push=push
+    )
     if as_json:
         print_json({
             "artifact": done.artifact, "version": done.version, "tag": done.tag, "commit": done.commit,
@@ -172,15 +176,13 @@ def release_command(
             "manifest": done.manifest.to_dict(),
         })  # fmt: skip
         return
-    stdout.print(
+    out(
         f"released {done.artifact} {done.version}: created tag {done.tag} at {done.commit[:8]}"
-        f"{_pushed(done.pushed_to)}",
-        markup=False,
+        f"{_pushed(done.pushed_to)}"
     )
-    stdout.print(
+    out(
         f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
-        f"Next: `tether promote {done.artifact} {done.version} STAGE`.",
-        markup=False,
+        f"Next: `tether promote {done.artifact} {done.version} STAGE`."
     )
 
 
@@ -193,10 +195,9 @@ def _print_change(change: Any, as_json: bool) -> None:
         })  # fmt: skip
         return
     now = change.current or "(none)"
-    stdout.print(
+    out(
         f"created tag {change.tag}{_pushed(change.pushed_to)}; "
-        f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> {now}",
-        markup=False,
+        f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> {now}"
     )
 
 
@@ -275,7 +276,7 @@ def deregister_command(
     validate_name(name)
     validate_version(version)
     done = deregister(_root(repo), name, version, push=push)
-    stdout.print(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered", markup=False)
+    out(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered")
 
 
 @app.command(

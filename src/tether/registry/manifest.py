@@ -101,7 +101,9 @@ def _packages() -> dict[str, str]:
     return found
 
 
-def build(root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str) -> Manifest:
+def build(
+    root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str
+) -> Manifest:
     """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
     lock_bytes = git.read_blob(commit, dvc.LOCK_FILE) or b""
     lock = (yaml.safe_load(lock_bytes) or {}) if lock_bytes else {}
@@ -205,11 +207,20 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
     found = artifact.version_at(commit)
     event = next(
-        (e for e in artifact.events if e.action is Action.REGISTER and found and e.version == found.version),
+        (
+            e
+            for e in artifact.events
+            if e.action is Action.REGISTER and found and e.version == found.version
+        ),
         None,
     )
     if found is None or event is None:
         raise UsageError(f"{ref} names commit {commit[:8]}, which has no registered version")
     return ReleaseRecord(
-        artifact.name, found.version, event.tag, commit, human_line(event.message), require(event.message, event.tag)
+        artifact.name,
+        found.version,
+        event.tag,
+        commit,
+        human_line(event.message),
+        require(event.message, event.tag),
     )

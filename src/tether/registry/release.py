@@ -94,14 +94,17 @@ def _git_remote(git: GitRepo) -> str:
     if len(remotes) == 1:
         return remotes[0]
     raise UsageError(
-        "--push needs a Git remote: " + ("there is none" if not remotes else "several exist and none is 'origin'"),
+        "--push needs a Git remote: "
+        + ("there is none" if not remotes else "several exist and none is 'origin'"),
         "Add one with `git remote add origin URL`, or run without --push.",
     )
 
 
 def _create(git: GitRepo, registry: state.Registry, tag: str, commit: str, message: str) -> None:
     if tag in registry.tag_names:
-        raise UsageError(f"tag {tag} already exists; tether never overwrites a tag", "Run `tether show`.")
+        raise UsageError(
+            f"tag {tag} already exists; tether never overwrites a tag", "Run `tether show`."
+        )
     git.create_tag(tag, commit, message)
 
 
@@ -135,13 +138,17 @@ def _artifact(registry: state.Registry, name: str) -> state.Artifact:
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted((v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer)
+        live = sorted(
+            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
+        )
         raise UsageError(
             f"{artifact.name} has no version {version}",
             f"Released versions: {', '.join(live) or 'none'}.",
         )
     if not found.active:
-        raise UsageError(f"{artifact.name} {version} was deregistered", "Release a new version instead.")
+        raise UsageError(
+            f"{artifact.name} {version} was deregistered", "Release a new version instead."
+        )
     return found
 
 
@@ -212,7 +219,8 @@ def release(
         existing = artifact.versions.get(new_version)
         if existing is not None and existing.registered:
             raise UsageError(
-                f"{name} {new_version} already exists" + ("" if existing.active else " (deregistered)"),
+                f"{name} {new_version} already exists"
+                + ("" if existing.active else " (deregistered)"),
                 "Choose another version, or `--bump minor` from the latest.",
             )
         at_commit = artifact.version_at(commit)
@@ -223,7 +231,9 @@ def release(
             )
     tag = format_tag(Action.REGISTER, name, version=new_version)
     if tag in registry.tag_names:
-        raise UsageError(f"tag {tag} already exists; tether never overwrites a tag", "Choose another version.")
+        raise UsageError(
+            f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
+        )
     remote = _git_remote(git) if push else None
 
     from tether.pipeline.check import check
@@ -245,7 +255,9 @@ def release(
     uploaded = dvc.push_outputs(root, dvc_remote)
 
     built = manifests.build(root, git, commit, name, new_version, path)
-    human = message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
+    human = (
+        message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
+    )
     _create(git, registry, tag, commit, manifests.render(built, human))
     pushed = _publish(git, tag, remote)
     return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
@@ -265,11 +277,15 @@ def _assign(
     remote: str | None,
 ) -> StageChange:
     previous = artifact.stages.get(stage)
-    tag = format_tag(action, artifact.name, stage=stage, counter=next_counter(registry.tag_names, artifact.name))
+    tag = format_tag(
+        action, artifact.name, stage=stage, counter=next_counter(registry.tag_names, artifact.name)
+    )
     _create(git, registry, tag, version.commit, message)
     pushed = _publish(git, tag, remote)
     current = state.read(git).artifacts[artifact.name].stages.get(stage)
-    return StageChange(artifact.name, stage, version.version, tag, version.commit, previous, current, pushed)
+    return StageChange(
+        artifact.name, stage, version.version, tag, version.commit, previous, current, pushed
+    )
 
 
 def promote(root: Path, name: str, version: str, stage: str, push: bool = False) -> StageChange:
@@ -322,7 +338,9 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     artifact = _artifact(registry, name)
     current = artifact.stages.get(stage)
     if current is None:
-        raise UsageError(f"no version of {name} is in stage {stage!r}, so there is nothing to roll back")
+        raise UsageError(
+            f"no version of {name} is in stage {stage!r}, so there is nothing to roll back"
+        )
     target = rollback_target(artifact, stage)
     if target is None:
         raise UsageError(

@@ -213,7 +213,8 @@ def build(refs: list[TagRef]) -> Registry:
     )
     for group in groups:
         chosen = sorted(
-            ((r, p) for r, p in parsed_refs if p.action in group), key=lambda rp: (rp[0].time, rp[0].name)
+            ((r, p) for r, p in parsed_refs if p.action in group),
+            key=lambda rp: (rp[0].time, rp[0].name),
         )
         for _, parsed in chosen:
             artifacts.setdefault(parsed.artifact, Artifact(parsed.artifact))

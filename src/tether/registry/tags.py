@@ -247,7 +247,9 @@ class Reference:
     stage: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.artifact}@{self.version}" if self.version else f"{self.artifact}#{self.stage}"
+        return (
+            f"{self.artifact}@{self.version}" if self.version else f"{self.artifact}#{self.stage}"
+        )
 
 
 def parse_reference(text: str) -> Reference | None:
