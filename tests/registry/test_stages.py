@@ -111,3 +111,19 @@ def test_every_registry_command_has_an_example() -> None:
     ):
         text = tether(Path.cwd(), command, "--help", check=True).stdout
         assert "Example" in text and f"tether {command}" in text, command
+
+
+def test_show_and_log_of_an_empty_or_deprecated_registry(tmp_path: Path, clock: Clock) -> None:
+    from tests.helpers import init_repo
+
+    root = init_repo(tmp_path / "empty", dvc=False)
+    assert "The registry is empty." in tether(root, "show", check=True).stdout
+    assert tether(root, "show", "--json", check=True).stdout == "{}\n"
+    assert tether(root, "log", "--json", check=True).stdout == "[]\n"
+    tag_annotated(root, "m@v1.0.0", env=clock.env())
+    tag_annotated(root, "m@deprecated", env=clock.env())
+    assert tether(root, "show", "--json", check=True).stdout == "{}\n"
+    gone = tether(root, "show", "m")
+    assert gone.returncode == 2 and "m is deprecated (tag m@deprecated)" in gone.stderr
+    events = [line.split()[4] for line in tether(root, "log", check=True).stdout.splitlines()[1:]]
+    assert events == ["deprecation", "registration"]

@@ -58,19 +58,15 @@ def show_command(
 
     if name is not None:
         validate_name(name)
-    registry = state.load(_root(repo))
-    if name is not None and registry.find(name) is None:
-        from tether.errors import UsageError
-
-        raise UsageError(f"no artifact {name!r} in the registry", "Run `tether show` to list them.")
-    data = state.show_dict(registry, name)
+    shown = state.show(_root(repo), name)
+    data = shown.artifacts
     if as_json:
         _gto_json(data)
         return
     if not data:
         out("The registry is empty. Release a model with `tether release NAME`.")
         return
-    stages = registry.used_stages()
+    stages = shown.stages
     _columns(
         ["artifact", "latest", *[f"#{s}" for s in stages]],
         [

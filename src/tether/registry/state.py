@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.backends.git import GitRepo, TagRef
+from tether.errors import UsageError
 from tether.registry.tags import PRIORITY, Action, ParsedTag, Reference, SemVer, parse_tag
 
 
@@ -271,6 +272,31 @@ def read(git: GitRepo) -> Registry:
 
 
 # --- views ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """``tether show``: per artifact its latest version and each used stage's version."""
+
+    stages: list[str]
+    artifacts: dict[str, Any]  # exactly ``gto show --json``
+
+
+def show(root: Path, name: str | None = None) -> Shown:
+    """The registry view of ``tether show`` (one artifact when ``name`` is given)."""
+    registry = load(root)
+    if name is not None:
+        artifact = registry.find(name)
+        if artifact is None:
+            known = ", ".join(registry.artifacts) or "none yet"
+            raise UsageError(
+                f"no artifact {name!r} in the registry (released: {known})", "Run `tether show`."
+            )
+        if artifact.deprecated:
+            raise UsageError(
+                f"{name} is deprecated (tag {artifact.events[-1].tag})", "Run `tether log {name}`."
+            )
+    return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
 
 
 def show_dict(registry: Registry, name: str | None = None) -> dict[str, Any]:
