@@ -171,3 +171,15 @@ def test_release_push_publishes_the_tag(template_repo: Path, tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr
     assert "and pushed it to origin" in result.stdout
     assert git(remote, "tag", "-l") == f"{NAME}@v0.1.0"
+
+
+def test_ref_must_be_the_checked_out_commit(template_repo: Path) -> None:
+    result = tether(template_repo, "release", NAME, "--ref", "HEAD~1")
+    assert result.returncode == 2
+    assert "--ref HEAD~1 is not the checked-out commit" in result.stderr
+    assert "git checkout HEAD~1" in result.stderr
+    both = tether(template_repo, "release", NAME, "--version", "v1.0.0", "--bump", "minor")
+    assert both.returncode == 2 and "give --version or --bump, not both" in both.stderr
+    bump = tether(template_repo, "release", NAME, "--bump", "huge")
+    assert bump.returncode == 2 and "unknown bump 'huge'" in bump.stderr
+    assert tags(template_repo) == []

@@ -135,3 +135,14 @@ def test_log_interleaves_artifacts_by_time_keeping_each_counter_order() -> None:
         "a@v1.0.0",
     ]
     assert [e.tag for e in reg.events("b")] == ["b#prod#1", "b@v1.0.0"]
+
+
+def test_rollback_skips_deregistered_versions() -> None:
+    refs = [
+        *BASE,
+        tag("m#prod#1", C1),
+        tag("m#prod#2", C2),
+        tag("m#prod#3", C3),
+        tag("m@v0.2.0!", C2, T0 + 1),
+    ]
+    assert rollback_target(registry(*refs).artifacts["m"], "prod") == "v0.1.0"

@@ -122,7 +122,14 @@ def build(
         for file, values in (entry.get("params") or {}).items():
             params.setdefault(file, {}).update(values or {})
 
-    metrics = {p: _load(git.read_blob(commit, p), p) for p in _metric_paths(pipeline)}
+    metrics = {}
+    for metric in _metric_paths(pipeline):
+        # Metrics kept in Git (cache: false) are read from the commit; DVC-cached ones
+        # from the workspace, which `tether check` has just proved matches it.
+        blob = git.read_blob(commit, metric)
+        if blob is None and (root / metric).is_file():
+            blob = (root / metric).read_bytes()
+        metrics[metric] = _load(blob, metric)
 
     from tether.pipeline.overrides import load_overrides
 
