@@ -51,7 +51,8 @@ def show_command(
     """Show each artifact's latest version and the version in each stage.
 
     `tether show --json` prints what `gto show --json` prints, except that stages
-    are resolved by the tag counter rather than by tag time.
+    are resolved by the tag counter rather than by tag time. With NAME, only that
+    artifact's entry is printed.
     """
     from tether.registry import state
     from tether.registry.tags import validate_name
