@@ -123,3 +123,83 @@ class GitRepo:
         except KeyError:
             return None
         return blob.data_stream.read()
+
+    # metrics: many revisions through one object stream ----------------------
+    #
+    # ``tether diff`` and ``tether history`` read dvc.yaml, dvc.lock, params and
+    # metric files at many commits. Each object is read by its SHA through
+    # GitPython's persistent ``git cat-file --batch`` process, so a history over
+    # 500 tags costs one git process, not one per revision or per file.
+
+    def read_object(self, sha: str) -> tuple[str, bytes] | None:
+        """``(type, bytes)`` of the object ``sha`` (a full hex SHA), None if missing."""
+        if len(sha) != 40 or any(c not in "0123456789abcdef" for c in sha):
+            return None
+        try:
+            _, kind, _, data = self.repo.git.get_object_data(sha)
+        except ValueError:  # git answered "<sha> missing"
+            return None
+        return kind.decode("ascii") if isinstance(kind, bytes) else kind, data
+
+    def commit_header(self, sha: str) -> tuple[str, int]:
+        """``(tree SHA, committer time as a Unix timestamp)`` of commit ``sha``."""
+        found = self.read_object(sha)
+        if found is None or found[0] != "commit":
+            raise UnknownRevision(sha)
+        tree, when = "", 0
+        for line in found[1].split(b"\n"):
+            if not line:
+                break  # the message follows the first blank line
+            if line.startswith(b"tree "):
+                tree = line[5:].decode("ascii")
+            elif line.startswith(b"committer "):
+                # "committer NAME <EMAIL> 1700000000 +0000"
+                when = int(line.rsplit(b" ", 2)[1])
+        return tree, when
+
+    def tree_entries(self, sha: str) -> list[tuple[str, bool, str]]:
+        """``(name, is_tree, sha)`` for each entry of tree ``sha`` (empty if missing).
+
+        Submodule entries (commits) are left out: their objects are not here.
+        """
+        from git.objects.fun import tree_entries_from_data
+
+        found = self.read_object(sha)
+        if found is None or found[0] != "tree":
+            return []
+        entries = []
+        for binsha, mode, name in tree_entries_from_data(found[1]):
+            kind = mode >> 12
+            if kind == 0o16:  # gitlink (submodule)
+                continue
+            entries.append((name, kind == 0o04, binsha.hex()))
+        return entries
+
+    def tag_commits(self) -> list[tuple[str, str]]:
+        """``(tag name, commit SHA)`` for every tag that points (maybe through an
+        annotated tag object) at a commit."""
+        out = self.run(
+            "for-each-ref", "refs/tags", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(*objecttype)%00%(objecttype)"
+        )
+        tags = []
+        for line in out.splitlines():
+            name, obj, peeled, peeled_type, obj_type = line.split("\0")
+            if obj_type == "commit":
+                tags.append((name, obj))
+            elif peeled_type == "commit":
+                tags.append((name, peeled))
+        return tags
+
+    def first_parent_commits(self, sha: str, count: int) -> list[str]:
+        """The last ``count`` commits on the first-parent line ending at ``sha``,
+        newest first."""
+        out = self.run("rev-list", "--first-parent", f"--max-count={int(count)}", sha, "--")
+        return out.split()
+
+    def worktree_files_named(self, name: str) -> list[str]:
+        """Paths (tracked or untracked, not ignored) of files called ``name`` in
+        the work tree."""
+        out = self.run(
+            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", name, f"*/{name}"
+        )
+        return sorted({p for p in out.split("\0") if p and (p == name or p.endswith("/" + name))})
