@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.errors import CheckFailed
 from tether.metrics.collect import ReadError, Snapshot
 
 METRICS = "metrics"
@@ -27,6 +28,25 @@ def same(old: Any, new: Any) -> bool:
     if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
         return True
     return bool(old == new)
+
+
+class MetricsUnreadable(CheckFailed):
+    """A metrics or params file could not be read at a revision (exit 1): the
+    comparison is incomplete, so it must not pass for a clean one."""
+
+
+def raise_for_errors(errors: dict[str, list[ReadError]]) -> None:
+    """Raise MetricsUnreadable naming every unreadable file and its fix."""
+    found = [(rev, err) for rev, errs in errors.items() for err in errs]
+    if not found:
+        return
+    lines = [f"{rev}: {err.path}: {err.message}" for rev, err in found]
+    fixes = list(dict.fromkeys(err.fix for _, err in found))
+    raise MetricsUnreadable(
+        f"could not read {len(found)} metrics/params file(s), so the comparison is incomplete:\n  "
+        + "\n  ".join(lines),
+        "\n".join(fixes),
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,10 @@ class MetricsDiff:
     def failed(self) -> bool:
         """Whether some file could not be read at either revision."""
         return any(self.errors.values())
+
+    def raise_for_errors(self) -> None:
+        """Fail closed: MetricsUnreadable if any file could not be read."""
+        raise_for_errors(self.errors)
 
     def to_dict(self, show_all: bool = False) -> dict[str, Any]:
         """``metrics`` and ``params`` shaped as ``dvc metrics diff --json`` and

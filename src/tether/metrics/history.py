@@ -44,6 +44,12 @@ class History:
     def failed(self) -> bool:
         return any(row.errors for row in self.rows)
 
+    def raise_for_errors(self) -> None:
+        """Fail closed: MetricsUnreadable if any file could not be read."""
+        from tether.metrics.diff import raise_for_errors
+
+        raise_for_errors({row.rev: row.errors for row in self.rows})
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "columns": self.columns,
