@@ -18,6 +18,7 @@ from typing import Any
 from tether.backends.git import GitRepo
 from tether.errors import UsageError
 from tether.metrics.collect import Collector, ReadError, Snapshot
+from tether.metrics.diff import raise_for_errors
 from tether.revisions import resolve
 
 # A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
@@ -46,8 +47,6 @@ class History:
 
     def raise_for_errors(self) -> None:
         """Fail closed: MetricsUnreadable if any file could not be read."""
-        from tether.metrics.diff import raise_for_errors
-
         raise_for_errors({row.rev: row.errors for row in self.rows})
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,8 +130,13 @@ def history(
 
     metric_keys = _keys(snaps, "metrics")
     param_keys = _keys(snaps, "params")
-    chosen_metrics = _choose(metric_keys, metrics, "metric") if metrics else list(metric_keys)
-    chosen_params = _choose(param_keys, params, "param") if params else []
+    try:
+        chosen_metrics = _choose(metric_keys, metrics, "metric") if metrics else list(metric_keys)
+        chosen_params = _choose(param_keys, params, "param") if params else []
+    except UsageError:
+        # A column may be unknown only because its file could not be read: say that.
+        raise_for_errors({snap.rev: snap.errors for snap in snaps})
+        raise
     columns = chosen_metrics + [c for c in chosen_params if c not in chosen_metrics]
 
     rows = []

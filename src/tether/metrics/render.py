@@ -209,10 +209,13 @@ def diff_json(diff: MetricsDiff, show_all: bool = False, verdicts: list[Verdict]
 
 def history_table(hist: History, lower_is_better: Iterable[str] = ()) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("Revision", "Date", "Tags", *hist.columns):
+    for header in ("Revision", "Date", "Tags"):
+        table.add_column(Text(header), no_wrap=True)
+    for header in hist.columns:
         table.add_column(Text(plain(header)), overflow="fold")
     for row in hist.rows:
-        cells = [row.rev, row.date, ", ".join(row.tags)]
+        tags = ", ".join(t for t in row.tags if t != row.rev)
+        cells = [row.rev, row.date, tags]
         cells += [fmt_value(row.values.get(c)) for c in hist.columns]
         if row.errors:
             cells[0] += " (!)"
