@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from tether.backends.dvc import cache_dir, cached_file
-from tether.backends.git import GitRepo
+from tether.backends.git import GitRepo, parse_commit_header, parse_tree
+from tether.errors import UnknownRevision
 from tether.metrics.formats import FormatError, parse
 
 WORKSPACE = "workspace"
@@ -80,6 +81,22 @@ class TreeIndex:
             self._trees[tree] = {name: (is_tree, sha) for name, is_tree, sha in self.git.tree_entries(tree)}
         return self._trees[tree]
 
+    def load_all(self, roots: list[str]) -> None:
+        """Read every tree under ``roots`` level by level, one batch per level."""
+        frontier = [t for t in dict.fromkeys(roots) if t not in self._trees]
+        while frontier:
+            found = self.git.objects.read_many(frontier)
+            following: list[str] = []
+            for tree in frontier:
+                kind, data = found.get(tree, ("missing", b""))
+                entries = parse_tree(data) if kind == "tree" else []
+                self._trees[tree] = {name: (is_tree, sha) for name, is_tree, sha in entries}
+                following.extend(
+                    sha for name, is_tree, sha in entries
+                    if is_tree and name not in (".git", ".dvc") and sha not in self._trees
+                )
+            frontier = list(dict.fromkeys(following))
+
     def lookup(self, tree: str, path: str) -> tuple[bool, str] | None:
         """``(is_tree, sha)`` of ``path`` under ``tree``, None if absent."""
         node: tuple[bool, str] = (True, tree)
@@ -131,8 +148,8 @@ class _Source:
 
 
 class _CommitSource(_Source):
-    def __init__(self, trees: TreeIndex, label: str, tree: str) -> None:
-        self.trees, self.label, self.tree = trees, label, tree
+    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str) -> None:
+        self.trees, self.blobs, self.label, self.tree = trees, blobs, label, tree
 
     def pipeline_files(self) -> list[str]:
         return self.trees.named(self.tree, PIPELINE_FILE)
@@ -141,8 +158,21 @@ class _CommitSource(_Source):
         found = self.trees.lookup(self.tree, path)
         if found is None or found[0]:
             return None
-        obj = self.trees.git.read_object(found[1])
-        return None if obj is None else (found[1], obj[1])
+        if found[1] not in self.blobs:
+            obj = self.trees.git.read_object(found[1])
+            if obj is None:
+                return None
+            self.blobs[found[1]] = obj[1]
+        return found[1], self.blobs[found[1]]
+
+    def prefetch(self, paths: list[str]) -> list[str]:
+        """Blob SHAs of those ``paths`` that are files here and not yet read."""
+        shas = []
+        for path in paths:
+            found = self.trees.lookup(self.tree, path)
+            if found is not None and not found[0] and found[1] not in self.blobs:
+                shas.append(found[1])
+        return shas
 
     def files_under(self, path: str) -> list[str] | None:
         found = self.trees.lookup(self.tree, path)
@@ -354,12 +384,40 @@ class Collector:
         self.trees = TreeIndex(self.git)
         self.cache = cache_dir(root)
         self._parsed: dict[tuple[str, str], Any] = {}
+        self._blobs: dict[str, bytes] = {}
 
     def at_commit(self, label: str, commit: str) -> Snapshot:
-        tree, when = self.git.commit_header(commit)
-        snap = Snapshot(rev=label, commit=commit, time=when)
-        self._collect(_CommitSource(self.trees, label, tree), snap)
-        return snap
+        return self.at_commits([(label, commit)])[0]
+
+    def at_commits(self, revisions: list[tuple[str, str]]) -> list[Snapshot]:
+        """Snapshots of many ``(label, commit)`` pairs, reading objects in a few
+        batches: the commits, then the trees level by level, then the dvc.yaml
+        files, then every file they name."""
+        commits = self.git.objects.read_many(sha for _, sha in revisions)
+        snaps, sources = [], []
+        for label, sha in revisions:
+            found = commits.get(sha)
+            if found is None or found[0] != "commit":
+                raise UnknownRevision(label)
+            tree, when = parse_commit_header(found[1])
+            snaps.append(Snapshot(rev=label, commit=sha, time=when))
+            sources.append(_CommitSource(self.trees, self._blobs, label, tree))
+        self.trees.load_all([source.tree for source in sources])
+        self._prefetch(source.prefetch(source.pipeline_files()) for source in sources)
+        wanted = []
+        for source in sources:
+            declared = self._declared(source)
+            paths = [p for p, _ in declared.params] + list(declared.locks) + declared.metrics
+            wanted.append(source.prefetch(paths))
+        self._prefetch(wanted)
+        for source, snap in zip(sources, snaps, strict=True):
+            self._collect(source, snap)
+        return snaps
+
+    def _prefetch(self, groups: Iterator[list[str]] | list[list[str]]) -> None:
+        shas = [sha for group in groups for sha in group]
+        for sha, (_, data) in self.git.objects.read_many(shas).items():
+            self._blobs[sha] = data
 
     def at_workspace(self) -> Snapshot:
         snap = Snapshot(rev=WORKSPACE, commit=None)
@@ -377,7 +435,7 @@ class Collector:
                 self._parsed[key] = exc
         return self._parsed[key]
 
-    def _declared(self, source: _Source, snap: Snapshot) -> _Declared:
+    def _declared(self, source: _Source) -> _Declared:
         declared = _Declared()
         for pipeline in source.pipeline_files():
             blob = source.blob(pipeline)
@@ -409,7 +467,7 @@ class Collector:
         return outs
 
     def _collect(self, source: _Source, snap: Snapshot) -> None:
-        declared = self._declared(source, snap)
+        declared = self._declared(source)
         snap.errors.extend(declared.errors)
         lock_outs: dict[str, tuple[str, bool]] | None = None
 

@@ -126,7 +126,7 @@ def history(
         tags_by_commit.setdefault(sha, []).append(name)
 
     collector = Collector(root, git)
-    snaps: list[Snapshot] = [collector.at_commit(label, sha) for label, sha in revisions]
+    snaps: list[Snapshot] = collector.at_commits(revisions)
 
     metric_keys = _keys(snaps, "metrics")
     param_keys = _keys(snaps, "params")
