@@ -7,7 +7,7 @@ cache (recorded by md5 in dvc.lock). Then, in one run, measures
 * `tether diff FIRST LAST --json` against `dvc metrics diff` + `dvc params diff`;
 * `tether history --json` over every tag against `dvc metrics show -T --json`, and
   against a bare Python loop over one `git cat-file --batch` process that reads the
-  same blobs (metrics and params at each tag, dvc.lock + cache for cached metrics);
+  same blobs (the metrics file at each tag, or dvc.lock + the cache file);
 * the peak RSS of `tether history`.
 
 Every command runs as a fresh process, the way a user or CI runs it; the best of
@@ -54,7 +54,8 @@ PIPELINE = textwrap.dedent(
 )
 
 # The baseline a user could write by hand: one `git cat-file --batch` process, the
-# same blobs tether reads, parsed with the same parsers (json, PyYAML's C loader).
+# same blobs `tether history` reads for its default columns (every metric), parsed
+# with the same parsers (json, PyYAML's C loader).
 BARE_LOOP = textwrap.dedent(
     """\
     import json, subprocess, sys, yaml
@@ -71,7 +72,6 @@ BARE_LOOP = textwrap.dedent(
         return data
     rows = []
     for tag in tags:
-        params = yaml.load(blob(f"{tag}:params.yaml"), Loader=Loader)
         if cached:
             lock = yaml.load(blob(f"{tag}:dvc.lock"), Loader=Loader)
             md5 = lock["stages"]["train"]["outs"][0]["md5"]
@@ -79,7 +79,7 @@ BARE_LOOP = textwrap.dedent(
                 metrics = json.loads(fh.read())
         else:
             metrics = json.loads(blob(f"{tag}:metrics.json"))
-        rows.append((tag, metrics, params))
+        rows.append((tag, metrics))
     proc.stdin.close(); proc.wait()
     print(len(rows))
     """

@@ -67,3 +67,29 @@ def test_default_is_head_against_workspace(project: Path) -> None:
     ours = tether_json(project)
     assert ours["params"] == dvc_json(project, "params", "diff")
     assert ours["params"]["params.yaml"]["train.lr"] == {"old": 0.002, "new": 0.5, "diff": 0.498}
+
+
+def test_directory_of_cached_metrics_equals_dvc(tmp_path: Path) -> None:
+    from tests.helpers import commit_all, git, init_repo
+
+    root = init_repo(tmp_path / "dirs")
+    write_tree(
+        root,
+        {
+            "dvc.yaml": (
+                "stages:\n  eval:\n    cmd: mkdir -p out && cp a.json out/a.json && cp b.yaml out/b.yaml\n"
+                "    deps: [a.json, b.yaml]\n    metrics:\n      - out\n"
+            ),
+            "a.json": '{"acc": 0.5}',
+            "b.yaml": "loss: 2\nnested:\n  x: 1\n",
+        },
+    )
+    dvc(root, "repro", "-q")
+    commit_all(root, "one")
+    git(root, "tag", "one")
+    write_tree(root, {"a.json": '{"acc": 0.75}', "b.yaml": "loss: 1\nnested:\n  x: 1\n"})
+    dvc(root, "repro", "-q")
+    commit_all(root, "two")
+    ours = tether_json(root, "one", "HEAD", "--all")
+    assert ours["metrics"] == dvc_json(root, "metrics", "diff", "one", "HEAD", "--all")
+    assert ours["metrics"]["out/a.json"]["acc"] == {"old": 0.5, "new": 0.75, "diff": 0.25}

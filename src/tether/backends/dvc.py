@@ -204,7 +204,8 @@ def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
     a hash. DVC 3 outputs (``hash: md5`` in dvc.lock) live under ``files/md5/``;
     DVC 2 outputs directly under the cache directory."""
     md5 = md5.lower()
-    if len(md5) < 3 or not all(c in "0123456789abcdef." for c in md5) or ".." in md5:
+    digest = md5.removesuffix(".dir")
+    if len(digest) < 3 or not all(c in "0123456789abcdef" for c in digest):
         return None
     base = cache if legacy else cache / "files" / "md5"
     return base / md5[:2] / md5[2:]

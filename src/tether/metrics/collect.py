@@ -112,7 +112,7 @@ class TreeIndex:
     def named(self, tree: str, name: str) -> list[str]:
         """Paths of every file called ``name`` under ``tree`` (not under .git or .dvc)."""
         if tree not in self._found:
-            found = []
+            found: list[str] = []
             for entry, (is_tree, sha) in sorted(self.entries(tree).items()):
                 if is_tree and entry not in (".git", ".dvc"):
                     found.extend(f"{entry}/{sub}" for sub in self.named(sha, name))
@@ -378,8 +378,10 @@ class Collector:
     """Reads metrics and params at any number of revisions of one repository,
     parsing each distinct file content once."""
 
-    def __init__(self, root: Path, git: GitRepo | None = None) -> None:
+    def __init__(self, root: Path, git: GitRepo | None = None, params: bool = True) -> None:
+        """``params=False`` skips reading params files (history without param columns)."""
         self.root = root
+        self.read_params = params
         self.git = git or GitRepo(root)
         self.trees = TreeIndex(self.git)
         self.cache = cache_dir(root)
@@ -407,7 +409,9 @@ class Collector:
         wanted = []
         for source in sources:
             declared = self._declared(source)
-            paths = [p for p, _ in declared.params] + list(declared.locks) + declared.metrics
+            paths = list(declared.locks) + declared.metrics
+            if self.read_params:
+                paths += [p for p, _ in declared.params]
             wanted.append(source.prefetch(paths))
         self._prefetch(wanted)
         for source, snap in zip(sources, snaps, strict=True):
@@ -485,7 +489,7 @@ class Collector:
                     snap.errors.append(value)
                     continue
                 self._store(snap.metrics, snap, file, extract_metrics(value) or {})
-        for path, keys in _merge_params(declared.params).items():
+        for path, keys in _merge_params(declared.params if self.read_params else []).items():
             if "${" in path:
                 continue
             for file, value in self._read(source, path, outs, True, kind="params"):

@@ -125,7 +125,7 @@ def history(
     for name, sha in git.tag_commits():
         tags_by_commit.setdefault(sha, []).append(name)
 
-    collector = Collector(root, git)
+    collector = Collector(root, git, params=bool(params))
     snaps: list[Snapshot] = collector.at_commits(revisions)
 
     metric_keys = _keys(snaps, "metrics")
