@@ -1,8 +1,9 @@
 """Benchmark: `tether diff` and `tether history` against DVC, side by side.
 
-Builds synthetic repositories with N tagged commits (N = 10, 100, 500), in two
-variants: metrics committed to git (`cache: false`) and metrics stored in the DVC
-cache (recorded by md5 in dvc.lock). Then, in one run, measures
+Builds synthetic repositories with N tagged commits (N = 10, 100, 500), each a copy
+of the example project (its four-stage dvc.yaml, params.yaml and stage code) with its
+own params and metrics, in two variants: metrics committed to git (`cache: false`, as
+in the example) and metrics stored in the DVC cache (recorded by md5 in dvc.lock). Then, in one run, measures
 
 * `tether diff FIRST LAST --json` against `dvc metrics diff` + `dvc params diff`;
 * `tether history --json` over every tag against `dvc metrics show -T --json`, and
@@ -41,17 +42,9 @@ ENV = {
     "GIT_COMMITTER_EMAIL": "bench@example.invalid",
 }
 
-PIPELINE = textwrap.dedent(
-    """\
-    stages:
-      train:
-        cmd: python train.py
-        params:
-          - train
-        metrics:
-          - metrics.json{options}
-    """
-)
+PROJECT = Path(__file__).resolve().parents[1]
+METRICS = "reports/metrics.json"
+
 
 # The baseline a user could write by hand: one `git cat-file --batch` process, the
 # same blobs `tether history` reads for its default columns (every metric), parsed
@@ -74,11 +67,11 @@ BARE_LOOP = textwrap.dedent(
     for tag in tags:
         if cached:
             lock = yaml.load(blob(f"{tag}:dvc.lock"), Loader=Loader)
-            md5 = lock["stages"]["train"]["outs"][0]["md5"]
+            md5 = lock["stages"]["evaluate"]["outs"][0]["md5"]
             with open(f".dvc/cache/files/md5/{md5[:2]}/{md5[2:]}", "rb") as fh:
                 metrics = json.loads(fh.read())
         else:
-            metrics = json.loads(blob(f"{tag}:metrics.json"))
+            metrics = json.loads(blob(f"{tag}:reports/metrics.json"))
         rows.append((tag, metrics))
     proc.stdin.close(); proc.wait()
     print(len(rows))
@@ -91,14 +84,21 @@ def run(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess[str]:
 
 
 def build(root: Path, n: int, cached: bool) -> None:
-    """A repo whose commit i (tag v1.0.i) has its own params and metrics, written
-    with one `git fast-import` stream; cached metrics go into .dvc/cache and dvc.lock
-    exactly as `dvc repro` would put them."""
+    """A copy of the example project (its dvc.yaml with four stages, params.yaml,
+    stage code) whose commit i (tag v1.0.i) has its own params and metrics, written
+    with one `git fast-import` stream. In the cached variant the metrics output is
+    cached, its bytes put in .dvc/cache and its md5 in dvc.lock, as `dvc repro` does."""
     root.mkdir(parents=True)
     run(["git", "init", "-q", "-b", "main"], root)
     run([str(BIN / "dvc"), "init", "-q"], root)
     run(["git", "commit", "-q", "-m", "init"], root)
     cache = root / ".dvc" / "cache" / "files" / "md5"
+    pipeline = (PROJECT / "dvc.yaml").read_text(encoding="utf-8")
+    if cached:
+        pipeline = pipeline.replace(f"      - {METRICS}:\n          cache: false\n", f"      - {METRICS}\n")
+        assert f"- {METRICS}\n" in pipeline, "dvc.yaml layout changed; update the benchmark"
+    params_text = (PROJECT / "params.yaml").read_text(encoding="utf-8")
+    assert "    C: 1.0\n" in params_text, "params.yaml layout changed; update the benchmark"
     stream: list[bytes] = []
 
     def data(payload: bytes) -> None:
@@ -109,40 +109,46 @@ def build(root: Path, n: int, cached: bool) -> None:
         data(payload)
 
     base = 1_700_000_000
+    metrics = b""
     for i in range(1, n + 1):
-        params = f"train:\n  lr: {0.001 * i:.6g}\n  epochs: {10 + i % 7}\n  seed: 42\n".encode()
-        metrics = json.dumps(
-            {"acc": round(0.5 + i / (2 * n), 6), "loss": round(1 / (i + 1), 6), "test": {"f1": round(0.4 + i / (3 * n), 6)}}
-        ).encode()
+        params = params_text.replace("    C: 1.0\n", f"    C: {0.01 * i:.6g}\n").encode()
+        values = {
+            "accuracy": round(0.9 + i / (20 * n), 6),
+            "f1": round(0.88 + i / (20 * n), 6),
+            "precision": 0.95,
+            "recall": round(0.9 - i / (40 * n), 6),
+            "roc_auc": round(0.97 + i / (50 * n), 6),
+        }
+        metrics = json.dumps(values, indent=2).encode()
         stream.append(b"commit refs/heads/main\n")
         stream.append(f"mark :{i}\ncommitter bench <bench@example.invalid> {base + i * 60} +0000\n".encode())
         data(f"release {i}".encode())
         stream.append(b"from refs/heads/main^0\n" if i == 1 else f"from :{i - 1}\n".encode())
         file("params.yaml", params)
         if i == 1:
-            options = "" if cached else ":\n              cache: false"
-            file("dvc.yaml", PIPELINE.format(options=options).encode())
-            file("train.py", b"# the stage that would write metrics.json\n")
-            if cached:
-                file(".gitignore", b"/metrics.json\n")
+            file("dvc.yaml", pipeline.encode())
+            for source in sorted((PROJECT / "src" / "tabular_classifier").glob("*.py")):
+                file(f"src/tabular_classifier/{source.name}", source.read_bytes())
+            file(".gitignore", b"/data/\n/models/\n" + (f"/{METRICS}\n".encode() if cached else b""))
         if cached:
             md5 = hashlib.md5(metrics, usedforsecurity=False).hexdigest()
             (cache / md5[:2]).mkdir(parents=True, exist_ok=True)
             (cache / md5[:2] / md5[2:]).write_bytes(metrics)
             lock = (
-                "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    params:\n"
-                f"      params.yaml:\n        train:\n          lr: {0.001 * i:.6g}\n"
-                f"    outs:\n    - path: metrics.json\n      hash: md5\n      md5: {md5}\n"
+                "schema: '2.0'\nstages:\n  evaluate:\n"
+                "    cmd: PYTHONPATH=src python -m tabular_classifier.evaluate\n"
+                f"    outs:\n    - path: {METRICS}\n      hash: md5\n      md5: {md5}\n"
                 f"      size: {len(metrics)}\n"
             )
             file("dvc.lock", lock.encode())
         else:
-            file("metrics.json", metrics)
+            file(METRICS, metrics)
         stream.append(f"reset refs/tags/v1.0.{i}\nfrom :{i}\n\n".encode())
     subprocess.run(["git", "fast-import", "--quiet"], cwd=root, env=ENV, input=b"".join(stream), check=True)
     run(["git", "reset", "-q", "--hard", "main"], root)
     if cached:
-        (root / "metrics.json").write_bytes(metrics)
+        (root / METRICS).parent.mkdir(parents=True, exist_ok=True)
+        (root / METRICS).write_bytes(metrics)
 
 
 def timed(args: list[str], cwd: Path, repeat: int) -> tuple[float, int]:
