@@ -28,8 +28,8 @@ def _root(path: Path) -> Path:
     ),
 )
 def diff_command(
-    a: str = typer.Argument("HEAD", metavar="[A]", help="Old revision (default HEAD)."),
-    b: str = typer.Argument(None, metavar="[B]", help="New revision (default: the work tree)."),
+    a: str = typer.Argument("HEAD", metavar="A", help="Old revision (default HEAD)."),
+    b: str = typer.Argument(None, metavar="B", help="New revision (default: the work tree)."),
     show_all: bool = typer.Option(False, "--all", "-a", help="Show unchanged rows too."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON shaped like `dvc metrics/params diff --json`."),
     as_md: bool = typer.Option(False, "--md", help="Print GitHub-flavoured Markdown."),
@@ -38,7 +38,7 @@ def diff_command(
         help="Gate on a metric's change, e.g. 'f1<-0.01' or 'loss>5%'; repeatable. "
         "Replaces the `fail_on` list of [tool.tether] in pyproject.toml.",
     ),
-    repo: Path = typer.Option(Path("."), "--repo", "-C", help="Compare in this repository."),
+    repo: Path = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Compare in this repository."),
 ) -> None:
     """Compare metrics and params between two revisions, side by side.
 
@@ -90,16 +90,16 @@ def diff_command(
 )
 def history_command(
     tags: str = typer.Option(None, "--tags", metavar="GLOB", help="Tags matching this glob."),
-    last: int = typer.Option(None, "--last", "-n", help="The last N commits of --branch."),
-    branch: str = typer.Option(None, "--branch", "-b", help="Branch for --last (default HEAD)."),
-    metric: list[str] = typer.Option(None, "--metric", "-m", help="Metric column; repeatable (default: all)."),
-    param: list[str] = typer.Option(None, "--param", "-p", help="Param column; repeatable (default: none)."),
+    last: int = typer.Option(None, "--last", "-n", metavar="N", help="The last N commits of --branch."),
+    branch: str = typer.Option(None, "--branch", "-b", metavar="BRANCH", help="Branch for --last (default HEAD)."),
+    metric: list[str] = typer.Option(None, "--metric", "-m", metavar="KEY", help="Metric column; repeatable (default: all)."),
+    param: list[str] = typer.Option(None, "--param", "-p", metavar="KEY", help="Param column; repeatable (default: none)."),
     sort: str = typer.Option(None, "--sort", metavar="COLUMN", help="Sort rows by this column."),
     desc: bool = typer.Option(False, "--desc", help="Sort descending."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     as_md: bool = typer.Option(False, "--md", help="Print GitHub-flavoured Markdown."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
-    repo: Path = typer.Option(Path("."), "--repo", "-C", help="Read this repository."),
+    repo: Path = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Read this repository."),
 ) -> None:
     """One row per revision with its date, tags, metrics and chosen params.
 
