@@ -169,3 +169,18 @@ def test_workspace_change_in_table(project: Path) -> None:
     line = next(line for line in proc.stdout.splitlines() if "precision" in line)
     assert line.split() == ["sub/scores.yaml", "precision", "0.7", "0.9", "+0.2", "+28.6%"]
     assert git(project, "status", "--porcelain", "--", "sub/scores.src.yaml")
+
+
+def test_hostile_dvc_yaml_cannot_read_outside_the_repo(project: Path) -> None:
+    secret = project.parent / "secret.yaml"
+    secret.write_text("token: hunter2\n", encoding="utf-8")
+    (project / "eval" / "link.yaml").symlink_to(secret)
+    pipeline = (project / "dvc.yaml").read_text(encoding="utf-8")
+    write_tree(project, {"dvc.yaml": pipeline + "  - ../secret.yaml\n  - /etc/hostname\n  - eval/link.yaml\n"})
+    for args in (["diff"], ["diff", "--json"], ["diff", "--md"]):
+        proc = tether(project, *args)
+        assert proc.returncode == 1
+        assert "hunter2" not in proc.stdout + proc.stderr
+    assert "../secret.yaml: dvc.yaml at workspace names a file outside the repository" in proc.stderr
+    assert "/etc/hostname: dvc.yaml at workspace names a file outside the repository" in proc.stderr
+    assert "eval/link.yaml: not found in the work tree" in proc.stderr

@@ -192,8 +192,8 @@ class _WorkspaceSource(_Source):
 
     def blob(self, path: str) -> tuple[str, bytes] | None:
         full = self.root / path
-        if not full.is_file():
-            return None
+        if not full.is_file() or not full.resolve().is_relative_to(self.root.resolve()):
+            return None  # a symlink out of the repository is not followed
         data = full.read_bytes()
         return f"ws:{path}:{len(data)}:{hash(data)}", data
 
@@ -219,7 +219,13 @@ class _Declared:
 
 
 def _join(base: str, rel: str) -> str:
-    return posixpath.normpath(posixpath.join(base, rel)).lstrip("/")
+    """``rel`` (relative to the repo directory ``base``) as a repo-relative path;
+    paths that leave the repository keep their ``..`` or leading ``/``."""
+    return posixpath.normpath(posixpath.join(base, rel))
+
+
+def _outside(path: str) -> bool:
+    return path.startswith("/") or path == ".." or path.startswith("../")
 
 
 def _entries(value: Any) -> Iterator[tuple[str, Any]]:
@@ -515,6 +521,14 @@ class Collector:
     ) -> Iterator[tuple[str, Any]]:
         """``(file, parsed value or ReadError)`` for ``path``, or each file under it."""
         rev = source.label
+        if _outside(path):
+            # dvc.yaml may come from an untrusted branch: never read outside the repo.
+            yield path, ReadError(
+                path,
+                f"dvc.yaml at {rev} names a file outside the repository; tether does not read it",
+                "Keep metrics and params files inside the repository.",
+            )
+            return
         blob = source.blob(path)
         if blob is not None:
             yield path, self._value(source, path, blob)

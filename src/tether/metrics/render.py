@@ -79,9 +79,12 @@ def plain(text: str) -> str:
     return _CONTROL.sub("?", text.replace("\r\n", " ").replace("\n", " ").replace("\t", " "))
 
 
-def md_escape(text: str) -> str:
-    """``text`` made safe for one cell of a GitHub Markdown table."""
+def md_escape(text: str, limit: int = 200) -> str:
+    """``text`` made safe for one cell of a GitHub Markdown table, cut to ``limit``
+    characters so a huge value cannot flood a PR comment."""
     text = plain(str(text))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _MD_PUNCT.sub(r"\\\1", text)
     text = _PING.sub("\\1&#8203;", text)
