@@ -13,17 +13,28 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING
 
 from tether.errors import ExternalError, NotATetherRepo, UnknownRevision
 
-__all__ = ["GitCommandError", "GitRepo", "TagRef", "find_root"]
+if TYPE_CHECKING:
+    import git
+
+__all__ = ["GitRepo", "TagRef", "find_root"]
+
+
+def _command_error() -> type[Exception]:
+    # GitPython costs about 50 ms to import; commands pay for it on first use only.
+    from git.exc import GitCommandError
+
+    return GitCommandError
 
 
 def find_root(start: str | os.PathLike[str] = ".") -> Path:
     """The top of the git work tree that contains ``start``."""
+    import git
+    from git.exc import InvalidGitRepositoryError, NoSuchPathError
+
     try:
         repo = git.Repo(start, search_parent_directories=True)
     except (InvalidGitRepositoryError, NoSuchPathError):
@@ -44,14 +55,16 @@ class GitRepo:
 
     @cached_property
     def repo(self) -> git.Repo:
+        import git
+
         return git.Repo(self.root)
 
     def run(self, *args: str) -> str:
         """Run ``git ARGS`` in the work tree; a failure becomes an ExternalError."""
         try:
             return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-        except GitCommandError as exc:
-            detail = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+        except _command_error() as exc:
+            detail = (getattr(exc, "stderr", "") or "").strip().removeprefix("stderr:").strip(" '\n")
             raise ExternalError(f"git {args[0]} failed: {detail or exc}") from None
 
     # revisions -------------------------------------------------------------
@@ -66,7 +79,7 @@ class GitRepo:
             raise UnknownRevision(rev)
         try:
             out = self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-        except GitCommandError:
+        except _command_error():
             raise UnknownRevision(rev) from None
         return out.strip()
 
@@ -100,7 +113,7 @@ class GitRepo:
         """Whether git tracks the file ``path``."""
         try:
             self.repo.git.ls_files("--error-unmatch", "--", path)
-        except GitCommandError:
+        except _command_error():
             return False
         return True
 
