@@ -23,28 +23,26 @@ if TYPE_CHECKING:
 __all__ = ["GitRepo", "TagRef", "find_root"]
 
 
-def _command_error() -> type[Exception]:
-    # GitPython costs about 50 ms to import; commands pay for it on first use only.
-    from git.exc import GitCommandError
-
-    return GitCommandError
-
-
 def find_root(start: str | os.PathLike[str] = ".") -> Path:
     """The top of the git work tree that contains ``start``."""
-    import git
-    from git.exc import InvalidGitRepositoryError, NoSuchPathError
-
-    try:
-        repo = git.Repo(start, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    where = Path(start)
+    if not where.is_dir():
+        raise NotATetherRepo(f"{where} is not a directory")
+    proc = subprocess.run(
+        ["git", "rev-parse", "--is-bare-repository", "--show-toplevel"],
+        cwd=where,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode != 0 and lines[:1] == ["true"]:
+        raise NotATetherRepo(f"{where.resolve()} is a bare git repository; tether needs a work tree")
+    if proc.returncode != 0 or len(lines) < 2:
         raise NotATetherRepo(
-            f"{Path(start).resolve()} is not inside a git repository",
+            f"{where.resolve()} is not inside a git repository",
             "Run tether from your project, or create one with `git init && dvc init`.",
-        ) from None
-    if repo.working_tree_dir is None:
-        raise NotATetherRepo(f"{start} is a bare git repository; tether needs a work tree")
-    return Path(repo.working_tree_dir)
+        )
+    return Path(lines[1])
 
 
 class GitRepo:
@@ -59,13 +57,21 @@ class GitRepo:
 
         return git.Repo(self.root)
 
+    def _call(self, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+        # One git command is a plain process call (argument list, no shell): GitPython
+        # adds nothing to it, and importing GitPython costs about 50 ms that read-only
+        # commands (`tether show`, `tether diff`) would otherwise pay on every call.
+        return subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, stdin=subprocess.DEVNULL
+        )
+
     def run(self, *args: str) -> str:
         """Run ``git ARGS`` in the work tree; a failure becomes an ExternalError."""
-        try:
-            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-        except _command_error() as exc:
-            detail = (getattr(exc, "stderr", "") or "").strip().removeprefix("stderr:").strip(" '\n")
-            raise ExternalError(f"git {args[0]} failed: {detail or exc}") from None
+        proc = self._call(args)
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip()
+            raise ExternalError(f"git {args[0]} failed: {detail or f'exit code {proc.returncode}'}")
+        return proc.stdout.decode("utf-8", "surrogateescape")
 
     # revisions -------------------------------------------------------------
 
@@ -77,11 +83,10 @@ class GitRepo:
         """
         if not rev or rev.startswith("-") or "\n" in rev or "\0" in rev:
             raise UnknownRevision(rev)
-        try:
-            out = self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-        except _command_error():
-            raise UnknownRevision(rev) from None
-        return out.strip()
+        proc = self._call(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])
+        if proc.returncode != 0:
+            raise UnknownRevision(rev)
+        return proc.stdout.decode().strip()
 
     def head(self) -> str | None:
         """The commit HEAD points at, or None in a repository with no commits."""
@@ -111,11 +116,7 @@ class GitRepo:
 
     def is_tracked(self, path: str) -> bool:
         """Whether git tracks the file ``path``."""
-        try:
-            self.repo.git.ls_files("--error-unmatch", "--", path)
-        except _command_error():
-            return False
-        return True
+        return self._call(["ls-files", "--error-unmatch", "--", path]).returncode == 0
 
     def tracked(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` (files or folders) git tracks files under."""
