@@ -245,6 +245,7 @@ def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
         return
     lock = _join(base, LOCK_FILE)
     declared.locks.setdefault(lock, {})
+    seen_metrics, seen_params = len(declared.metrics), len(declared.params)
     for path, _ in _entries(doc.get("metrics")):
         declared.metrics.append(_join(base, str(path)))
     for path, _ in _entries(doc.get("params")):
@@ -279,11 +280,14 @@ def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
             elif isinstance(item, dict):
                 for file, keys in item.items():
                     declared.params.append((_join(wdir, str(file)), [str(k) for k in keys or []]))
-    templated = [p for p in declared.metrics if "${" in p] + [p for p, _ in declared.params if "${" in p]
-    for path in templated:
+    ours = declared.metrics[seen_metrics:] + [p for p, _ in declared.params[seen_params:]]
+    for path in dict.fromkeys(p for p in ours if "${" in p):
         declared.errors.append(
-            ReadError(path, f"{pipeline} names this file with a ${{...}} template, which tether does not expand",
-                      "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.")
+            ReadError(
+                path,
+                f"{pipeline} names this file with a ${{...}} template, which tether does not expand",
+                "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.",
+            )
         )
 
 
