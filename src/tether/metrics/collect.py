@@ -146,6 +146,9 @@ class _Source:
         """Files under directory ``path``, None when ``path`` is not a directory."""
         raise NotImplementedError
 
+    def has_file(self, path: str) -> bool:
+        return self.blob(path) is not None
+
 
 class _CommitSource(_Source):
     def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str) -> None:
@@ -164,6 +167,10 @@ class _CommitSource(_Source):
                 return None
             self.blobs[found[1]] = obj[1]
         return found[1], self.blobs[found[1]]
+
+    def has_file(self, path: str) -> bool:
+        found = self.trees.lookup(self.tree, path)
+        return found is not None and not found[0]
 
     def prefetch(self, paths: list[str]) -> list[str]:
         """Blob SHAs of those ``paths`` that are files here and not yet read."""
@@ -397,6 +404,7 @@ class Collector:
         self.cache = cache_dir(root)
         self._parsed: dict[tuple[str, str], Any] = {}
         self._blobs: dict[str, bytes] = {}
+        self._declarations: dict[Any, _Declared] = {}
 
     def at_commit(self, label: str, commit: str) -> Snapshot:
         return self.at_commits([(label, commit)])[0]
@@ -450,16 +458,26 @@ class Collector:
         return self._parsed[key]
 
     def _declared(self, source: _Source) -> _Declared:
+        """What the revision's dvc.yaml files declare; worked out once for each
+        distinct set of dvc.yaml contents (most revisions share one)."""
+        pipelines = [(path, source.blob(path)) for path in source.pipeline_files()]
+        has_params = source.has_file(DEFAULT_PARAMS)
+        key = (tuple((path, blob[0] if blob else "") for path, blob in pipelines), has_params)
+        if key in self._declarations:
+            return self._declarations[key]
         declared = _Declared()
-        for pipeline in source.pipeline_files():
-            blob = source.blob(pipeline)
+        unparsable = False
+        for pipeline, blob in pipelines:
             doc = self._parse(pipeline, blob) if blob else FormatError("unreadable")
             if isinstance(doc, FormatError):
                 declared.errors.append(ReadError(pipeline, str(doc), f"Fix {pipeline} at {source.label}."))
+                unparsable = True
                 continue
             _declare(pipeline, doc, declared)
-        if source.blob(DEFAULT_PARAMS) is not None:
+        if has_params:
             declared.params.append((DEFAULT_PARAMS, []))
+        if not unparsable:  # that error names the revision: not shared
+            self._declarations[key] = declared
         return declared
 
     def _lock_outs(self, source: _Source, declared: _Declared) -> dict[str, tuple[str, bool]]:
