@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -16,6 +17,18 @@ def _root(path: Path) -> Path:
     from tether.backends.git import find_root
 
     return find_root(path)
+
+
+def _print_table(table: Any) -> None:
+    """A table on stdout at its full width (never narrower than the console), so no
+    number is cut or wrapped; a narrow terminal wraps whole lines instead."""
+    from rich.console import Console
+
+    natural = stdout.measure(table, options=stdout.options.update_width(10_000)).maximum
+    if natural <= stdout.width:
+        stdout.print(table)
+    else:  # Console.print never goes wider than the console: use a wider one
+        Console(width=natural, highlight=False, force_terminal=stdout.is_terminal).print(table)
 
 
 @app.command(
@@ -64,7 +77,7 @@ def diff_command(
         sys.stdout.write(render.diff_markdown(result, show_all, config.lower_is_better, verdicts))
     else:
         if result.shown(show_all):
-            stdout.print(render.diff_table(result, show_all, config.lower_is_better))
+            _print_table(render.diff_table(result, show_all, config.lower_is_better))
         else:
             stdout.print(f"no metrics or params changed between {result.a} and {result.b}", markup=False)
         for verdict in verdicts:
@@ -126,5 +139,5 @@ def history_command(
     elif as_csv:
         sys.stdout.write(render.history_csv(hist))
     else:
-        stdout.print(render.history_table(hist, load_config(root).lower_is_better))
+        _print_table(render.history_table(hist, load_config(root).lower_is_better))
     hist.raise_for_errors()
