@@ -46,7 +46,12 @@ def test_diff_between_tags_equals_dvc(project: Path, extra: list[str]) -> None:
     assert ours["params"] == params
     assert ours["errors"] == {"v1.0.0": [], "v1.1.0": []}
     # Both storage kinds and both dvc.yaml files took part.
-    assert {"eval/cached.json", "eval/tracked.json", "summary.yaml", "sub/scores.yaml"} <= set(metrics)
+    assert {"eval/cached.json", "eval/tracked.json", "summary.yaml", "sub/scores.yaml", "scalar.json"} <= set(metrics)
+    assert ours["metrics"]["scalar.json"] == {"": {"old": 0.5, "new": 0.25, "diff": -0.25}}
+    assert ours["metrics"]["eval/tracked.json"]["ok"] == {"old": True, "new": False, "diff": -1}
+    if extra:
+        assert set(params) == {"params.yaml", "extra.toml", "top.json", "sub/params.yaml", "sub/whole.yaml"}
+        assert ours["params"]["top.json"]["tags"] == {"old": "['a', 'b']", "new": "['a', 'b']"}
     assert ours["metrics"]["eval/cached.json"]["test.f1"] == {"old": 0.7, "new": 0.65, "diff": 0.65 - 0.7}
     assert ours["params"]["params.yaml"]["train.lr"] == {"old": 0.001, "new": 0.002, "diff": 0.001}
 
