@@ -52,3 +52,16 @@ def test_many_revisions_share_parsed_blobs(tmp_path: Path) -> None:
     # dvc.yaml is the same blob at every commit: parsed once.
     assert sum(1 for key in collector._parsed if key[1] == "yaml") == 4
     assert snapshot(root, None).metrics == {"sub/m.yaml": {"acc": 0.7}}
+
+
+def test_git_tracked_metrics_directory(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo", dvc=False)
+    write_tree(root, {"dvc.yaml": "metrics:\n  - scores\n", "scores/a.json": '{"x": 1}', "scores/deep/b.yaml": "y: 2\n"})
+    first = commit_all(root, "one")
+    write_tree(root, {"scores/deep/b.yaml": "y: 3\n"})
+    result = diff(root, first, None)
+    assert [(r.path, r.key, r.old, r.new) for r in result.rows] == [
+        ("scores/a.json", "x", 1, 1),
+        ("scores/deep/b.yaml", "y", 2, 3),
+    ]
+    assert not result.failed

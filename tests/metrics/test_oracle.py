@@ -98,3 +98,10 @@ def test_directory_of_cached_metrics_equals_dvc(tmp_path: Path) -> None:
     ours = tether_json(root, "one", "HEAD", "--all")
     assert ours["metrics"] == dvc_json(root, "metrics", "diff", "one", "HEAD", "--all")
     assert ours["metrics"]["out/a.json"]["acc"] == {"old": 0.5, "new": 0.75, "diff": 0.25}
+
+
+def test_cached_metric_missing_from_workspace_is_read_from_cache(project: Path) -> None:
+    (project / "eval" / "cached.json").unlink()
+    ours = tether_json(project, "v1.0.0")
+    assert ours["metrics"] == dvc_json(project, "metrics", "diff", "v1.0.0")
+    assert ours["metrics"]["eval/cached.json"]["acc"] == {"old": 0.8, "new": 0.85, "diff": 0.85 - 0.8}
