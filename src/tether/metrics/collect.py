@@ -151,8 +151,11 @@ class _Source:
 
 
 class _CommitSource(_Source):
-    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str) -> None:
+    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str, commit: str) -> None:
         self.trees, self.blobs, self.label, self.tree = trees, blobs, label, tree
+        # What `dvc fetch --rev` understands: the revision as typed, unless it is a
+        # registry reference like NAME#STAGE, which only tether resolves.
+        self.fetch_rev = commit if "#" in label or label.startswith("-") else label
 
     def pipeline_files(self) -> list[str]:
         return self.trees.named(self.tree, PIPELINE_FILE)
@@ -421,7 +424,7 @@ class Collector:
                 raise UnknownRevision(label)
             tree, when = parse_commit_header(found[1])
             snaps.append(Snapshot(rev=label, commit=sha, time=when))
-            sources.append(_CommitSource(self.trees, self._blobs, label, tree))
+            sources.append(_CommitSource(self.trees, self._blobs, label, tree, sha))
         self.trees.load_all([source.tree for source in sources])
         self._prefetch(source.prefetch(source.pipeline_files()) for source in sources)
         wanted = []
@@ -587,10 +590,12 @@ class Collector:
                 "Commit the file with git.",
             )
             return
-        yield from self._read_cached(rev, path, md5, legacy)
+        yield from self._read_cached(rev, path, md5, legacy, getattr(source, "fetch_rev", rev))
 
-    def _read_cached(self, rev: str, path: str, md5: str, legacy: bool) -> Iterator[tuple[str, Any]]:
-        fix = "Run `dvc pull`." if rev == WORKSPACE else f"Run `dvc fetch --rev {rev}`, then retry."
+    def _read_cached(
+        self, rev: str, path: str, md5: str, legacy: bool, fetch_rev: str
+    ) -> Iterator[tuple[str, Any]]:
+        fix = "Run `dvc pull`." if rev == WORKSPACE else f"Run `dvc fetch --rev {fetch_rev}`, then retry."
         missing = ReadError(path, f"stored in the DVC cache (md5 {md5}), which does not have it at {rev}", fix)
         location = cached_file(self.cache, md5, legacy)
         if location is None or not location.is_file():
@@ -607,7 +612,7 @@ class Collector:
             return
         for item in sorted(listing, key=lambda i: str(i.get("relpath", ""))):
             file = _join(path, str(item.get("relpath", "")))
-            yield from self._read_cached(rev, file, str(item.get("md5", "")), legacy)
+            yield from self._read_cached(rev, file, str(item.get("md5", "")), legacy, fetch_rev)
 
     def _value(self, source: _Source, path: str, blob: tuple[str, bytes]) -> Any:
         return self._value_bytes(path, blob[0], blob[1], source.label)
