@@ -24,14 +24,14 @@ import io
 import math
 import re
 from collections.abc import Iterable
-from typing import Any
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row
 from tether.metrics.gates import Verdict, is_lower_better
 from tether.metrics.history import History
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 MISSING = "—"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -117,6 +117,10 @@ def _direction_style(row: Row, lower_is_better: Iterable[str]) -> str:
 
 def diff_table(diff: MetricsDiff, show_all: bool = False, lower_is_better: Iterable[str] = ()) -> Table:
     """The diff as a rich table: metrics first, then params."""
+    # rich is imported here, not at module level: --json, --md and --csv never need it.
+    from rich.table import Table
+    from rich.text import Text
+
     lower = tuple(lower_is_better)
     table = Table(box=None, pad_edge=False, header_style="bold")
     for header in ("Path", "Key"):
@@ -213,6 +217,9 @@ def diff_json(diff: MetricsDiff, show_all: bool = False, verdicts: list[Verdict]
 
 
 def history_table(hist: History, lower_is_better: Iterable[str] = ()) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=None, pad_edge=False, header_style="bold")
     for header in ("Revision", "Date", "Tags"):
         table.add_column(Text(header), no_wrap=True)
