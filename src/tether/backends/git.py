@@ -123,3 +123,33 @@ class GitRepo:
         except KeyError:
             return None
         return blob.data_stream.read()
+
+    # verify: temporary worktrees and tag messages ---------------------------
+
+    def add_worktree(self, path: str | os.PathLike[str], commit: str) -> None:
+        """Check out ``commit`` (already resolved) as a detached worktree at ``path``."""
+        self.run("worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+
+    def remove_worktree(self, path: str | os.PathLike[str]) -> None:
+        """Forget the worktree at ``path`` (its directory may already be gone)."""
+        try:
+            self.repo.git.worktree("remove", "--force", "--force", "--", str(path))
+        except GitCommandError:
+            pass
+        self.run("worktree", "prune")
+
+    def worktree_paths(self) -> list[Path]:
+        """Every worktree git has registered for this repository, main one first."""
+        out = self.run("worktree", "list", "--porcelain", "-z")
+        return [Path(f[len("worktree ") :]) for f in out.split("\0") if f.startswith("worktree ")]
+
+    def tag_message(self, name: str) -> str | None:
+        """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
+        if not name or name.startswith("-"):
+            return None
+        try:
+            ref = self.repo.tags[name]
+        except (IndexError, ValueError):
+            return None
+        tag = ref.tag
+        return None if tag is None else tag.message
