@@ -364,20 +364,29 @@ def checkout(repo: Repo, targets: Sequence[str]) -> None:
 
 
 @contextmanager
-def _stage_output_to_stderr() -> Iterator[None]:
-    """Send what stage commands print to stderr, so stdout stays for tether's
-    own output (``--json``). Done on the file descriptor, which children inherit."""
+def _stage_output_to(log: Path | None) -> Iterator[None]:
+    """Send what stage commands print to ``log`` (both streams), or with no log
+    to stderr, so stdout stays for tether's own output (``--json``). Done on the
+    file descriptors, which the commands inherit from DVC."""
     import sys
 
     sys.stdout.flush()
-    saved = os.dup(1)
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    sink = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if log else 2
     try:
-        os.dup2(2, 1)
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
         yield
     finally:
         sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        if log:
+            os.close(sink)
 
 
 @contextmanager
@@ -393,17 +402,18 @@ def _dvc_log_level(level: int) -> Iterator[None]:
         log.setLevel(before)
 
 
-def reproduce_forced(repo: Repo, addressing: str) -> None:
+def reproduce_forced(repo: Repo, addressing: str, log: Path | None = None) -> None:
     """Run one stage's command for real, whatever dvc.lock and the run-cache say.
 
     ``force=True`` is ``dvc repro --force``: DVC skips both its up-to-date check and
     the run-cache restore (dvc/stage/run.py ``run_stage``), so the command runs.
     ``no_commit`` keeps the outputs out of the cache: they are hashed by tether.
+    What the command prints goes to ``log`` (appended), else to stderr.
     """
     import logging
 
     try:
-        with interpreter_first_on_path(), _stage_output_to_stderr(), _dvc_log_level(logging.WARNING):
+        with interpreter_first_on_path(), _stage_output_to(log), _dvc_log_level(logging.WARNING):
             repo.reproduce(addressing, single_item=True, force=True, no_commit=True)
     except dvc_error_types() as exc:
         cause: BaseException | None = exc
@@ -412,4 +422,8 @@ def reproduce_forced(repo: Repo, addressing: str) -> None:
                 raise KeyboardInterrupt from None
             cause = cause.__cause__
         detail = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
-        raise ExternalError(f"stage {addressing!r} failed: {detail}") from None
+        tail = ""
+        if log and log.exists():
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            tail = "\n" + "\n".join(f"  | {line}" for line in lines) if lines else ""
+        raise ExternalError(f"stage {addressing!r} failed: {detail}{tail}") from None

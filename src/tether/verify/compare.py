@@ -117,7 +117,9 @@ def compare_metrics(
     return results
 
 
-def output_status(recorded: str | None, reproduced: str | None, metrics: list[MetricComparison]) -> str:
+def output_status(
+    recorded: str | None, reproduced: str | None, metrics: list[MetricComparison]
+) -> str:
     """Exact when the bytes match; within tolerance when a metrics file differs only
     in metrics that are each within their bound; else differs (missing if absent)."""
     if reproduced is None:

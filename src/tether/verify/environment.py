@@ -14,7 +14,12 @@ from typing import Any
 DEFAULT_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "dvc", "hydra-core", "tether")
 
 # Environment variables that set native thread pool sizes (BLAS, OpenMP).
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,10 @@ def capture(packages: tuple[str, ...] | list[str] = DEFAULT_PACKAGES) -> dict[st
         "platform": platform.platform(),
         "machine": platform.machine(),
         "packages": {name: package_version(name) for name in packages},
-        "threads": {"cpu_count": os.cpu_count(), **{var: os.environ.get(var) for var in THREAD_VARIABLES}},
+        "threads": {
+            "cpu_count": os.cpu_count(),
+            **{var: os.environ.get(var) for var in THREAD_VARIABLES},
+        },
     }
 
 

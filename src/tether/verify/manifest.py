@@ -84,3 +84,12 @@ def from_tag(git: GitRepo, rev: str) -> dict[str, Any] | None:
         if isinstance(inner, dict) and {"outputs", "metrics", "environment"} & inner.keys():
             return data
     return None
+
+
+def find_manifest(git: GitRepo, rev: str) -> dict[str, Any] | None:
+    """The release manifest for ``rev``, or None when ``rev`` is not a release.
+
+    Today: a manifest held in the annotated tag ``rev`` (``from_tag``). The
+    registry plugs its own lookup in here (NAME@vX.Y.Z -> its tag's manifest).
+    """
+    return from_tag(git, rev)

@@ -32,7 +32,7 @@ from tether.verify.compare import (
     output_status,
     parse_metrics,
 )
-from tether.verify.manifest import Expected, from_manifest
+from tether.verify.manifest import Expected, find_manifest, from_manifest
 from tether.verify.worktree import temporary_worktree
 
 
@@ -72,12 +72,15 @@ class VerifyResult:
     stages_run: list[str] = field(default_factory=list)
     objects_fetched: int = 0
     kept_worktree: str | None = None
+    stage_log: str | None = None  # with --keep: what the stage commands printed
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         """Every output bit-exact, or a metrics file within the given tolerances."""
-        return bool(self.outputs) and all(o.status in (EXACT, WITHIN_TOLERANCE) for o in self.outputs)
+        return bool(self.outputs) and all(
+            o.status in (EXACT, WITHIN_TOLERANCE) for o in self.outputs
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -95,11 +98,15 @@ class VerifyResult:
             "stages_run": self.stages_run,
             "objects_fetched": self.objects_fetched,
             "kept_worktree": self.kept_worktree,
+            "stage_log": self.stage_log,
             "seconds": round(self.seconds, 3),
         }
 
 
 Notify = Callable[[Event], None]
+
+# What the stage commands print, beside the worktree (removed with it; kept by --keep).
+STAGE_LOG = "stages.log"
 
 
 def _describe_missing(
@@ -155,7 +162,9 @@ def _bring_objects(
     return len(report.copied)
 
 
-def _recorded_metrics(git: GitRepo, commit: str, path: str, expected: Expected) -> dict[str, Any] | None:
+def _recorded_metrics(
+    git: GitRepo, commit: str, path: str, expected: Expected
+) -> dict[str, Any] | None:
     recorded = parse_metrics(git.read_blob(commit, path))
     if recorded is None and isinstance(expected.metrics.get(path), dict):
         from tether.verify.compare import flatten
@@ -177,8 +186,8 @@ def verify(
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
-    ``manifest`` is the release manifest (a dict, see ``tether.verify.manifest``)
-    when ``rev`` is a release. Raises UnknownRevision (exit 2) for an unknown
+    ``manifest`` is the release manifest (a dict, see ``tether.verify.manifest``);
+    when None it is looked up for ``rev`` (``find_manifest``). Raises UnknownRevision (exit 2) for an unknown
     ``rev``; ExternalError when data cannot be fetched; CheckFailed naming a
     corrupted object. A result that is not ``ok`` is returned, not raised.
     """
@@ -191,6 +200,8 @@ def verify(
             f"{rev} ({commit[:8]}) has no dvc.lock: nothing was recorded there to verify",
             "Verify a commit whose pipeline was run and committed (`tether run`, then commit).",
         )
+    if manifest is None:
+        manifest = find_manifest(git, rev)
     expected = from_manifest(manifest) if manifest else Expected()
     source_remote = dvc.remote_settings(root, remote) if from_remote else None
     if source_remote:
@@ -209,6 +220,7 @@ def verify(
         step("worktree", "done", t)
         if keep:
             result.kept_worktree = str(tree)
+            result.stage_log = str(tree.parent / STAGE_LOG)
         dvc.configure_clean_worktree(
             tree,
             cache_dir=tree / ".dvc" / "cache",
@@ -241,7 +253,12 @@ def verify(
             elif inputs:
                 with dvc.open_repo(root) as home:
                     result.objects_fetched = _bring_objects(
-                        dvc.cache_store(home), dvc.cache_store(repo), inputs, commit, "local DVC cache", None
+                        dvc.cache_store(home),
+                        dvc.cache_store(repo),
+                        inputs,
+                        commit,
+                        "local DVC cache",
+                        None,
                     )
             if inputs:
                 dvc.checkout(repo, [o.path for o in inputs])
@@ -252,7 +269,7 @@ def verify(
                 label = dvc.stage_label(repo, stage)
                 notify(Event("stage", label, "start", index, len(stages)))
                 t = time.perf_counter()
-                dvc.reproduce_forced(repo, stage.addressing)
+                dvc.reproduce_forced(repo, stage.addressing, log=tree.parent / STAGE_LOG)
                 result.stages_run.append(label)
                 notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
 
@@ -274,11 +291,15 @@ def verify(
                 if in_manifest and in_manifest != reproduced and status == EXACT:
                     status = "differs"
                 result.outputs.append(
-                    OutputComparison(out.path, out.stage or "", out.md5, reproduced, status, in_manifest)
+                    OutputComparison(
+                        out.path, out.stage or "", out.md5, reproduced, status, in_manifest
+                    )
                 )
             step("hash", "done", t)
 
-    packages = list((expected.environment.get("packages") or {}).keys()) or list(environment.DEFAULT_PACKAGES)
+    packages = list((expected.environment.get("packages") or {}).keys()) or list(
+        environment.DEFAULT_PACKAGES
+    )
     result.environment_now = environment.capture(packages)
     if expected.environment:
         result.environment = environment.differences(expected.environment, result.environment_now)

@@ -75,7 +75,9 @@ def remove_tree(path: Path) -> None:
 def _signals_blocked() -> Iterator[None]:
     """Hold a second Ctrl-C or SIGTERM until the cleanup is done."""
     signals = {signal.SIGINT, signal.SIGTERM}
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
