@@ -1,0 +1,141 @@
+"""Releases built once per session, shared by the verify tests.
+
+``releases``: the template project with
+  v1  the template as reproduced,
+  v2  a hyperparameter and the data split changed (model.params.C, prepare.test_size),
+  v3  v2 plus a stage that writes the current time (deliberately nondeterministic),
+each an annotated tag pushed to a shared local DVC remote and to an S3 bucket on a
+moto server on 127.0.0.1. Tests copy it (``release_copy``) or clone it
+(``fresh_clone``) and never change the originals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _apply_env, _isolated_env
+from tests.helpers import commit_all, copy_repo, dvc, git, tether
+
+BUCKET = "tether-verify"
+S3_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+STAMP_CMD = "python -c \"import time; open('reports/stamp.txt', 'w').write(str(time.time_ns()))\""
+
+
+@dataclass(frozen=True)
+class Releases:
+    origin: Path  # the project the releases were made in (do not change)
+    remote: Path  # the shared local DVC remote (do not change)
+    s3_url: str  # s3://bucket/path holding the same objects
+    endpoint: str  # the moto server's URL
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> str:
+    """An S3-compatible server (moto) on 127.0.0.1 with an empty bucket."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    yield endpoint
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+
+
+def add_s3_remote(repo: Path, url: str, endpoint: str, default: bool = True) -> None:
+    """Configure remote ``s3`` in ``repo``'s config.local, as a user would."""
+    dvc(repo, "remote", "add", "--local", *(["-d"] if default else []), "s3", url)
+    dvc(repo, "remote", "modify", "--local", "s3", "endpointurl", endpoint)
+
+
+def _release(repo: Path, tag: str) -> None:
+    git(repo, "tag", "-a", tag, "-m", f"release {tag}")
+    dvc(repo, "push", "-q")
+    dvc(repo, "push", "-q", "-r", "s3")
+
+
+@pytest.fixture(scope="session")
+def releases(
+    reproduced_template: Path,
+    s3_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    session_home: Path,
+) -> Releases:
+    saved = dict(os.environ)
+    _apply_env({**_isolated_env(session_home), **S3_ENV})
+    try:
+        base = tmp_path_factory.mktemp("releases")
+        origin = copy_repo(reproduced_template, base / "origin")
+        remote = base / "remote"
+        remote.mkdir()
+        s3_url = f"s3://{BUCKET}/store"
+        dvc(origin, "remote", "modify", "--local", "local", "url", str(remote))
+        add_s3_remote(origin, s3_url, s3_endpoint, default=False)
+
+        _release(origin, "v1")
+
+        tether(origin, "run", "model.params.C=0.5", "prepare.test_size=0.25", check=True)
+        commit_all(origin, "C=0.5, a 25% test split")
+        _release(origin, "v2")
+
+        dvc(origin, "stage", "add", "-q", "-n", "stamp", "-o", "reports/stamp.txt", STAMP_CMD)
+        tether(origin, "run", check=True)
+        commit_all(origin, "a stage that writes the current time")
+        _release(origin, "v3")
+        return Releases(origin, remote, s3_url, s3_endpoint)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def fresh_clone(releases: Releases, tmp_path: Path) -> Path:
+    """A new `git clone` of the releases that shares only the DVC remote: no cache,
+    no config.local until the test adds one."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(releases.origin), str(clone))
+    return clone
+
+
+@pytest.fixture
+def release_copy(releases: Releases, tmp_path: Path) -> Path:
+    """A private copy of the origin, its cache included, with its own copy of the
+    local remote (tests may corrupt or empty it)."""
+    repo = copy_repo(releases.origin, tmp_path / "origin")
+    remote = tmp_path / "remote"
+    shutil.copytree(releases.remote, remote)
+    dvc(repo, "remote", "modify", "--local", "local", "url", str(remote))
+    return repo
