@@ -139,3 +139,113 @@ def release_copy(releases: Releases, tmp_path: Path) -> Path:
     shutil.copytree(releases.remote, remote)
     dvc(repo, "remote", "modify", "--local", "local", "url", str(remote))
     return repo
+
+
+# A tiny pipeline (no scikit-learn) for the fast tests -----------------------
+
+MAKE_PY = '''\
+"""Read the input, write a directory of results and a metrics file."""
+import json
+import os
+import sys
+import time
+
+text = open("data/input.txt", encoding="utf-8").read()
+os.makedirs("out", exist_ok=True)
+for name in ("a", "b"):
+    with open(f"out/{name}.txt", "w", encoding="utf-8") as fh:
+        fh.write(f"{name}: {text.upper()}")
+with open("metrics.json", "w", encoding="utf-8") as fh:
+    json.dump({"acc": 0.9, "loss": {"train": 0.25}, "model": "tiny"}, fh, indent=2, sort_keys=True)
+print(f"make ran with {len(text)} input bytes", file=sys.stderr, flush=True)
+if os.path.exists("slow"):
+    print("make is sleeping", file=sys.stderr, flush=True)
+    time.sleep(60)
+'''
+
+TINY_DVC_YAML = """\
+stages:
+  make:
+    cmd: python src/make.py
+    deps:
+      - src/make.py
+      - data/input.txt
+    outs:
+      - out
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+MANIFEST = {
+    "outputs": {},  # filled in with the real hashes
+    "environment": {
+        "python": "2.7.18",
+        "platform": "Plan9-4th-edition",
+        "packages": {"dvc": "0.0.1"},
+        "threads": {"cpu_count": 1024},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Tiny:
+    origin: Path  # tags: t1 (manifest in tag), t2 (metrics edited by 1e-7), slow
+    remote: Path
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
+    import json
+
+    import yaml
+
+    from tests.helpers import init_repo, write_tree
+
+    saved = dict(os.environ)
+    _apply_env(_isolated_env(session_home))
+    try:
+        base = tmp_path_factory.mktemp("tiny")
+        remote = base / "remote"
+        repo = init_repo(base / "origin")
+        dvc(repo, "remote", "add", "-d", "local", str(remote))
+        write_tree(
+            repo, {"src/make.py": MAKE_PY, "dvc.yaml": TINY_DVC_YAML, "data/input.txt": "hello\n"}
+        )
+        dvc(repo, "add", "-q", "data/input.txt")
+        dvc(repo, "repro", "-q")
+        commit_all(repo, "tiny pipeline")
+        lock = yaml.safe_load((repo / "dvc.lock").read_text())
+        outs = {o["path"]: o["md5"] for o in lock["stages"]["make"]["outs"]}
+        manifest = {**MANIFEST, "outputs": outs}
+        git(repo, "tag", "-a", "t1", "-m", "release t1\n\n" + json.dumps(manifest, indent=2))
+        dvc(repo, "push", "-q")
+
+        # t2: the recorded metrics differ from what the stage writes by 1e-7.
+        metrics = json.loads((repo / "metrics.json").read_text())
+        metrics["acc"] = 0.9000001
+        (repo / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+        dvc(repo, "commit", "-q", "-f")
+        commit_all(repo, "metrics recorded a little off")
+        git(repo, "tag", "-a", "t2", "-m", "release t2")
+
+        # slow: the stage sleeps (for the interrupt tests); recorded without running.
+        write_tree(repo, {"slow": "1\n"})
+        commit_all(repo, "slow")
+        git(repo, "tag", "slow")
+        git(repo, "rm", "-q", "slow")
+        commit_all(repo, "not slow")
+        return Tiny(repo, remote)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture
+def tiny_copy(tiny: Tiny, tmp_path: Path) -> Path:
+    """A private copy of the tiny origin with its own copy of its remote."""
+    repo = copy_repo(tiny.origin, tmp_path / "tiny")
+    remote = tmp_path / "remote"
+    shutil.copytree(tiny.remote, remote)
+    dvc(repo, "remote", "modify", "--local", "local", "url", str(remote))
+    return repo

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from tether.cli import app
-from tether.cli.output import print_json, stdout
-from tether.errors import EXIT_FAILED
+from tether.cli.output import error, print_json, stdout
+from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tether.verify import VerifyResult
+    from tether.verify import Tolerance, VerifyResult
 
 
 def _short(md5: str | None) -> str:
@@ -143,14 +143,37 @@ def verify_command(
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
     cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
     """
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from tether.backends.git import find_root
-    from tether.verify import Event, parse_tolerance, verify
+    from tether.verify import parse_tolerance
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
     root = find_root(repo)
     console = _progress_console()
+    try:
+        result = _run_with_progress(console, root, ref, from_remote, remote, tolerances, keep)
+    finally:
+        console.file.close()
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        render(result, stdout)
+    if not result.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _run_with_progress(
+    console: Console,
+    root: Path,
+    ref: str,
+    from_remote: bool,
+    remote: str | None,
+    tolerances: list[Tolerance],
+    keep: bool,
+) -> VerifyResult:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from tether.verify import Event, verify
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -176,19 +199,20 @@ def verify_command(
             elif event.state == "start":
                 progress.update(task, description=f"verify {ref}: {event.name}")
 
-        result = verify(
-            root,
-            ref,
-            from_remote=from_remote,
-            remote=remote,
-            tolerances=tolerances,
-            keep=keep,
-            on_event=on_event,
-        )
-    console.file.close()
-    if as_json:
-        print_json(result.to_dict())
-    else:
-        render(result, stdout)
-    if not result.ok:
-        raise typer.Exit(EXIT_FAILED)
+        try:
+            result = verify(
+                root,
+                ref,
+                from_remote=from_remote,
+                remote=remote,
+                tolerances=tolerances,
+                keep=keep,
+                on_event=on_event,
+            )
+        except KeyboardInterrupt:
+            # typer turns KeyboardInterrupt into a silent exit 130; say what happened.
+            progress.stop()
+            what = "kept" if keep else "removed"
+            error(f"interrupted; the temporary worktree was {what}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    return result

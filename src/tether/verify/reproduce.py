@@ -154,10 +154,17 @@ def _bring_objects(
                 f"the local DVC cache lacks data of commit {short}: {', '.join(paths)}",
                 f"Fetch it with `dvc fetch` at commit {short}, or verify with --from-remote.",
             )
-        reason = f"cannot be reached ({report.unreachable})" if report.unreachable else "lacks data"
+        upload = f"`git checkout {short} && {push}`"
+        if report.unreachable:
+            raise ExternalError(
+                f"the {where} cannot be reached ({report.unreachable}); "
+                f"not fetched for commit {short}: {', '.join(paths)}",
+                "Check the remote's URL, endpoint and credentials (`dvc remote list`); "
+                f"if the data was never uploaded, upload it with {upload}.",
+            )
         raise ExternalError(
-            f"the {where} {reason}; missing for commit {short}: {', '.join(paths)}",
-            f"Upload it from a checkout of that commit: `git checkout {short} && {push}`.",
+            f"the {where} lacks data; missing for commit {short}: {', '.join(paths)}",
+            f"Upload it from a checkout of that commit: {upload}.",
         )
     return len(report.copied)
 
@@ -261,7 +268,7 @@ def verify(
                         None,
                     )
             if inputs:
-                dvc.checkout(repo, [o.path for o in inputs])
+                dvc.checkout(repo, [str(tree / o.path) for o in inputs])
             step("fetch", "done", t)
 
             stages = dvc.pipeline_stages(repo)
