@@ -177,14 +177,14 @@ stages:
           cache: false
 """
 
+# The registry's manifest format (schema 1), plus platform and thread counts.
 MANIFEST = {
-    "outputs": {},  # filled in with the real hashes
-    "environment": {
-        "python": "2.7.18",
-        "platform": "Plan9-4th-edition",
-        "packages": {"dvc": "0.0.1"},
-        "threads": {"cpu_count": 1024},
-    },
+    "schema": 1,
+    "outs": {},  # filled in with the real hashes
+    "python": "2.7.18",
+    "packages": {"dvc": "0.0.1"},
+    "platform": "Plan9-4th-edition",
+    "threads": {"cpu_count": 1024},
 }
 
 
@@ -217,8 +217,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
         commit_all(repo, "tiny pipeline")
         lock = yaml.safe_load((repo / "dvc.lock").read_text())
         outs = {o["path"]: o["md5"] for o in lock["stages"]["make"]["outs"]}
-        manifest = {**MANIFEST, "outputs": outs}
-        git(repo, "tag", "-a", "t1", "-m", "release t1\n\n" + json.dumps(manifest, indent=2))
+        manifest = {**MANIFEST, "outs": outs}
+        message = "release t1\n\ntether-manifest:\n" + json.dumps(manifest, indent=2)
+        git(repo, "tag", "-a", "t1", "-m", message)
         dvc(repo, "push", "-q")
 
         # t2: the recorded metrics differ from what the stage writes by 1e-7.

@@ -108,12 +108,18 @@ def test_manifest_shapes() -> None:
 def test_manifest_read_from_an_annotated_tag(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", dvc=False)
     commit_all(repo, "one")
-    body = json.dumps({"outputs": {"model.pkl": "abc"}})
-    git(repo, "tag", "-a", "with", "-m", f"release 1\n\n{body}")
+    body = json.dumps({"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"})
+    git(repo, "tag", "-a", "with", "-m", f"release 1\n\ntether-manifest:\n{body}")
+    git(repo, "tag", "-a", "bare", "-m", json.dumps({"outputs": {"a": "1"}}))
     git(repo, "tag", "-a", "plain", "-m", "just words")
     git(repo, "tag", "light")
     g = GitRepo(repo)
-    assert from_tag(g, "with") == {"outputs": {"model.pkl": "abc"}}
+    found = from_tag(g, "with")
+    assert found == {"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"}
+    expected = from_manifest(found)
+    assert expected.outputs == {"model.pkl": "abc"}
+    assert expected.environment == {"python": "3.11.7"}
+    assert from_tag(g, "bare") == {"outputs": {"a": "1"}}
     assert from_tag(g, "plain") is None
     assert from_tag(g, "light") is None
     assert from_tag(g, "none") is None

@@ -1,13 +1,15 @@
 """What a release recorded, as far as verify needs it.
 
-The registry stores a manifest with each release. verify does not read the
-registry's storage itself: it takes the manifest as a plain dict (``Expected``
-is built by ``from_manifest``), so the two evolve without importing each other.
-The shapes accepted are::
+The registry stores a manifest in each release's annotated tag: a human line, a
+blank line, ``tether-manifest:`` and a JSON document. verify does not depend on
+the registry's classes: it takes the manifest as a plain dict (``Expected`` is
+built by ``from_manifest``), so the two evolve without importing each other.
+The keys read are::
 
-    outputs:      {path: md5}  or  [{"path": ..., "md5": ...}, ...]
-    metrics:      {file: {name: value}}  or  {name: value}
-    environment:  {"python": ..., "platform": ..., "packages": {...}, "threads": {...}}
+    outs (or outputs):  {path: md5}  or  [{"path": ..., "md5": ...}, ...]
+    metrics:            {file: {name: value}}
+    python, platform:   strings;  packages: {name: version};  threads: {name: count}
+    environment:        the four above grouped under one key (also accepted)
 
 Keys may also sit under a top-level ``manifest`` key. Missing parts are fine.
 """
@@ -21,6 +23,10 @@ from typing import Any
 import yaml
 
 from tether.backends.git import GitRepo
+from tether.errors import TetherError
+
+MARKER = "tether-manifest:"
+ENVIRONMENT_KEYS = ("python", "implementation", "platform", "machine", "packages", "threads")
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ def from_manifest(manifest: dict[str, Any]) -> Expected:
     """Read the parts verify compares from a release manifest dict."""
     body = manifest.get("manifest", manifest)
     outputs: dict[str, str] = {}
-    raw = body.get("outputs") or {}
+    raw = body.get("outputs") or body.get("outs") or {}
     if isinstance(raw, dict):
         for path, value in raw.items():
             md5 = value.get("md5") if isinstance(value, dict) else value
@@ -47,7 +53,9 @@ def from_manifest(manifest: dict[str, Any]) -> Expected:
             if isinstance(item, dict) and item.get("path") and item.get("md5"):
                 outputs[str(item["path"])] = str(item["md5"])
     metrics = body.get("metrics") or {}
-    environment = body.get("environment") or body.get("env") or {}
+    environment = body.get("environment") or {
+        key: body[key] for key in ENVIRONMENT_KEYS if body.get(key) is not None
+    }
     return Expected(
         outputs=outputs,
         metrics=metrics if isinstance(metrics, dict) else {},
@@ -76,12 +84,13 @@ def from_tag(git: GitRepo, rev: str) -> dict[str, Any] | None:
     if not message:
         return None
     _, _, body = message.partition("\n")
-    for text in (message, body):
+    _, marker, marked = message.partition(f"\n{MARKER}\n")
+    for text in (marked, message, body) if marker else (message, body):
         data = _parse(text.strip())
         if data is None:
             continue
         inner = data.get("manifest", data)
-        if isinstance(inner, dict) and {"outputs", "metrics", "environment"} & inner.keys():
+        if isinstance(inner, dict) and {"outputs", "outs", "metrics", "environment"} & inner.keys():
             return data
     return None
 
@@ -89,7 +98,18 @@ def from_tag(git: GitRepo, rev: str) -> dict[str, Any] | None:
 def find_manifest(git: GitRepo, rev: str) -> dict[str, Any] | None:
     """The release manifest for ``rev``, or None when ``rev`` is not a release.
 
-    Today: a manifest held in the annotated tag ``rev`` (``from_tag``). The
-    registry plugs its own lookup in here (NAME@vX.Y.Z -> its tag's manifest).
+    A registry reference (``NAME@vX.Y.Z``, ``NAME#STAGE``) is looked up in the
+    registry when it is installed; any other ``rev`` naming an annotated tag
+    is read from that tag's message (``from_tag``).
     """
+    try:
+        from tether.registry.manifest import lookup  # type: ignore[import-not-found,unused-ignore]
+        from tether.registry.tags import parse_reference  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        lookup = parse_reference = None
+    if parse_reference is not None and parse_reference(rev) is not None:
+        try:
+            return dict(lookup(git.root, rev).manifest.to_dict())
+        except TetherError:
+            return None
     return from_tag(git, rev)
