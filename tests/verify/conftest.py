@@ -158,6 +158,8 @@ for name in ("a", "b"):
 with open("metrics.json", "w", encoding="utf-8") as fh:
     json.dump({"acc": 0.9, "loss": {"train": 0.25}, "model": "tiny"}, fh, indent=2, sort_keys=True)
 print(f"make ran with {len(text)} input bytes", file=sys.stderr, flush=True)
+if os.path.exists("broken"):
+    raise SystemExit("make: the input is broken")
 if os.path.exists("slow"):
     print("make is sleeping", file=sys.stderr, flush=True)
     time.sleep(60)
@@ -190,7 +192,7 @@ MANIFEST = {
 
 @dataclass(frozen=True)
 class Tiny:
-    origin: Path  # tags: t1 (manifest in tag), t2 (metrics edited by 1e-7), slow
+    origin: Path  # tags: t1 (manifest in tag), t2 (metrics edited by 1e-7), slow, broken
     remote: Path
 
 
@@ -235,7 +237,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
         commit_all(repo, "slow")
         git(repo, "tag", "slow")
         git(repo, "rm", "-q", "slow")
-        commit_all(repo, "not slow")
+        write_tree(repo, {"broken": "1\n"})
+        commit_all(repo, "broken")
+        git(repo, "tag", "broken")
+        git(repo, "rm", "-q", "broken")
+        commit_all(repo, "not broken")
         return Tiny(repo, remote)
     finally:
         os.environ.clear()

@@ -191,3 +191,11 @@ def test_s3_remote_that_cannot_be_reached(
     assert proc.returncode == 3
     assert "the remote s3 (s3://nowhere/store) cannot be reached" in proc.stderr
     assert "data/input.txt" in proc.stderr and "dvc push -r s3" in proc.stderr
+
+
+def test_failing_stage_is_an_external_error_with_its_output(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "broken")
+    assert proc.returncode == 3
+    assert "error: stage 'make' failed: failed to run: python src/make.py, exited with 1" in proc.stderr
+    assert "  | make: the input is broken" in proc.stderr
+    assert git(tiny_copy, "worktree", "list", "--porcelain").count("worktree ") == 1

@@ -402,7 +402,7 @@ def _dvc_log_level(level: int) -> Iterator[None]:
         log.setLevel(before)
 
 
-def reproduce_forced(repo: Repo, addressing: str, log: Path | None = None) -> None:
+def reproduce_forced(repo: Repo, stage: Any, log: Path | None = None) -> None:
     """Run one stage's command for real, whatever dvc.lock and the run-cache say.
 
     ``force=True`` is ``dvc repro --force``: DVC skips both its up-to-date check and
@@ -414,16 +414,19 @@ def reproduce_forced(repo: Repo, addressing: str, log: Path | None = None) -> No
 
     try:
         with interpreter_first_on_path(), _stage_output_to(log), _dvc_log_level(logging.WARNING):
-            repo.reproduce(addressing, single_item=True, force=True, no_commit=True)
+            repo.reproduce(stage.addressing, single_item=True, force=True, no_commit=True)
     except dvc_error_types() as exc:
-        cause: BaseException | None = exc
-        while cause is not None:
+        cause: BaseException = exc
+        while True:
             if any(str(cause).endswith(s) for s in _INTERRUPTED_STATUS):
                 raise KeyboardInterrupt from None
+            if cause.__cause__ is None:
+                break
             cause = cause.__cause__
-        detail = f"{exc}: {exc.__cause__}" if exc.__cause__ else str(exc)
+        detail = str(cause)  # the innermost reason: "failed to run: CMD, exited with N"
         tail = ""
         if log and log.exists():
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
             tail = "\n" + "\n".join(f"  | {line}" for line in lines) if lines else ""
-        raise ExternalError(f"stage {addressing!r} failed: {detail}{tail}") from None
+        name = stage_label(repo, stage)
+        raise ExternalError(f"stage {name!r} failed: {detail}{tail}") from None

@@ -276,7 +276,7 @@ def verify(
                 label = dvc.stage_label(repo, stage)
                 notify(Event("stage", label, "start", index, len(stages)))
                 t = time.perf_counter()
-                dvc.reproduce_forced(repo, stage.addressing, log=tree.parent / STAGE_LOG)
+                dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
                 result.stages_run.append(label)
                 notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
 
