@@ -196,6 +196,9 @@ def test_s3_remote_that_cannot_be_reached(
 def test_failing_stage_is_an_external_error_with_its_output(tiny_copy: Path) -> None:
     proc = tether(tiny_copy, "verify", "broken")
     assert proc.returncode == 3
-    assert "error: stage 'make' failed: failed to run: python src/make.py, exited with 1" in proc.stderr
+    assert (
+        "error: stage 'make' failed: failed to run: python src/make.py, exited with 1"
+        in proc.stderr
+    )
     assert "  | make: the input is broken" in proc.stderr
     assert git(tiny_copy, "worktree", "list", "--porcelain").count("worktree ") == 1

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tether.cli import app
-from tether.cli.output import error, print_json, stdout
+from tether.cli import app, output
+from tether.cli.output import error, print_json
 from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
@@ -148,15 +148,17 @@ def verify_command(
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
     root = find_root(repo)
-    console = _progress_console()
+    progress_console = _progress_console()
     try:
-        result = _run_with_progress(console, root, ref, from_remote, remote, tolerances, keep)
+        result = _run_with_progress(
+            progress_console, root, ref, from_remote, remote, tolerances, keep
+        )
     finally:
-        console.file.close()
+        progress_console.file.close()
     if as_json:
         print_json(result.to_dict())
     else:
-        render(result, stdout)
+        render(result, output.console())
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
 
