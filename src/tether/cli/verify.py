@@ -22,6 +22,10 @@ def _short(md5: str | None) -> str:
     return "-" if md5 is None else md5[:12] + ("…" if len(md5) > 12 else "")
 
 
+def _value(value: object) -> str:
+    return f"{value:.12g}" if isinstance(value, float) else str(value)
+
+
 def render(result: VerifyResult, console: Console) -> None:
     """The terminal report: outputs, metrics, environment, verdict."""
     from rich.table import Table
@@ -30,16 +34,18 @@ def render(result: VerifyResult, console: Console) -> None:
     console.print(f"verify {result.rev} ({commit}), inputs from {result.source}", markup=False)
 
     outputs = Table(title="outputs", title_justify="left", show_edge=False)
-    for column in ("output", "stage", "result", "recorded", "reproduced"):
+    outputs.add_column("output", no_wrap=True)
+    for column in ("stage", "result", "md5"):
         outputs.add_column(column, overflow="fold")
     for out in result.outputs:
         style = {"exact": "green", "within tolerance": "yellow"}.get(out.status, "bold red")
-        recorded = out.recorded or "-"
-        reproduced = out.reproduced or "-"
-        if out.status == "exact":
-            recorded, reproduced = _short(out.recorded), _short(out.reproduced)
-        outputs.add_row(out.path, out.stage, f"[{style}]{out.status}[/]", recorded, reproduced)
+        if out.recorded == out.reproduced:
+            hashes = _short(out.recorded)
+        else:
+            hashes = f"{_short(out.recorded)} -> {_short(out.reproduced)}"
+        outputs.add_row(out.path, out.stage, f"[{style}]{out.status}[/]", hashes)
     console.print(outputs)
+    # Full hashes of what differs, one line each, for the reader to search and copy.
     for out in result.outputs:
         if out.status not in ("exact", "within tolerance"):
             line = (
@@ -50,14 +56,15 @@ def render(result: VerifyResult, console: Console) -> None:
                 line += f", release manifest {out.manifest}"
             console.print(line, markup=False)
 
-    if result.metrics:
-        metrics = Table(title="metrics", title_justify="left", show_edge=False)
-        for column in ("file", "metric", "recorded", "reproduced", "difference", "result"):
+    files = sorted({m.path for m in result.metrics})
+    for file in files:
+        metrics = Table(title=f"metrics: {file}", title_justify="left", show_edge=False)
+        for column in ("metric", "recorded", "reproduced", "difference", "result"):
             metrics.add_column(column, overflow="fold")
-        for m in result.metrics:
-            diff = "-" if m.difference is None else f"{m.difference:+.6g}"
+        for m in (m for m in result.metrics if m.path == file):
+            diff = "-" if m.difference is None else f"{m.difference:+.3g}"
             status = m.status + (f" (±{m.tolerance:g})" if m.status == "within tolerance" else "")
-            metrics.add_row(m.path, m.name, str(m.recorded), str(m.reproduced), diff, status)
+            metrics.add_row(m.name, _value(m.recorded), _value(m.reproduced), diff, status)
         console.print(metrics)
 
     now = result.environment_now
