@@ -4,13 +4,15 @@
   v1  the template as reproduced,
   v2  a hyperparameter and the data split changed (model.params.C, prepare.test_size),
   v3  v2 plus a stage that writes the current time (deliberately nondeterministic),
-each an annotated tag pushed to a shared local DVC remote and to an S3 bucket on a
-moto server on 127.0.0.1. Tests copy it (``release_copy``) or clone it
+each released (`tether release` when the registry is installed, else an annotated
+tag) and pushed to a shared local DVC remote and to an S3 bucket on a moto server
+on 127.0.0.1. Tests copy it (``release_copy``) or clone it
 (``fresh_clone``) and never change the originals.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -35,6 +37,7 @@ STAMP_CMD = "python -c \"import time; open('reports/stamp.txt', 'w').write(str(t
 
 @dataclass(frozen=True)
 class Releases:
+    refs: dict[str, str]  # "v1", "v2", "v3" -> the REF to verify them by
     origin: Path  # the project the releases were made in (do not change)
     remote: Path  # the shared local DVC remote (do not change)
     s3_url: str  # s3://bucket/path holding the same objects
@@ -81,10 +84,25 @@ def add_s3_remote(repo: Path, url: str, endpoint: str, default: bool = True) -> 
     dvc(repo, "remote", "modify", "--local", "s3", "endpointurl", endpoint)
 
 
-def _release(repo: Path, tag: str) -> None:
-    git(repo, "tag", "-a", tag, "-m", f"release {tag}")
-    dvc(repo, "push", "-q")
+ARTIFACT = "cancer-classifier"
+
+
+def _release(repo: Path, major: int) -> str:
+    """Release version ``major``.0.0 and push its data to both remotes.
+
+    With the registry installed this is `tether release` (an annotated tag
+    NAME@vX.Y.Z holding a manifest); without it, a plain annotated tag vX.
+    Returns the REF to verify it by.
+    """
+    if importlib.util.find_spec("tether.registry") is not None:
+        tether(repo, "release", ARTIFACT, "--version", f"v{major}.0.0", check=True)
+        ref = f"{ARTIFACT}@v{major}.0.0"
+    else:
+        ref = f"v{major}"
+        git(repo, "tag", "-a", ref, "-m", f"release {ref}")
+        dvc(repo, "push", "-q")
     dvc(repo, "push", "-q", "-r", "s3")
+    return ref
 
 
 @pytest.fixture(scope="session")
@@ -105,17 +123,17 @@ def releases(
         dvc(origin, "remote", "modify", "--local", "local", "url", str(remote))
         add_s3_remote(origin, s3_url, s3_endpoint, default=False)
 
-        _release(origin, "v1")
+        refs = {"v1": _release(origin, 1)}
 
         tether(origin, "run", "model.params.C=0.5", "prepare.test_size=0.25", check=True)
         commit_all(origin, "C=0.5, a 25% test split")
-        _release(origin, "v2")
+        refs["v2"] = _release(origin, 2)
 
         dvc(origin, "stage", "add", "-q", "-n", "stamp", "-o", "reports/stamp.txt", STAMP_CMD)
         tether(origin, "run", check=True)
         commit_all(origin, "a stage that writes the current time")
-        _release(origin, "v3")
-        return Releases(origin, remote, s3_url, s3_endpoint)
+        refs["v3"] = _release(origin, 3)
+        return Releases(refs, origin, remote, s3_url, s3_endpoint)
     finally:
         os.environ.clear()
         os.environ.update(saved)

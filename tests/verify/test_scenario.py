@@ -3,6 +3,7 @@ fresh clone that shares only the DVC remote, against a local remote and S3."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -36,25 +37,31 @@ def recorded_hash(repo: Path, rev: str, path: str) -> str:
     raise KeyError(path)
 
 
-def assert_bit_exact(clone: Path, rev: str) -> dict:
-    proc = tether(clone, "verify", rev, "--from-remote", "--json")
+def assert_bit_exact(clone: Path, ref: str) -> dict:
+    proc = tether(clone, "verify", ref, "--from-remote", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report["ok"] is True
+    rev = report["commit"]
     assert {o["path"] for o in report["outputs"]} == OUTPUTS
     for out in report["outputs"]:
         assert out["status"] == "exact", out
         assert out["reproduced"] == out["recorded"] == recorded_hash(clone, rev, out["path"])
     assert report["stages_run"] == ["ingest", "prepare", "train", "evaluate"]
     assert report["objects_fetched"] >= 4  # every cached output came from the remote
+    if importlib.util.find_spec("tether.registry") is not None:
+        # A registry release: its manifest was found, and this machine built it.
+        assert report["environment"]["recorded"] is True
+        assert report["environment"]["differences"] == []
     return report
 
 
-def assert_nondeterminism_caught(clone: Path) -> None:
-    proc = tether(clone, "verify", "v3", "--from-remote")
+def assert_nondeterminism_caught(clone: Path, ref: str) -> None:
+    proc = tether(clone, "verify", ref, "--from-remote")
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    recorded = recorded_hash(clone, "v3", "reports/stamp.txt")
-    assert "NOT reproduced: 1 of 9 outputs differ from v3: reports/stamp.txt" in proc.stdout
+    commit = git(clone, "rev-list", "-n1", "HEAD")  # v3 is the last commit
+    recorded = recorded_hash(clone, commit, "reports/stamp.txt")
+    assert f"NOT reproduced: 1 of 9 outputs differ from {ref}: reports/stamp.txt" in proc.stdout
     line = next(
         ln for ln in proc.stdout.splitlines() if ln.strip().startswith("reports/stamp.txt differs")
     )
@@ -69,16 +76,14 @@ def test_releases_verify_from_a_fresh_clone_with_a_local_remote(
     assert not (fresh_clone / ".dvc" / "cache").exists()
     dvc(fresh_clone, "remote", "modify", "--local", "local", "url", str(releases.remote))
 
-    v1 = assert_bit_exact(fresh_clone, "v1")
+    v1 = assert_bit_exact(fresh_clone, releases.refs["v1"])
     assert v1["source"] == f"remote local ({releases.remote})"
-    v2 = assert_bit_exact(fresh_clone, "v2")
+    v2 = assert_bit_exact(fresh_clone, releases.refs["v2"])
     # v2 really is a different release: another split, another model.
-    differing = {o["path"] for o in v2["outputs"]} - {"data/raw/dataset.csv"}
-    for path in differing:
-        assert recorded_hash(fresh_clone, "v1", path) != recorded_hash(fresh_clone, "v2", path), (
-            path
-        )
-    assert_nondeterminism_caught(fresh_clone)
+    for out in v2["outputs"]:
+        if out["path"] != "data/raw/dataset.csv":
+            assert out["recorded"] != recorded_hash(fresh_clone, v1["commit"], out["path"])
+    assert_nondeterminism_caught(fresh_clone, releases.refs["v3"])
     # verify used a cache of its own: the clone's stays empty, no worktree is left.
     assert not (fresh_clone / ".dvc" / "cache").exists()
     assert git(fresh_clone, "worktree", "list", "--porcelain").count("worktree ") == 1
@@ -90,8 +95,8 @@ def test_releases_verify_from_a_fresh_clone_with_an_s3_remote(
 ) -> None:
     add_s3_remote(fresh_clone, releases.s3_url, releases.endpoint)
 
-    v1 = assert_bit_exact(fresh_clone, "v1")
+    v1 = assert_bit_exact(fresh_clone, releases.refs["v1"])
     assert v1["source"] == f"remote s3 ({releases.s3_url})"
-    assert_bit_exact(fresh_clone, "v2")
-    assert_nondeterminism_caught(fresh_clone)
+    assert_bit_exact(fresh_clone, releases.refs["v2"])
+    assert_nondeterminism_caught(fresh_clone, releases.refs["v3"])
     assert not (fresh_clone / ".dvc" / "cache").exists()
