@@ -50,7 +50,7 @@ def test_terminal_report_names_environment_differences(tiny_copy: Path) -> None:
 
 
 def test_from_remote_brings_inputs_and_directory_outputs(tiny_copy: Path) -> None:
-    code, report, _ = verify_json(tiny_copy, "t1", "--from-remote")
+    code, report, _ = verify_json(tiny_copy, "t1", "--remote", "local")  # implies --from-remote
     assert code == 0
     # input, the out/ listing and its two files
     assert report["objects_fetched"] == 4
@@ -129,6 +129,20 @@ def test_corrupted_remote_object_is_named_and_nothing_is_deleted(
         sorted(p.relative_to(tiny_copy) for p in (tiny_copy / ".dvc" / "cache").rglob("*"))
         == cache_before
     )
+
+
+def test_corrupted_object_in_the_local_cache_is_named_and_kept(tiny_copy: Path) -> None:
+    md5 = git(tiny_copy, "show", "t1:data/input.txt.dvc").split("md5: ")[1].split()[0]
+    cached = _object(tiny_copy / ".dvc" / "cache", md5)
+    # Same size, read-only again: DVC's own checks (size, mode, state db) pass it.
+    cached.chmod(0o644)
+    cached.write_bytes(b"HELLO\n")
+    cached.chmod(0o444)
+    proc = tether(tiny_copy, "verify", "t1")
+    assert proc.returncode == 1
+    assert "corrupted object(s) in the local DVC cache; nothing was deleted" in proc.stderr
+    assert f"{cached} (for data/input.txt) hashes to " in proc.stderr
+    assert cached.read_bytes() == b"HELLO\n"
 
 
 def test_data_missing_from_the_remote_names_outputs_and_dvc_push(

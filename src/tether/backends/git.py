@@ -138,11 +138,6 @@ class GitRepo:
             pass
         self.run("worktree", "prune")
 
-    def worktree_paths(self) -> list[Path]:
-        """Every worktree git has registered for this repository, main one first."""
-        out = self.run("worktree", "list", "--porcelain", "-z")
-        return [Path(f[len("worktree ") :]) for f in out.split("\0") if f.startswith("worktree ")]
-
     def tag_message(self, name: str) -> str | None:
         """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
         if not name or name.startswith("-"):

@@ -130,7 +130,10 @@ def verify_command(
         False, "--from-remote", help="Take data only from the DVC remote, as on a fresh machine."
     ),
     remote: str = typer.Option(
-        None, "--remote", "-r", help="DVC remote to use (default: the default remote)."
+        None,
+        "--remote",
+        "-r",
+        help="The DVC remote to take data from (implies --from-remote; default: the default remote).",
     ),
     tolerance: list[str] = typer.Option(
         None,
@@ -154,6 +157,7 @@ def verify_command(
     from tether.verify import parse_tolerance
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
+    from_remote = from_remote or remote is not None
     root = find_root(repo)
     progress_console = _progress_console()
     try:
