@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -36,7 +37,7 @@ def package_version(name: str) -> str | None:
         return None
 
 
-def capture(packages: tuple[str, ...] | list[str] = DEFAULT_PACKAGES) -> dict[str, Any]:
+def capture(packages: Sequence[str] = DEFAULT_PACKAGES) -> dict[str, Any]:
     """This machine's environment, in the shape compared by ``differences``."""
     return {
         "python": platform.python_version(),

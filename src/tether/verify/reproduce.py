@@ -24,11 +24,13 @@ from tether.errors import CheckFailed, ExternalError, UsageError
 from tether.revisions import resolve
 from tether.verify import environment
 from tether.verify.compare import (
+    DIFFERS,
     EXACT,
     WITHIN_TOLERANCE,
     MetricComparison,
     Tolerance,
     compare_metrics,
+    flatten,
     output_status,
     parse_metrics,
 )
@@ -174,10 +176,72 @@ def _recorded_metrics(
 ) -> dict[str, Any] | None:
     recorded = parse_metrics(git.read_blob(commit, path))
     if recorded is None and isinstance(expected.metrics.get(path), dict):
-        from tether.verify.compare import flatten
-
         recorded = flatten(expected.metrics[path])
     return recorded
+
+
+def _fetch(
+    root: Path,
+    repo: Any,
+    tree: Path,
+    commit: str,
+    tracked: list[dvc.TrackedOutput],
+    remote: tuple[str, dict[str, Any]] | None,
+    source: str,
+) -> int:
+    """Bring the objects the worktree needs into its own cache; check inputs out.
+
+    From the local cache: the pipeline's inputs (data added with ``dvc add``).
+    From a remote: those and every cached output REF recorded, so a release whose
+    data is missing or corrupted in the remote is caught even when it reproduces.
+    """
+    inputs = [o for o in tracked if o.stage is None and o.cached and o.md5]
+    fetched = 0
+    if remote:
+        wanted = inputs + [o for o in tracked if o.stage is not None and o.cached and o.md5]
+        store = dvc.remote_store(repo, remote[0])
+        fetched = _bring_objects(store, dvc.cache_store(repo), wanted, commit, source, remote[0])
+    elif inputs:
+        with dvc.open_repo(root) as home:
+            fetched = _bring_objects(
+                dvc.cache_store(home),
+                dvc.cache_store(repo),
+                inputs,
+                commit,
+                "local DVC cache",
+                None,
+            )
+    if inputs:
+        dvc.checkout(repo, [str(tree / o.path) for o in inputs])
+    return fetched
+
+
+def _compare_output(
+    git: GitRepo,
+    commit: str,
+    tree: Path,
+    out: dvc.TrackedOutput,
+    ignored: Callable[[str], bool],
+    expected: Expected,
+    tolerances: list[Tolerance],
+) -> tuple[OutputComparison, list[MetricComparison]]:
+    """Hash one reproduced output from its bytes and judge it."""
+    written = tree / out.path
+    reproduced = hashing.output_md5(written, ignored)
+    metrics: list[MetricComparison] = []
+    if out.metric:
+        before = _recorded_metrics(git, commit, out.path, expected)
+        after = parse_metrics(written.read_bytes()) if written.is_file() else None
+        if before is not None and after is not None:
+            metrics = compare_metrics(out.path, before, after, tolerances)
+    status = output_status(out.md5, reproduced, metrics)
+    in_manifest = expected.outputs.get(out.path)
+    if in_manifest and in_manifest != reproduced and status == EXACT:
+        status = DIFFERS
+    comparison = OutputComparison(
+        out.path, out.stage or "", out.md5, reproduced, status, in_manifest
+    )
+    return comparison, metrics
 
 
 def verify(
@@ -194,9 +258,10 @@ def verify(
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
     ``manifest`` is the release manifest (a dict, see ``tether.verify.manifest``);
-    when None it is looked up for ``rev`` (``find_manifest``). Raises UnknownRevision (exit 2) for an unknown
-    ``rev``; ExternalError when data cannot be fetched; CheckFailed naming a
-    corrupted object. A result that is not ``ok`` is returned, not raised.
+    when None it is looked up for ``rev`` (``find_manifest``). Raises
+    UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
+    cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
+    A result that is not ``ok`` is returned, not raised.
     """
     started = time.perf_counter()
     notify = on_event or (lambda event: None)
@@ -211,12 +276,12 @@ def verify(
         manifest = find_manifest(git, rev)
     expected = from_manifest(manifest) if manifest else Expected()
     source_remote = dvc.remote_settings(root, remote) if from_remote else None
-    if source_remote:
-        source = f"remote {source_remote[0]} ({source_remote[1].get('url')})"
-    else:
-        source = "local cache"
+    source = (
+        f"remote {source_remote[0]} ({source_remote[1].get('url')})"
+        if source_remote
+        else "local cache"
+    )
     result = VerifyResult(rev=rev, commit=commit, source=source, has_manifest=bool(manifest))
-    tolerance_list = list(tolerances)
 
     def step(name: str, state: str, since: float = 0.0) -> None:
         notify(Event("step", name, state, seconds=time.perf_counter() - since if since else 0.0))
@@ -237,7 +302,6 @@ def verify(
         with dvc.open_repo(tree) as repo:
             dvc.quiet_git_hints(repo)
             tracked = dvc.tracked_outputs(repo)
-            inputs = [o for o in tracked if o.stage is None and o.cached and o.md5]
             produced = [o for o in tracked if o.stage is not None]
             if not any(o.md5 for o in produced):
                 raise UsageError(
@@ -247,28 +311,9 @@ def verify(
 
             t = time.perf_counter()
             step("fetch", "start")
-            if source_remote:
-                wanted = inputs + [o for o in produced if o.cached and o.md5]
-                result.objects_fetched = _bring_objects(
-                    dvc.remote_store(repo, source_remote[0]),
-                    dvc.cache_store(repo),
-                    wanted,
-                    commit,
-                    source,
-                    source_remote[0],
-                )
-            elif inputs:
-                with dvc.open_repo(root) as home:
-                    result.objects_fetched = _bring_objects(
-                        dvc.cache_store(home),
-                        dvc.cache_store(repo),
-                        inputs,
-                        commit,
-                        "local DVC cache",
-                        None,
-                    )
-            if inputs:
-                dvc.checkout(repo, [str(tree / o.path) for o in inputs])
+            result.objects_fetched = _fetch(
+                root, repo, tree, commit, tracked, source_remote, source
+            )
             step("fetch", "done", t)
 
             stages = dvc.pipeline_stages(repo)
@@ -284,30 +329,15 @@ def verify(
             step("hash", "start")
             ignored = dvc.ignore_checker(repo)
             for out in produced:
-                reproduced = hashing.output_md5(tree / out.path, ignored)
-                metrics: list[MetricComparison] = []
-                if out.metric:
-                    before = _recorded_metrics(git, commit, out.path, expected)
-                    written = tree / out.path
-                    after = parse_metrics(written.read_bytes()) if written.is_file() else None
-                    if before is not None and after is not None:
-                        metrics = compare_metrics(out.path, before, after, tolerance_list)
-                        result.metrics.extend(metrics)
-                status = output_status(out.md5, reproduced, metrics)
-                in_manifest = expected.outputs.get(out.path)
-                if in_manifest and in_manifest != reproduced and status == EXACT:
-                    status = "differs"
-                result.outputs.append(
-                    OutputComparison(
-                        out.path, out.stage or "", out.md5, reproduced, status, in_manifest
-                    )
+                comparison, metrics = _compare_output(
+                    git, commit, tree, out, ignored, expected, list(tolerances)
                 )
+                result.outputs.append(comparison)
+                result.metrics.extend(metrics)
             step("hash", "done", t)
 
-    packages = list((expected.environment.get("packages") or {}).keys()) or list(
-        environment.DEFAULT_PACKAGES
-    )
-    result.environment_now = environment.capture(packages)
+    recorded_packages = list((expected.environment.get("packages") or {}).keys())
+    result.environment_now = environment.capture(recorded_packages or environment.DEFAULT_PACKAGES)
     if expected.environment:
         result.environment = environment.differences(expected.environment, result.environment_now)
     result.seconds = time.perf_counter() - started
