@@ -210,7 +210,7 @@ MANIFEST = {
 
 @dataclass(frozen=True)
 class Tiny:
-    origin: Path  # tags: t1 (manifest in tag), t2 (metrics edited by 1e-7), slow, broken
+    origin: Path  # tags: t1 (manifest in tag), t1-tampered, t2 (metrics off by 1e-7), slow, broken
     remote: Path
 
 
@@ -240,6 +240,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
         manifest = {**MANIFEST, "outs": outs}
         message = "release t1\n\ntether-manifest:\n" + json.dumps(manifest, indent=2)
         git(repo, "tag", "-a", "t1", "-m", message)
+        # t1-tampered: the same commit, but a manifest that recorded another hash.
+        tampered = {**manifest, "outs": {**outs, "out": "0" * 32 + ".dir"}}
+        message = "release t1-tampered\n\ntether-manifest:\n" + json.dumps(tampered, indent=2)
+        git(repo, "tag", "-a", "t1-tampered", "-m", message)
         dvc(repo, "push", "-q")
 
         # t2: the recorded metrics differ from what the stage writes by 1e-7.

@@ -9,6 +9,7 @@ import platform
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.helpers import dvc, git, tether
 
@@ -47,6 +48,18 @@ def test_terminal_report_names_environment_differences(tiny_copy: Path) -> None:
     assert "environment differences (recorded -> now):" in proc.stdout
     assert f"  python: 2.7.18 -> {platform.python_version()}" in proc.stdout
     assert "ran make in" in proc.stderr
+
+
+def test_output_that_differs_from_the_release_manifest(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "t1-tampered")
+    assert proc.returncode == 1
+    lock = yaml.safe_load(git(tiny_copy, "show", "t1:dvc.lock"))
+    recorded = next(o["md5"] for o in lock["stages"]["make"]["outs"] if o["path"] == "out")
+    assert (
+        f"  out differs: recorded {recorded}, reproduced {recorded}, "
+        f"release manifest {'0' * 32}.dir"
+    ) in proc.stdout
+    assert "NOT reproduced: 1 of 2 outputs differ from t1-tampered: out" in proc.stdout
 
 
 def test_from_remote_brings_inputs_and_directory_outputs(tiny_copy: Path) -> None:
