@@ -4,15 +4,13 @@
   v1  the template as reproduced,
   v2  a hyperparameter and the data split changed (model.params.C, prepare.test_size),
   v3  v2 plus a stage that writes the current time (deliberately nondeterministic),
-each released (`tether release` when the registry is installed, else an annotated
-tag) and pushed to a shared local DVC remote and to an S3 bucket on a moto server
-on 127.0.0.1. Tests copy it (``release_copy``) or clone it
+each released with `tether release` (NAME@vX.Y.Z) and pushed to a shared local DVC
+remote and to an S3 bucket on a moto server on 127.0.0.1. Tests copy it (``release_copy``) or clone it
 (``fresh_clone``) and never change the originals.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -88,21 +86,12 @@ ARTIFACT = "cancer-classifier"
 
 
 def _release(repo: Path, major: int) -> str:
-    """Release version ``major``.0.0 and push its data to both remotes.
-
-    With the registry installed this is `tether release` (an annotated tag
-    NAME@vX.Y.Z holding a manifest); without it, a plain annotated tag vX.
-    Returns the REF to verify it by.
-    """
-    if importlib.util.find_spec("tether.registry") is not None:
-        tether(repo, "release", ARTIFACT, "--version", f"v{major}.0.0", check=True)
-        ref = f"{ARTIFACT}@v{major}.0.0"
-    else:
-        ref = f"v{major}"
-        git(repo, "tag", "-a", ref, "-m", f"release {ref}")
-        dvc(repo, "push", "-q")
+    """`tether release` version ``major``.0.0 (an annotated tag NAME@vX.Y.Z with
+    a manifest; release pushes to the default remote), then push to S3 too.
+    Returns the REF to verify it by."""
+    tether(repo, "release", ARTIFACT, "--version", f"v{major}.0.0", check=True)
     dvc(repo, "push", "-q", "-r", "s3")
-    return ref
+    return f"{ARTIFACT}@v{major}.0.0"
 
 
 @pytest.fixture(scope="session")

@@ -168,6 +168,80 @@ def read_lock(root: Path) -> dict[str, Any]:
     return data or {}
 
 
+# --- model registry (tether.registry.release) ---------------------------------------
+
+
+def default_remote(root: Path) -> str | None:
+    """The name of the default DVC remote (``core.remote``), None when unset."""
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
+
+    require_dvc(root)
+    try:
+        config = Config(dvc_dir=str(root / ".dvc"))
+    except DvcConfigError as exc:
+        raise ConfigError(f".dvc/config is invalid: {exc}") from None
+    return config.get("core", {}).get("remote") or None
+
+
+def push_outputs(root: Path, remote: str) -> int:
+    """Push every cached output of the workspace's pipeline to ``remote``; returns
+    how many files were uploaded (0 when the remote had them all)."""
+    # An unreachable local remote surfaces as a bare OSError from DVC's transfer.
+    failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
+    with open_repo(root) as repo:
+        try:
+            return int(repo.push(remote=remote) or 0)
+        except failures as exc:
+            raise ExternalError(
+                f"dvc push to remote {remote!r} failed: {exc}",
+                "Check the remote with `dvc remote list` and that the outputs are in the cache "
+                "(`dvc status -c`).",
+            ) from None
+
+# metrics: reading DVC-cached files without a Repo object --------------------
+#
+# ``tether diff`` and ``tether history`` read metric files that DVC stores in its
+# cache straight from the cache directory, by the md5 dvc.lock records. Building a
+# ``dvc.repo.Repo`` (about 0.4 s to import) for that would dominate their run time,
+# so the cache layout is spelled out here, next to the rest of what tether knows
+# about DVC.
+
+
+def cache_dir(root: Path) -> Path:
+    """The local DVC cache directory: ``cache.dir`` from .dvc/config.local or
+    .dvc/config (relative to .dvc/), else .dvc/cache.
+
+    Read with configparser rather than ``dvc.config.Config``, whose import alone
+    costs about 0.1 s; only this one key is needed.
+    """
+    import configparser
+
+    dvc_dir = root / ".dvc"
+    for name in ("config.local", "config"):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(dvc_dir / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option("cache", "dir"):
+            value = parser.get("cache", "dir").strip().strip("'\"")
+            return (dvc_dir / os.path.expanduser(value)).resolve()
+    return dvc_dir / "cache"
+
+
+def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
+    """Where the cache keeps the object with hash ``md5``, None if ``md5`` is not
+    a hash. DVC 3 outputs (``hash: md5`` in dvc.lock) live under ``files/md5/``;
+    DVC 2 outputs directly under the cache directory."""
+    md5 = md5.lower()
+    digest = md5.removesuffix(".dir")
+    if len(digest) < 3 or not all(c in "0123456789abcdef" for c in digest):
+        return None
+    base = cache if legacy else cache / "files" / "md5"
+    return base / md5[:2] / md5[2:]
+
+
 # verify: reproducing a commit in a clean worktree ---------------------------
 #
 # ``tether verify`` gives a temporary worktree its own empty cache, brings the

@@ -98,18 +98,16 @@ def from_tag(git: GitRepo, rev: str) -> dict[str, Any] | None:
 def find_manifest(git: GitRepo, rev: str) -> dict[str, Any] | None:
     """The release manifest for ``rev``, or None when ``rev`` is not a release.
 
-    A registry reference (``NAME@vX.Y.Z``, ``NAME#STAGE``) is looked up in the
-    registry when it is installed; any other ``rev`` naming an annotated tag
-    is read from that tag's message (``from_tag``).
+    A registry reference (``NAME@vX.Y.Z``, ``NAME@latest``, ``NAME#STAGE``) is
+    looked up in the registry; any other ``rev`` naming an annotated tag (a
+    registry tag named in full included) is read from that tag's message.
     """
-    try:
-        from tether.registry.manifest import lookup  # type: ignore[import-not-found,unused-ignore]
-        from tether.registry.tags import parse_reference  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        lookup = parse_reference = None
-    if parse_reference is not None and parse_reference(rev) is not None:
+    from tether.registry.manifest import lookup
+    from tether.registry.tags import parse_reference
+
+    if parse_reference(rev) is not None:
         try:
             return dict(lookup(git.root, rev).manifest.to_dict())
         except TetherError:
-            return None
+            return None  # a git ref that only looks like a reference
     return from_tag(git, rev)
