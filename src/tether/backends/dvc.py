@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -240,3 +240,267 @@ def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
         return None
     base = cache if legacy else cache / "files" / "md5"
     return base / md5[:2] / md5[2:]
+
+
+# verify: reproducing a commit in a clean worktree ---------------------------
+#
+# ``tether verify`` gives a temporary worktree its own empty cache, brings the
+# objects it needs there itself (``copy_verified``), then forces every stage to
+# run. The helpers below are the DVC side of that.
+
+# A stage command killed by Ctrl-C (SIGINT) or SIGTERM: the shell reports 128+N,
+# or the negative signal number when the command was exec'd directly.
+_INTERRUPTED_STATUS = ("exited with -2", "exited with 130", "exited with -15", "exited with 143")
+
+
+@dataclass(frozen=True)
+class TrackedOutput:
+    """One output DVC tracks, as recorded at the checked-out commit."""
+
+    path: str  # relative to the repo root, POSIX separators
+    stage: str | None  # addressing of the stage that writes it; None for `dvc add` data
+    md5: str | None  # recorded hash (``<md5>.dir`` for directories); None if never recorded
+    cached: bool  # False for ``cache: false`` outputs (kept in git)
+    metric: bool
+
+
+@dataclass
+class ObjectCopy:
+    """What ``copy_verified`` did with each object it was asked for."""
+
+    copied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    # oid -> (where the object lives in the source, the hash of the bytes found there)
+    corrupted: dict[str, tuple[str, str]] = field(default_factory=dict)
+    unreachable: str | None = None  # the error, when the source could not be read at all
+    parents: dict[str, str] = field(default_factory=dict)  # file oid -> its directory's oid
+
+
+def remote_settings(root: Path, name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The name and merged settings (repo, local, global and system levels) of the
+    remote ``name``, or of the default remote; ConfigError when there is none."""
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
+
+    require_dvc(root)
+    try:
+        config = Config(dvc_dir=str(root / ".dvc"))
+    except DvcConfigError as exc:
+        raise ConfigError(f".dvc/config is invalid: {exc}") from None
+    chosen = name or config["core"].get("remote")
+    remotes = config.get("remote", {})
+    if not chosen or chosen not in remotes:
+        what = f"no DVC remote named {chosen!r}" if chosen else "no default DVC remote"
+        raise ConfigError(
+            f"{what} in {root}",
+            "Add one with `dvc remote add -d NAME URL` (see `dvc remote list`).",
+        )
+    # Loaded local paths are absolute already; str() drops DVC's RelPath marker so
+    # they are written back absolute, not relative to the worktree's .dvc folder.
+    settings = {key: str(value) if isinstance(value, str) else value for key, value in remotes[chosen].items()}
+    return chosen, settings
+
+
+def configure_clean_worktree(
+    worktree: Path,
+    cache_dir: Path,
+    site_cache_dir: Path,
+    remote: tuple[str, dict[str, Any]] | None,
+) -> None:
+    """Give a temporary worktree its own cache and state, and the remote to read.
+
+    Written to the worktree's ``.dvc/config.local`` (never committed, removed with
+    the worktree). The remote gets ``verify = true`` so DVC itself re-hashes any
+    object it downloads.
+    """
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(worktree / ".dvc"), validate=False)
+    with config.edit("local") as local:
+        local.setdefault("cache", {})["dir"] = str(cache_dir)
+        local.setdefault("core", {})["site_cache_dir"] = str(site_cache_dir)
+        if remote is not None:
+            name, settings = remote
+            local["core"]["remote"] = name
+            local.setdefault("remote", {})[name] = {**settings, "verify": True}
+
+
+def stage_label(repo: Repo, stage: Any) -> str:
+    """A stage's name as a user writes it from the repo root (``train``, or
+    ``sub/dvc.yaml:train`` for a pipeline file elsewhere)."""
+    file = Path(stage.path).resolve().relative_to(Path(repo.root_dir).resolve()).as_posix()
+    return stage.name if file == PIPELINE_FILE else f"{file}:{stage.name}"
+
+
+def tracked_outputs(repo: Repo) -> list[TrackedOutput]:
+    """Every output of the repo's stages and ``.dvc`` files, with recorded hashes."""
+    root = Path(repo.root_dir).resolve()
+    found = []
+    for stage in repo.index.stages:
+        maker = stage_label(repo, stage) if getattr(stage, "cmd", None) else None
+        for out in stage.outs:
+            if out.fs.protocol != "local":
+                continue
+            path = Path(out.fs_path).resolve()
+            found.append(
+                TrackedOutput(
+                    path=path.relative_to(root).as_posix(),
+                    stage=maker,
+                    md5=out.hash_info.value if out.hash_info else None,
+                    cached=bool(out.use_cache),
+                    metric=bool(out.metric),
+                )
+            )
+    return found
+
+
+def remote_store(repo: Repo, name: str) -> Any:
+    """The object store of remote ``name``, as DVC opens it (URL, credentials...)."""
+    return repo.cloud.get_remote_odb(name, hash_name="md5")
+
+
+def cache_store(repo: Repo) -> Any:
+    """The repo's local object cache."""
+    return repo.cache.local
+
+
+def object_location(store: Any, oid: str) -> str:
+    """Where an object lives in a store, as a URL-like string for messages."""
+    path = store.oid_to_path(oid)
+    protocol = getattr(store.fs, "protocol", "local")
+    protocol = protocol[0] if isinstance(protocol, tuple) else protocol
+    return path if protocol in ("local", "file") else f"{protocol}://{path}"
+
+
+def copy_verified(source: Any, dest: Any, oids: Sequence[str]) -> ObjectCopy:
+    """Copy objects from ``source`` to ``dest``, hashing every byte read.
+
+    DVC's own fetch falls short here: to answer "does a local remote hold this
+    object?" it re-hashes the object and deletes it when the hash does not match
+    (dvc_data ``LocalHashFileDB.oids_exist`` -> ``check``), so a corrupted object
+    would vanish from the remote before anyone sees it. Here nothing is deleted:
+    an object whose bytes do not hash to its name is reported and left in place.
+    Directory objects (``<md5>.dir``) bring the files they list along.
+    """
+    import hashlib
+    import json
+    import tempfile
+
+    report = ObjectCopy()
+    queue = list(dict.fromkeys(oids))
+    seen: set[str] = set()
+    while queue:
+        oid = queue.pop(0)
+        if oid in seen:
+            continue
+        seen.add(oid)
+        target = Path(dest.oid_to_path(oid))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.md5(usedforsecurity=False)
+        fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tether-")
+        try:
+            with os.fdopen(fd, "wb") as out, source.fs.open(source.oid_to_path(oid), "rb") as src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except FileNotFoundError:
+            os.unlink(temp)
+            report.missing.append(oid)
+            continue
+        except Exception as exc:  # a remote that cannot be read at all
+            os.unlink(temp)
+            report.unreachable = f"{type(exc).__name__}: {exc}"
+            report.missing.append(oid)
+            report.missing.extend(o for o in queue if o not in seen)
+            break
+        actual = digest.hexdigest()
+        if actual != oid.removesuffix(".dir"):
+            os.unlink(temp)
+            report.corrupted[oid] = (object_location(source, oid), actual)
+            continue
+        os.chmod(temp, 0o444)
+        os.replace(temp, target)
+        report.copied.append(oid)
+        if oid.endswith(".dir"):
+            entries = json.loads(target.read_bytes())
+            for entry in entries:
+                report.parents.setdefault(entry["md5"], oid)
+                queue.append(entry["md5"])
+    return report
+
+
+def checkout(repo: Repo, targets: Sequence[str]) -> None:
+    """Place ``targets`` in the workspace from the cache."""
+    try:
+        repo.checkout(targets=list(targets))
+    except dvc_error_types() as exc:
+        raise ExternalError(f"dvc checkout failed: {exc}") from None
+
+
+@contextmanager
+def _stage_output_to(log: Path | None) -> Iterator[None]:
+    """Send what stage commands print to ``log`` (both streams), or with no log
+    to stderr, so stdout stays for tether's own output (``--json``). Done on the
+    file descriptors, which the commands inherit from DVC."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    sink = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if log else 2
+    try:
+        os.dup2(sink, 1)
+        os.dup2(sink, 2)
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        if log:
+            os.close(sink)
+
+
+@contextmanager
+def _dvc_log_level(level: int) -> Iterator[None]:
+    import logging
+
+    log = logging.getLogger("dvc")
+    before = log.level
+    log.setLevel(level)
+    try:
+        yield
+    finally:
+        log.setLevel(before)
+
+
+def reproduce_forced(repo: Repo, stage: Any, log: Path | None = None) -> None:
+    """Run one stage's command for real, whatever dvc.lock and the run-cache say.
+
+    ``force=True`` is ``dvc repro --force``: DVC skips both its up-to-date check and
+    the run-cache restore (dvc/stage/run.py ``run_stage``), so the command runs.
+    ``no_commit`` keeps the outputs out of the cache: they are hashed by tether.
+    What the command prints goes to ``log`` (appended), else to stderr.
+    """
+    import logging
+
+    try:
+        with interpreter_first_on_path(), _stage_output_to(log), _dvc_log_level(logging.WARNING):
+            repo.reproduce(stage.addressing, single_item=True, force=True, no_commit=True)
+    except dvc_error_types() as exc:
+        cause: BaseException = exc
+        while True:
+            if any(str(cause).endswith(s) for s in _INTERRUPTED_STATUS):
+                raise KeyboardInterrupt from None
+            if cause.__cause__ is None:
+                break
+            cause = cause.__cause__
+        detail = str(cause)  # the innermost reason: "failed to run: CMD, exited with N"
+        tail = ""
+        if log and log.exists():
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            tail = "\n" + "\n".join(f"  | {line}" for line in lines) if lines else ""
+        name = stage_label(repo, stage)
+        raise ExternalError(f"stage {name!r} failed: {detail}{tail}") from None

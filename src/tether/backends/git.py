@@ -140,6 +140,30 @@ class GitRepo:
             return None
         return blob.data_stream.read()
 
+    # verify: temporary worktrees and tag messages ---------------------------
+
+    def add_worktree(self, path: str | os.PathLike[str], commit: str) -> None:
+        """Check out ``commit`` (already resolved) as a detached worktree at ``path``."""
+        self.run("worktree", "add", "--detach", "--quiet", "--", str(path), commit)
+
+    def remove_worktree(self, path: str | os.PathLike[str]) -> None:
+        """Forget the worktree at ``path`` (its directory may already be gone)."""
+        self._call(["worktree", "remove", "--force", "--force", "--", str(path)])
+        self.run("worktree", "prune")  # also when `remove` failed: no directory left
+
+    def tag_message(self, name: str) -> str | None:
+        """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
+        if not name or name.startswith("-") or "\n" in name:
+            return None
+        ref = f"refs/tags/{name}"
+        out = self.run("for-each-ref", "--format=%(refname)%00%(objecttype)%00%(contents)%00", ref)
+        fields = out.split("\0")
+        for at in range(0, len(fields) - 3, 4):
+            refname, kind, message = fields[at].lstrip("\n"), fields[at + 1], fields[at + 2]
+            if refname == ref:
+                return message if kind == "tag" else None
+        return None
+
     # model registry (tether.registry) ------------------------------------
     # The registry lives in tags. Reading it is one `git for-each-ref` pass that
     # returns every field the registry needs; looking tags up one by one costs a

@@ -1,0 +1,155 @@
+"""Benchmark: `tether verify REF --from-remote` against `dvc repro -f`, side by side.
+
+Builds a fresh copy of the example project (git history, a local DVC remote with
+the outputs pushed), then, in one run, alternates:
+
+  tether verify HEAD --from-remote --keep   worktree, transfer from the remote,
+                                            every stage forced, hashing, report
+  dvc repro -f                              in that same kept worktree: the
+                                            pipeline's own run time
+
+and prints each time, the ratio and the overhead against the target
+(verify <= repro * 1.10 + 2 s). Rerun with:
+
+    .venv/bin/python benchmarks/bench_verify.py [--rounds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TEMPLATE = [
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    ".tether",
+    "conf",
+    "src/tabular_classifier",
+    "dvc.yaml",
+    "dvc.lock",
+    "params.yaml",
+    "reports",
+]
+
+
+def run(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, text=True, capture_output=True)
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def timed(
+    *args: str | Path, cwd: Path, env: dict[str, str]
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    started = time.perf_counter()
+    proc = run(*args, cwd=cwd, env=env)
+    return time.perf_counter() - started, proc
+
+
+def build(base: Path, env: dict[str, str]) -> Path:
+    root = base / "project"
+    root.mkdir()
+    for rel in TEMPLATE:
+        src = PROJECT / rel
+        if src.is_dir():
+            shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / rel)
+    run("git", "init", "-q", cwd=root, env=env)
+    run("git", "add", "-A", cwd=root, env=env)
+    run("git", "commit", "-qm", "template", cwd=root, env=env)
+    run(BIN / "tether", "run", cwd=root, env=env)
+    run("git", "add", "-A", cwd=root, env=env)
+    run("git", "commit", "-qm", "reproduced", "--allow-empty", cwd=root, env=env)
+    run(
+        BIN / "dvc",
+        "remote",
+        "modify",
+        "--local",
+        "local",
+        "url",
+        str(base / "remote"),
+        cwd=root,
+        env=env,
+    )
+    run(BIN / "dvc", "push", "-q", cwd=root, env=env)
+    return root
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
+        base = Path(tmp)
+        home = base / "home"
+        home.mkdir()
+        (home / ".gitconfig").write_text("[user]\n\tname = Bench\n\temail = bench@tether.invalid\n")
+        env = {
+            **os.environ,
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "DVC_NO_ANALYTICS": "1",
+            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "TMPDIR": str(base),
+        }
+        root = build(base, env)
+
+        verify_times, repro_times, transfer = [], [], 0
+        for _ in range(args.rounds):
+            seconds, proc = timed(
+                BIN / "tether",
+                "verify",
+                "HEAD",
+                "--from-remote",
+                "--keep",
+                "--json",
+                cwd=root,
+                env=env,
+            )
+            report = json.loads(proc.stdout)
+            assert report["ok"], report
+            transfer = report["objects_fetched"]
+            verify_times.append(seconds)
+            kept = Path(report["kept_worktree"])
+            seconds, _ = timed(BIN / "dvc", "repro", "-f", "-q", cwd=kept, env=env)
+            repro_times.append(seconds)
+            run("git", "worktree", "remove", "--force", kept, cwd=root, env=env)
+            shutil.rmtree(kept.parent, ignore_errors=True)
+
+    verify_s = statistics.median(verify_times)
+    repro_s = statistics.median(repro_times)
+    budget = repro_s * 1.10 + 2.0
+    print(f"example pipeline, {args.rounds} round(s), median wall time (s)")
+    print(
+        f"  tether verify --from-remote : {verify_s:6.2f}  ({', '.join(f'{t:.2f}' for t in verify_times)}; {transfer} objects fetched)"
+    )
+    print(
+        f"  dvc repro -f (same worktree): {repro_s:6.2f}  ({', '.join(f'{t:.2f}' for t in repro_times)})"
+    )
+    print(f"  ratio verify / repro        : {verify_s / repro_s:6.2f}x")
+    print(f"  overhead verify - repro     : {verify_s - repro_s:+6.2f} s")
+    print(
+        f"  target repro*1.10 + 2 s     : {budget:6.2f}  -> {'met' if verify_s <= budget else 'NOT met'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

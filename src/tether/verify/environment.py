@@ -1,0 +1,78 @@
+"""What in the machine can change a result: interpreter, packages, platform and
+thread counts. Captured now, compared with what a release manifest recorded."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+# Packages whose versions are reported when the manifest names none.
+DEFAULT_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "dvc", "hydra-core", "tether")
+
+# Environment variables that set native thread pool sizes (BLAS, OpenMP).
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+
+@dataclass(frozen=True)
+class EnvironmentDifference:
+    key: str  # e.g. ``python``, ``packages.numpy``, ``threads.cpu_count``
+    recorded: Any
+    current: Any
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def capture(packages: Sequence[str] = DEFAULT_PACKAGES) -> dict[str, Any]:
+    """This machine's environment, in the shape compared by ``differences``."""
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "packages": {name: package_version(name) for name in packages},
+        "threads": {
+            "cpu_count": os.cpu_count(),
+            **{var: os.environ.get(var) for var in THREAD_VARIABLES},
+        },
+    }
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[EnvironmentDifference]:
+    """Every key the recorded environment has whose value differs now.
+
+    Keys the record lacks are not differences: an older manifest that recorded
+    less says nothing about them.
+    """
+    then = _flatten(recorded)
+    now = _flatten(current)
+    return [
+        EnvironmentDifference(key, then[key], now.get(key))
+        for key in sorted(then)
+        if str(then[key]) != str(now.get(key))
+    ]

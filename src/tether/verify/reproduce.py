@@ -1,0 +1,344 @@
+"""``tether verify``: rebuild a commit in a clean worktree and prove it bit-exact.
+
+1. Resolve REF; read what dvc.lock recorded there (and the release manifest).
+2. Check REF out as a temporary git worktree with its own empty DVC cache.
+3. Bring the objects needed there, hashing every byte: the pipeline's inputs from
+   the local cache, or, with ``from_remote``, inputs and recorded outputs from
+   the DVC remote only, as a teammate on a new machine would.
+4. Run every stage for real (forced: no up-to-date check, no run-cache).
+5. Hash every output from its bytes and compare: dvc.lock, manifest, metrics,
+   environment. The worktree is removed whatever happens (unless ``keep``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.backends import dvc, hashing
+from tether.backends.git import GitRepo
+from tether.errors import CheckFailed, ExternalError, UsageError
+from tether.revisions import resolve
+from tether.verify import environment
+from tether.verify.compare import (
+    DIFFERS,
+    EXACT,
+    WITHIN_TOLERANCE,
+    MetricComparison,
+    Tolerance,
+    compare_metrics,
+    flatten,
+    output_status,
+    parse_metrics,
+)
+from tether.verify.manifest import Expected, find_manifest, from_manifest
+from tether.verify.worktree import temporary_worktree
+
+
+@dataclass(frozen=True)
+class Event:
+    """Progress: ``kind`` is ``step`` (worktree, fetch, hash) or ``stage``;
+    ``state`` is ``start`` or ``done``."""
+
+    kind: str
+    name: str
+    state: str
+    index: int = 0
+    total: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    path: str
+    stage: str
+    recorded: str | None  # dvc.lock at REF
+    reproduced: str | None  # hashed from the bytes just written
+    status: str  # exact | within tolerance | differs | missing
+    manifest: str | None = None  # the release manifest's hash, when there is one
+
+
+@dataclass
+class VerifyResult:
+    rev: str
+    commit: str
+    source: str  # where inputs came from: "local cache" or "remote NAME (URL)"
+    outputs: list[OutputComparison] = field(default_factory=list)
+    metrics: list[MetricComparison] = field(default_factory=list)
+    environment: list[environment.EnvironmentDifference] = field(default_factory=list)
+    environment_now: dict[str, Any] = field(default_factory=dict)
+    has_manifest: bool = False
+    stages_run: list[str] = field(default_factory=list)
+    objects_fetched: int = 0
+    kept_worktree: str | None = None
+    stage_log: str | None = None  # with --keep: what the stage commands printed
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """Every output bit-exact, or a metrics file within the given tolerances."""
+        return bool(self.outputs) and all(
+            o.status in (EXACT, WITHIN_TOLERANCE) for o in self.outputs
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "rev": self.rev,
+            "commit": self.commit,
+            "source": self.source,
+            "outputs": [asdict(o) for o in self.outputs],
+            "metrics": [asdict(m) for m in self.metrics],
+            "environment": {
+                "recorded": self.has_manifest,
+                "differences": [asdict(d) for d in self.environment],
+                "current": self.environment_now,
+            },
+            "stages_run": self.stages_run,
+            "objects_fetched": self.objects_fetched,
+            "kept_worktree": self.kept_worktree,
+            "stage_log": self.stage_log,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+Notify = Callable[[Event], None]
+
+# What the stage commands print, beside the worktree (removed with it; kept by --keep).
+STAGE_LOG = "stages.log"
+
+
+def _describe_missing(
+    oids: Sequence[str], owners: dict[str, str], parents: dict[str, str]
+) -> list[str]:
+    names = []
+    for oid in oids:
+        if oid in owners:
+            names.append(owners[oid])
+        elif parents.get(oid) in owners:
+            names.append(f"{owners[parents[oid]]} (a file inside)")
+        else:
+            names.append(oid)
+    return sorted(dict.fromkeys(names))
+
+
+def _bring_objects(
+    source: Any,
+    dest: Any,
+    wanted: list[dvc.TrackedOutput],
+    commit: str,
+    where: str,
+    remote_name: str | None,
+) -> int:
+    """Copy the objects of ``wanted`` from ``source``; raise naming what failed."""
+    owners = {o.md5: o.path for o in wanted if o.md5}
+    report = dvc.copy_verified(source, dest, list(owners))
+    short = commit[:8]
+    if report.corrupted:
+        lines = [
+            f"{location} (for {_describe_missing([oid], owners, report.parents)[0]}) "
+            f"hashes to {actual}, not {oid.removesuffix('.dir')}"
+            for oid, (location, actual) in sorted(report.corrupted.items())
+        ]
+        raise CheckFailed(
+            f"corrupted object(s) in the {where}; nothing was deleted:\n  " + "\n  ".join(lines),
+            f"Replace each object with a good copy (for example `dvc push` at commit {short} "
+            "from a machine whose cache holds the right bytes, after moving the bad object aside).",
+        )
+    if report.missing:
+        paths = _describe_missing(report.missing, owners, report.parents)
+        push = f"dvc push -r {remote_name}" if remote_name else "dvc push"
+        if remote_name is None:
+            raise ExternalError(
+                f"the local DVC cache lacks data of commit {short}: {', '.join(paths)}",
+                f"Fetch it with `dvc fetch` at commit {short}, or verify with --from-remote.",
+            )
+        upload = f"`git checkout {short} && {push}`"
+        if report.unreachable:
+            raise ExternalError(
+                f"the {where} cannot be reached ({report.unreachable}); "
+                f"not fetched for commit {short}: {', '.join(paths)}",
+                "Check the remote's URL, endpoint and credentials (`dvc remote list`); "
+                f"if the data was never uploaded, upload it with {upload}.",
+            )
+        raise ExternalError(
+            f"the {where} lacks data; missing for commit {short}: {', '.join(paths)}",
+            f"Upload it from a checkout of that commit: {upload}.",
+        )
+    return len(report.copied)
+
+
+def _recorded_metrics(
+    git: GitRepo, commit: str, path: str, expected: Expected
+) -> dict[str, Any] | None:
+    recorded = parse_metrics(git.read_blob(commit, path))
+    if recorded is None and isinstance(expected.metrics.get(path), dict):
+        recorded = flatten(expected.metrics[path])
+    return recorded
+
+
+def _fetch(
+    root: Path,
+    repo: Any,
+    tree: Path,
+    commit: str,
+    tracked: list[dvc.TrackedOutput],
+    remote: tuple[str, dict[str, Any]] | None,
+    source: str,
+) -> int:
+    """Bring the objects the worktree needs into its own cache; check inputs out.
+
+    From the local cache: the pipeline's inputs (data added with ``dvc add``).
+    From a remote: those and every cached output REF recorded, so a release whose
+    data is missing or corrupted in the remote is caught even when it reproduces.
+    """
+    inputs = [o for o in tracked if o.stage is None and o.cached and o.md5]
+    fetched = 0
+    if remote:
+        wanted = inputs + [o for o in tracked if o.stage is not None and o.cached and o.md5]
+        store = dvc.remote_store(repo, remote[0])
+        fetched = _bring_objects(store, dvc.cache_store(repo), wanted, commit, source, remote[0])
+    elif inputs:
+        with dvc.open_repo(root) as home:
+            fetched = _bring_objects(
+                dvc.cache_store(home),
+                dvc.cache_store(repo),
+                inputs,
+                commit,
+                "local DVC cache",
+                None,
+            )
+    if inputs:
+        dvc.checkout(repo, [str(tree / o.path) for o in inputs])
+    return fetched
+
+
+def _compare_output(
+    git: GitRepo,
+    commit: str,
+    tree: Path,
+    out: dvc.TrackedOutput,
+    ignored: Callable[[str], bool],
+    expected: Expected,
+    tolerances: list[Tolerance],
+) -> tuple[OutputComparison, list[MetricComparison]]:
+    """Hash one reproduced output from its bytes and judge it."""
+    written = tree / out.path
+    reproduced = hashing.output_md5(written, ignored)
+    metrics: list[MetricComparison] = []
+    if out.metric:
+        before = _recorded_metrics(git, commit, out.path, expected)
+        after = parse_metrics(written.read_bytes()) if written.is_file() else None
+        if before is not None and after is not None:
+            metrics = compare_metrics(out.path, before, after, tolerances)
+    status = output_status(out.md5, reproduced, metrics)
+    in_manifest = expected.outputs.get(out.path)
+    if in_manifest and in_manifest != reproduced and status == EXACT:
+        status = DIFFERS
+    comparison = OutputComparison(
+        out.path, out.stage or "", out.md5, reproduced, status, in_manifest
+    )
+    return comparison, metrics
+
+
+def verify(
+    root: Path,
+    rev: str,
+    *,
+    from_remote: bool = False,
+    remote: str | None = None,
+    tolerances: Sequence[Tolerance] = (),
+    keep: bool = False,
+    manifest: dict[str, Any] | None = None,
+    on_event: Notify | None = None,
+) -> VerifyResult:
+    """Rebuild ``rev`` from scratch and compare every output with what was recorded.
+
+    ``manifest`` is the release manifest (a dict, see ``tether.verify.manifest``);
+    when None it is looked up for ``rev`` (``find_manifest``). Raises
+    UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
+    cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
+    A result that is not ``ok`` is returned, not raised.
+    """
+    started = time.perf_counter()
+    notify = on_event or (lambda event: None)
+    git = GitRepo(root)
+    commit = resolve(git, rev)
+    if git.read_blob(commit, dvc.LOCK_FILE) is None:
+        raise UsageError(
+            f"{rev} ({commit[:8]}) has no dvc.lock: nothing was recorded there to verify",
+            "Verify a commit whose pipeline was run and committed (`tether run`, then commit).",
+        )
+    if manifest is None:
+        manifest = find_manifest(git, rev)
+    expected = from_manifest(manifest) if manifest else Expected()
+    source_remote = dvc.remote_settings(root, remote) if from_remote else None
+    source = (
+        f"remote {source_remote[0]} ({source_remote[1].get('url')})"
+        if source_remote
+        else "local cache"
+    )
+    result = VerifyResult(rev=rev, commit=commit, source=source, has_manifest=bool(manifest))
+
+    def step(name: str, state: str, since: float = 0.0) -> None:
+        notify(Event("step", name, state, seconds=time.perf_counter() - since if since else 0.0))
+
+    t = time.perf_counter()
+    step("worktree", "start")
+    with temporary_worktree(git, commit, keep=keep) as tree:
+        step("worktree", "done", t)
+        if keep:
+            result.kept_worktree = str(tree)
+            result.stage_log = str(tree.parent / STAGE_LOG)
+        dvc.configure_clean_worktree(
+            tree,
+            cache_dir=tree / ".dvc" / "cache",
+            site_cache_dir=tree / ".dvc" / "tmp" / "site-cache",
+            remote=source_remote,
+        )
+        with dvc.open_repo(tree) as repo:
+            dvc.quiet_git_hints(repo)
+            tracked = dvc.tracked_outputs(repo)
+            produced = [o for o in tracked if o.stage is not None]
+            if not any(o.md5 for o in produced):
+                raise UsageError(
+                    f"dvc.lock at {rev} ({commit[:8]}) records no output hashes: nothing to verify",
+                    "Run the pipeline (`tether run`) and commit dvc.lock first.",
+                )
+
+            t = time.perf_counter()
+            step("fetch", "start")
+            result.objects_fetched = _fetch(
+                root, repo, tree, commit, tracked, source_remote, source
+            )
+            step("fetch", "done", t)
+
+            stages = dvc.pipeline_stages(repo)
+            for index, stage in enumerate(stages, start=1):
+                label = dvc.stage_label(repo, stage)
+                notify(Event("stage", label, "start", index, len(stages)))
+                t = time.perf_counter()
+                dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
+                result.stages_run.append(label)
+                notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
+
+            t = time.perf_counter()
+            step("hash", "start")
+            ignored = dvc.ignore_checker(repo)
+            for out in produced:
+                comparison, metrics = _compare_output(
+                    git, commit, tree, out, ignored, expected, list(tolerances)
+                )
+                result.outputs.append(comparison)
+                result.metrics.extend(metrics)
+            step("hash", "done", t)
+
+    recorded_packages = list((expected.environment.get("packages") or {}).keys())
+    result.environment_now = environment.capture(recorded_packages or environment.DEFAULT_PACKAGES)
+    if expected.environment:
+        result.environment = environment.differences(expected.environment, result.environment_now)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,113 @@
+"""A temporary git worktree that is always removed: on success, on error, on
+Ctrl-C (SIGINT) and on SIGTERM. Removing means both the directory and git's
+registration of it (``.git/worktrees/<name>``), so ``git worktree list`` is left
+as it was found.
+
+Only SIGKILL can skip the cleanup; the next verify prunes what such a run left.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tether.backends.git import GitRepo
+
+PREFIX = "tether-verify-"
+
+
+def _terminate_children() -> None:
+    """Stop stage commands still running, so none writes into a removed worktree."""
+    try:
+        import psutil  # a DVC dependency
+    except ImportError:
+        return
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(children, timeout=5)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt while inside, so ``finally``
+    blocks run as they do for Ctrl-C. Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        _terminate_children()
+        raise KeyboardInterrupt
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    saved = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+
+def _make_writable(function, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
+    """rmtree's error hook: cache objects are read-only; make writable and retry."""
+    os.chmod(os.path.dirname(path), stat.S_IRWXU)
+    os.chmod(path, stat.S_IRWXU)
+    function(path)
+
+
+def remove_tree(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path, onerror=_make_writable)
+
+
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Hold a second Ctrl-C or SIGTERM until the cleanup is done."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterator[Path]:
+    """A detached worktree of ``commit`` in a new temporary directory.
+
+    Yields the worktree's path. Unless ``keep``, the directory is deleted and the
+    worktree unregistered however the block ends; with ``keep`` both stay for
+    inspection (``git worktree remove PATH`` cleans up later).
+    """
+    git.run("worktree", "prune")  # registrations left by a killed run
+    parent = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{commit[:8]}-"))
+    tree = parent / "repo"
+    # Signals are armed before git creates anything, so there is no moment at
+    # which an interrupt could leave a worktree behind.
+    with sigterm_as_interrupt():
+        try:
+            git.add_worktree(tree, commit)
+            yield tree
+        finally:
+            if not keep:
+                with _signals_blocked():
+                    # The directory first (a half-created one included), then the
+                    # registration, which git prunes once the directory is gone.
+                    remove_tree(parent)
+                    git.remove_worktree(tree)

@@ -1,0 +1,213 @@
+"""The pieces of verify at their own level: tolerance rules, metric comparison,
+manifest reading, environment differences, and the terminal/JSON renderers."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from tests.helpers import commit_all, git, init_repo
+from tether.backends.git import GitRepo
+from tether.errors import UsageError
+from tether.verify import OutputComparison, VerifyResult, parse_tolerance
+from tether.verify.compare import compare_metrics, output_status, parse_metrics
+from tether.verify.environment import capture, differences
+from tether.verify.manifest import from_manifest, from_tag
+
+# tolerance --------------------------------------------------------------------
+
+
+def test_parse_tolerance() -> None:
+    tol = parse_tolerance("roc_auc=1e-6")
+    assert (tol.metric, tol.bound) == ("roc_auc", 1e-6)
+    assert tol.applies_to("reports/metrics.json", "roc_auc")
+    scoped = parse_tolerance("reports/metrics.json:test.acc=0.01")
+    assert scoped.applies_to("reports/metrics.json", "test.acc")
+    assert not scoped.applies_to("other.json", "test.acc")
+
+
+@pytest.mark.parametrize("text", ["acc", "=0.1", "acc=", "acc=abc", "acc=-1", "acc=nan", "acc=inf"])
+def test_bad_tolerances_are_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="is not METRIC=ABS"):
+        parse_tolerance(text)
+
+
+# metrics ----------------------------------------------------------------------
+
+
+def test_metrics_compare_by_name_with_tolerances() -> None:
+    recorded = parse_metrics(b'{"acc": 0.91, "loss": {"test": 0.2}, "n": 10, "model": "lr"}')
+    reproduced = parse_metrics(
+        b'{"acc": 0.9100004, "loss": {"test": 0.3}, "n": 10, "model": "lr", "new": 1}'
+    )
+    assert recorded is not None and reproduced is not None
+    result = {
+        m.name: m
+        for m in compare_metrics(
+            "m.json",
+            recorded,
+            reproduced,
+            [parse_tolerance("acc=1e-6"), parse_tolerance("loss.test=0.01")],
+        )
+    }
+    assert result["acc"].status == "within tolerance"
+    assert result["acc"].difference == pytest.approx(4e-7)
+    assert result["loss.test"].status == "differs"
+    assert result["n"].status == "exact" and result["model"].status == "exact"
+    assert result["new"].status == "missing"
+
+
+def test_an_int_and_an_equal_float_are_not_exact() -> None:
+    (m,) = compare_metrics("m.json", {"n": 1}, {"n": 1.0}, [])
+    assert m.status == "differs" and m.difference == 0.0
+
+
+def test_output_status() -> None:
+    within = compare_metrics(
+        "m.json", {"acc": 0.9}, {"acc": 0.9000001}, [parse_tolerance("acc=1e-6")]
+    )
+    assert output_status("aa", "aa", []) == "exact"
+    assert output_status("aa", None, []) == "missing"
+    assert output_status("aa", "bb", within) == "within tolerance"
+    # Bytes differ but no metric does: that is not a tolerated difference.
+    assert (
+        output_status("aa", "bb", compare_metrics("m.json", {"acc": 1}, {"acc": 1}, []))
+        == "differs"
+    )
+    assert output_status("aa", "bb", []) == "differs"
+
+
+def test_yaml_metrics_and_unreadable_ones() -> None:
+    assert parse_metrics(b"acc: 0.5\nnested:\n  x: 1\n") == {"acc": 0.5, "nested.x": 1}
+    assert parse_metrics(b"[1, 2]") is None
+    assert parse_metrics(None) is None
+
+
+# manifest ---------------------------------------------------------------------
+
+
+def test_manifest_shapes() -> None:
+    as_dict = from_manifest(
+        {"outputs": {"a": "1", "b": {"md5": "2"}}, "environment": {"python": "3.11.7"}}
+    )
+    assert as_dict.outputs == {"a": "1", "b": "2"}
+    assert as_dict.environment == {"python": "3.11.7"}
+    as_list = from_manifest(
+        {"manifest": {"outputs": [{"path": "a", "md5": "1"}, {"path": "x"}], "metrics": {"acc": 1}}}
+    )
+    assert as_list.outputs == {"a": "1"}
+    assert as_list.metrics == {"acc": 1}
+    assert from_manifest({}).outputs == {}
+
+
+def test_manifest_read_from_an_annotated_tag(tmp_path: Path) -> None:
+    repo = init_repo(tmp_path / "repo", dvc=False)
+    commit_all(repo, "one")
+    body = json.dumps({"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"})
+    git(repo, "tag", "-a", "with", "-m", f"release 1\n\ntether-manifest:\n{body}")
+    git(repo, "tag", "-a", "bare", "-m", json.dumps({"outputs": {"a": "1"}}))
+    git(repo, "tag", "-a", "plain", "-m", "just words")
+    git(repo, "tag", "light")
+    g = GitRepo(repo)
+    found = from_tag(g, "with")
+    assert found == {"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"}
+    expected = from_manifest(found)
+    assert expected.outputs == {"model.pkl": "abc"}
+    assert expected.environment == {"python": "3.11.7"}
+    assert from_tag(g, "bare") == {"outputs": {"a": "1"}}
+    assert from_tag(g, "plain") is None
+    assert from_tag(g, "light") is None
+    assert from_tag(g, "none") is None
+    assert from_tag(g, "--help") is None
+
+
+# environment ------------------------------------------------------------------
+
+
+def test_environment_differences_only_for_recorded_keys() -> None:
+    now = capture(["pytest", "no-such-package"])
+    assert now["packages"]["no-such-package"] is None
+    assert now["packages"]["pytest"]
+    recorded = {
+        "python": now["python"],
+        "packages": {"pytest": "0.1"},
+        "threads": {"OMP_NUM_THREADS": "8"},
+    }
+    found = {d.key: (d.recorded, d.current) for d in differences(recorded, now)}
+    assert found == {
+        "packages.pytest": ("0.1", now["packages"]["pytest"]),
+        "threads.OMP_NUM_THREADS": ("8", now["threads"]["OMP_NUM_THREADS"]),
+    }
+
+
+# renderers --------------------------------------------------------------------
+
+
+def _result(status: str = "exact") -> VerifyResult:
+    return VerifyResult(
+        rev="v9",
+        commit="0123456789abcdef" * 2 + "01234567",
+        source="local cache",
+        outputs=[
+            OutputComparison("model.pkl", "train", "a" * 32, "a" * 32, "exact"),
+            OutputComparison("stamp.txt", "stamp", "b" * 32, "c" * 32, status),
+        ],
+        environment_now={"python": "3.11.7", "platform": "Linux", "threads": {"cpu_count": 2}},
+    )
+
+
+def _rendered(result: VerifyResult) -> str:
+    from tether.cli.verify import render
+
+    buffer = io.StringIO()
+    render(result, Console(file=buffer, width=200, highlight=False))
+    return buffer.getvalue()
+
+
+def test_render_names_a_differing_output_with_both_hashes() -> None:
+    text = _rendered(_result("differs"))
+    assert "verify v9 (01234567), inputs from local cache" in text
+    assert f"  stamp.txt differs: recorded {'b' * 32}, reproduced {'c' * 32}" in text
+    assert "NOT reproduced: 1 of 2 outputs differ from v9: stamp.txt" in text
+    assert (
+        "environment: no release manifest to compare with; now Python 3.11.7 on Linux, 2 CPUs"
+        in text
+    )
+
+
+def test_render_all_exact() -> None:
+    text = _rendered(_result("exact"))
+    assert "bit-exact: all 2 outputs of v9 reproduced exactly" in text
+    assert "differs" not in text
+
+
+def test_command_exit_code_and_json_with_the_api_replaced(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tether.verify
+    from tether.cli import app
+
+    seen = {}
+
+    def fake_verify(root, rev, **kw):  # type: ignore[no-untyped-def]
+        seen.update(kw, rev=rev)
+        return _result("differs")
+
+    monkeypatch.setattr(tether.verify, "verify", fake_verify)
+    init_repo(tmp_path / "repo", dvc=False)
+    runner = CliRunner()
+    out = runner.invoke(
+        app, ["verify", "v9", "--json", "--tolerance", "acc=0.5", "-C", str(tmp_path / "repo")]
+    )
+    assert out.exit_code == 1
+    report = json.loads(out.stdout)
+    assert report["ok"] is False
+    assert [o["status"] for o in report["outputs"]] == ["exact", "differs"]
+    assert (
+        seen["rev"] == "v9" and seen["tolerances"][0].bound == 0.5 and seen["from_remote"] is False
+    )

@@ -1,0 +1,231 @@
+"""tether verify on a tiny pipeline through the real CLI: manifests, tolerances,
+inputs from the local cache, directory outputs, bad or missing data, bad REFs."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import dvc, git, tether
+
+pytestmark = pytest.mark.slow
+
+
+def verify_json(repo: Path, *args: str) -> tuple[int, dict, str]:
+    proc = tether(repo, "verify", *args, "--json")
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}, proc.stderr
+
+
+def statuses(report: dict) -> dict[str, str]:
+    return {o["path"]: o["status"] for o in report["outputs"]}
+
+
+def test_release_with_manifest_from_the_local_cache(tiny_copy: Path) -> None:
+    code, report, _ = verify_json(tiny_copy, "t1")
+    assert code == 0
+    assert statuses(report) == {"out": "exact", "metrics.json": "exact"}
+    assert report["source"] == "local cache"
+    assert report["objects_fetched"] == 1  # data/input.txt, the pipeline's input
+    out = next(o for o in report["outputs"] if o["path"] == "out")
+    assert out["recorded"].endswith(".dir") and out["manifest"] == out["recorded"]
+    env = {d["key"]: d for d in report["environment"]["differences"]}
+    assert env["python"]["recorded"] == "2.7.18"
+    assert env["python"]["current"] == platform.python_version()
+    assert env["platform"]["recorded"] == "Plan9-4th-edition"
+    assert env["packages.dvc"]["recorded"] == "0.0.1"
+    assert env["threads.cpu_count"]["current"] == os.cpu_count()
+
+
+def test_terminal_report_names_environment_differences(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "t1")
+    assert proc.returncode == 0, proc.stderr
+    assert "bit-exact: all 2 outputs of t1 reproduced exactly" in proc.stdout
+    assert "environment differences (recorded -> now):" in proc.stdout
+    assert f"  python: 2.7.18 -> {platform.python_version()}" in proc.stdout
+    assert "ran make in" in proc.stderr
+
+
+def test_output_that_differs_from_the_release_manifest(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "t1-tampered")
+    assert proc.returncode == 1
+    lock = yaml.safe_load(git(tiny_copy, "show", "t1:dvc.lock"))
+    recorded = next(o["md5"] for o in lock["stages"]["make"]["outs"] if o["path"] == "out")
+    assert (
+        f"  out differs: recorded {recorded}, reproduced {recorded}, "
+        f"release manifest {'0' * 32}.dir"
+    ) in proc.stdout
+    assert "NOT reproduced: 1 of 2 outputs differ from t1-tampered: out" in proc.stdout
+
+
+def test_from_remote_brings_inputs_and_directory_outputs(tiny_copy: Path) -> None:
+    code, report, _ = verify_json(tiny_copy, "t1", "--remote", "local")  # implies --from-remote
+    assert code == 0
+    # input, the out/ listing and its two files
+    assert report["objects_fetched"] == 4
+    assert report["source"].startswith("remote local (")
+
+
+def test_metric_off_by_less_than_the_tolerance_is_within_tolerance_not_exact(
+    tiny_copy: Path,
+) -> None:
+    code, report, _ = verify_json(tiny_copy, "t2")
+    assert code == 1
+    assert statuses(report) == {"out": "exact", "metrics.json": "differs"}
+    acc = next(m for m in report["metrics"] if m["name"] == "acc")
+    assert acc["recorded"] == 0.9000001 and acc["reproduced"] == 0.9
+    assert acc["difference"] == pytest.approx(-1e-7)
+    assert acc["status"] == "differs"
+    loss = next(m for m in report["metrics"] if m["name"] == "loss.train")
+    assert loss["status"] == "exact"
+
+    proc = tether(tiny_copy, "verify", "t2", "--tolerance", "acc=1e-6")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "reproduced within tolerance: 1 outputs bit-exact, 1 within tolerance: metrics.json"
+        in proc.stdout
+    )
+    assert "bit-exact: all" not in proc.stdout
+
+    code, report, _ = verify_json(tiny_copy, "t2", "--tolerance", "metrics.json:acc=1e-9")
+    assert code == 1
+    assert statuses(report)["metrics.json"] == "differs"
+
+
+def test_bad_tolerance_is_a_usage_error(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "t1", "--tolerance", "acc")
+    assert proc.returncode == 2
+    assert "--tolerance 'acc' is not METRIC=ABS" in proc.stderr
+
+
+def test_unknown_ref_exits_2(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "no-such-release")
+    assert proc.returncode == 2
+    assert "error: unknown revision 'no-such-release'" in proc.stderr
+
+
+def test_ref_without_dvc_lock_exits_2(tiny_copy: Path) -> None:
+    first = git(tiny_copy, "rev-list", "--max-parents=0", "HEAD")
+    proc = tether(tiny_copy, "verify", first)
+    assert proc.returncode == 2
+    assert "has no dvc.lock: nothing was recorded there to verify" in proc.stderr
+
+
+def _object(remote: Path, md5: str) -> Path:
+    return remote / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_corrupted_remote_object_is_named_and_nothing_is_deleted(
+    tiny_copy: Path, tmp_path: Path
+) -> None:
+    remote = tmp_path / "remote"
+    md5 = git(tiny_copy, "show", "t1:data/input.txt.dvc").split("md5: ")[1].split()[0]
+    bad = _object(remote, md5)
+    bad.chmod(0o644)
+    bad.write_bytes(b"HELLO\n")  # same size, other bytes
+    cache_before = sorted(
+        p.relative_to(tiny_copy) for p in (tiny_copy / ".dvc" / "cache").rglob("*")
+    )
+
+    proc = tether(tiny_copy, "verify", "t1", "--from-remote")
+    assert proc.returncode == 1
+    assert "corrupted object(s) in the remote local" in proc.stderr
+    assert f"{bad} (for data/input.txt) hashes to " in proc.stderr
+    assert f"not {md5}" in proc.stderr
+    assert "nothing was deleted" in proc.stderr
+    assert bad.read_bytes() == b"HELLO\n"
+    assert (
+        sorted(p.relative_to(tiny_copy) for p in (tiny_copy / ".dvc" / "cache").rglob("*"))
+        == cache_before
+    )
+
+
+def test_corrupted_object_in_the_local_cache_is_named_and_kept(tiny_copy: Path) -> None:
+    md5 = git(tiny_copy, "show", "t1:data/input.txt.dvc").split("md5: ")[1].split()[0]
+    cached = _object(tiny_copy / ".dvc" / "cache", md5)
+    # Same size, read-only again: DVC's own checks (size, mode, state db) pass it.
+    cached.chmod(0o644)
+    cached.write_bytes(b"HELLO\n")
+    cached.chmod(0o444)
+    proc = tether(tiny_copy, "verify", "t1")
+    assert proc.returncode == 1
+    assert "corrupted object(s) in the local DVC cache; nothing was deleted" in proc.stderr
+    assert f"{cached} (for data/input.txt) hashes to " in proc.stderr
+    assert cached.read_bytes() == b"HELLO\n"
+
+
+def test_data_missing_from_the_remote_names_outputs_and_dvc_push(
+    tiny_copy: Path, tmp_path: Path
+) -> None:
+    for obj in (tmp_path / "remote").rglob("*.dir"):
+        obj.unlink()
+    md5 = git(tiny_copy, "show", "t1:data/input.txt.dvc").split("md5: ")[1].split()[0]
+    _object(tmp_path / "remote", md5).unlink()
+    commit = git(tiny_copy, "rev-parse", "t1^{commit}")[:8]
+
+    proc = tether(tiny_copy, "verify", "t1", "--from-remote")
+    assert proc.returncode == 3
+    assert f"lacks data; missing for commit {commit}: data/input.txt, out" in proc.stderr
+    assert f"`git checkout {commit} && dvc push -r local`" in proc.stderr
+
+
+def test_input_missing_from_the_local_cache(tiny_copy: Path) -> None:
+    md5 = git(tiny_copy, "show", "t1:data/input.txt.dvc").split("md5: ")[1].split()[0]
+    cached = _object(tiny_copy / ".dvc" / "cache", md5)
+    cached.chmod(0o644)
+    cached.unlink()
+    proc = tether(tiny_copy, "verify", "t1")
+    assert proc.returncode == 3
+    assert "the local DVC cache lacks data of commit" in proc.stderr
+    assert "data/input.txt" in proc.stderr
+    assert "--from-remote" in proc.stderr
+
+
+def test_keep_leaves_the_worktree_and_the_stage_log(tiny_copy: Path) -> None:
+    code, report, _ = verify_json(tiny_copy, "t1", "--keep")
+    assert code == 0
+    kept = Path(report["kept_worktree"])
+    try:
+        assert (kept / "out" / "a.txt").read_text() == "a: HELLO\n"
+        # The stage command itself ran: its own words are in the log.
+        assert "make ran with 6 input bytes" in Path(report["stage_log"]).read_text()
+        assert str(kept) in git(tiny_copy, "worktree", "list")
+    finally:
+        git(tiny_copy, "worktree", "remove", "--force", str(kept))
+
+
+def test_s3_remote_that_cannot_be_reached(
+    tiny_copy: Path, s3_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.verify.conftest import _free_port
+
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore would retry for ~10 s
+    dvc(tiny_copy, "remote", "add", "--local", "-d", "s3", "s3://nowhere/store")
+    dvc(
+        tiny_copy,
+        "remote",
+        "modify",
+        "--local",
+        "s3",
+        "endpointurl",
+        f"http://127.0.0.1:{_free_port()}",
+    )
+    proc = tether(tiny_copy, "verify", "t1", "--from-remote")
+    assert proc.returncode == 3
+    assert "the remote s3 (s3://nowhere/store) cannot be reached" in proc.stderr
+    assert "data/input.txt" in proc.stderr and "dvc push -r s3" in proc.stderr
+
+
+def test_failing_stage_is_an_external_error_with_its_output(tiny_copy: Path) -> None:
+    proc = tether(tiny_copy, "verify", "broken")
+    assert proc.returncode == 3
+    assert (
+        "error: stage 'make' failed: failed to run: python src/make.py, exited with 1"
+        in proc.stderr
+    )
+    assert "  | make: the input is broken" in proc.stderr
+    assert git(tiny_copy, "worktree", "list", "--porcelain").count("worktree ") == 1
