@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> None:
         error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
     except typer.Exit as exc:
+        # typer turns Ctrl-C into a silent Exit(130): say what happened.
+        if exc.exit_code == EXIT_INTERRUPTED:
+            error("interrupted")
         sys.exit(exc.exit_code)
     except Exception as exc:
         # Usage errors come from the click that typer vendors privately; they all
