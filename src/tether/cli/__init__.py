@@ -49,7 +49,7 @@ def _root(
 
 
 # Command modules register themselves on ``app`` when imported.
-from tether.cli import pipeline  # noqa: E402,F401
+from tether.cli import pipeline, report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
