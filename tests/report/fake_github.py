@@ -31,6 +31,7 @@ class FakeGitHub:
     users: dict[str, str] = field(default_factory=dict)
     app_tokens: set[str] = field(default_factory=set)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    pulls: list[dict[str, Any]] = field(default_factory=list)
     # replies returned, in order, before normal handling: (method, status, headers, body)
     scripted: list[tuple[str, int, dict[str, str], Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
@@ -50,6 +51,11 @@ class FakeGitHub:
         }
         self.comments.setdefault(pr, []).append(comment)
         return comment
+
+    def add_pull(self, number: int, head_sha: str, head_repo: str, state: str = "open") -> None:
+        self.pulls.append(
+            {"number": number, "state": state, "head": {"sha": head_sha, "repo": {"full_name": head_repo}}}
+        )
 
     def fail(self, method: str, status: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
         self.scripted.append((method, status, headers or {}, body if body is not None else {"message": "boom"}))
@@ -83,6 +89,10 @@ class FakeGitHub:
             if "viewer" not in (data or {}).get("query", ""):
                 return 200, {}, {"errors": [{"message": "unsupported query"}]}
             return 200, {}, {"data": {"viewer": {"login": login}}}
+        if method == "GET" and len(parts) == 4 and parts[0] == "repos" and parts[3] == "pulls":
+            state = query.get("state", ["open"])[0]
+            pulls = [p for p in self.pulls if state == "all" or p["state"] == state]
+            return self._page(pulls, path, query, {"state": state})
         if len(parts) == 6 and parts[0] == "repos" and parts[3] == "issues" and parts[5] == "comments":
             pr = int(parts[4])
             if method == "GET":
@@ -108,13 +118,15 @@ class FakeGitHub:
         return 404, {}, {"message": "Not Found"}
 
     def _list(self, pr: int, path: str, query: dict[str, list[str]]) -> Reply:
+        return self._page(self.comments.get(pr, []), path, query, {})
+
+    def _page(self, items: list[Any], path: str, query: dict[str, list[str]], keep: dict[str, str]) -> Reply:
         per_page = min(int(query.get("per_page", [self.default_per_page])[0]), self.max_per_page)
         page = int(query.get("page", ["1"])[0])
-        items = self.comments.get(pr, [])
         start = (page - 1) * per_page
         headers: dict[str, str] = {}
         if start + per_page < len(items):
-            link = f"{self.base_url}{path}?{urlencode({'per_page': per_page, 'page': page + 1})}"
+            link = f"{self.base_url}{path}?{urlencode({**keep, 'per_page': per_page, 'page': page + 1})}"
             headers["Link"] = f'<{link}>; rel="next", <{link}>; rel="last"'
         return 200, headers, items[start : start + per_page]
 

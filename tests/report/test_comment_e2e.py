@@ -81,3 +81,24 @@ def test_refusals_exit_1_with_githubs_words_and_never_the_token(github, tmp_path
 
     missing = tether(tmp_path, "comment", "--pr", "3", "--body-file", "nope.md", env=_env(url))
     assert missing.returncode == 2 and "body file nope.md does not exist" in missing.stderr
+
+
+@pytest.mark.slow
+def test_the_pull_request_is_found_from_the_head_sha(github, tmp_path: Path):
+    fake, url = github
+    sha = "ab" * 20
+    fake.add_pull(21, sha, "fork-owner/churn")
+    body = tmp_path / "report.md"
+    body.write_text("report", encoding="utf-8")
+    args = ("comment", "--head-sha", sha, "--head-repo", "fork-owner/churn", "--body-file", str(body))
+    done = tether(tmp_path, *args, env=_env(url))
+    assert done.returncode == 0, done.stderr
+    assert " on acme/churn#21 as github-actions[bot]" in done.stdout
+    assert [c["body"] for c in fake.comments[21]] == [f"{MARKER}\nreport"]
+
+    body.write_bytes(b"x" * (1024 * 1024 + 1))
+    big = tether(tmp_path, *args, env=_env(url))
+    assert big.returncode == 2 and "is larger than 1,048,576 bytes; refusing to post it" in big.stderr
+
+    both = tether(tmp_path, "comment", "--pr", "1", *args[1:], env=_env(url))
+    assert both.returncode == 2 and "give either --pr N or --head-sha SHA" in both.stderr

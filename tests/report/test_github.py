@@ -16,6 +16,7 @@ from tether.report.github import (
     GitHubClient,
     GitHubRefused,
     GitHubSettings,
+    find_pull_request,
     settings_from_env,
     upsert_comment,
 )
@@ -262,3 +263,29 @@ def test_the_token_never_appears_in_errors(fake, sleeps):
         upsert_comment(client, 4, "x")
     assert TOKEN not in str(exc.value) and "Bad credentials for ***" in exc.value.message
     assert "GITHUB_TOKEN" in (exc.value.hint or "")
+
+
+# finding the pull request from its head ------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_the_pull_request_is_found_by_head_sha_and_head_repository(fake, sleeps):
+    fake.max_per_page = 2
+    fake.add_pull(3, "f" * 40, "acme/churn")
+    fake.add_pull(4, SHA, "acme/churn", state="closed")
+    fake.add_pull(5, SHA, "mallory/churn")
+    fake.add_pull(6, SHA, "alice/churn")
+    with client_for(fake, sleeps) as client:
+        assert find_pull_request(client, SHA.upper(), "alice/churn") == 6
+        with pytest.raises(GitHubRefused, match=r"more than one open pull request .*: #5, #6"):
+            find_pull_request(client, SHA)
+        with pytest.raises(GitHubRefused, match=r"no open pull request in acme/churn has head commit 0123456789ab from bob/churn"):
+            find_pull_request(client, SHA, "bob/churn")
+
+
+@pytest.mark.parametrize("bad", ["0123abc", SHA + "0", "g" * 40, f"{SHA[:-1]}\n", "--output=x"])
+def test_a_head_sha_must_be_40_hex_digits(fake, sleeps, bad):
+    with client_for(fake, sleeps) as client, pytest.raises(UsageError, match="not a full commit SHA"):
+        find_pull_request(client, bad)
+    assert fake.requests == []

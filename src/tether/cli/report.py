@@ -12,16 +12,31 @@ from tether.cli import app
 from tether.cli.output import print_json, stdout
 from tether.errors import UsageError
 
+# The body may come from an untrusted artifact: read no more than this. GitHub
+# takes 65,536 characters, at most 4 bytes each in UTF-8.
+MAX_BODY_BYTES = 1024 * 1024
+
 
 def _read_body(path: Path) -> str:
-    if str(path) == "-":
-        return sys.stdin.read()
     try:
-        return path.read_text(encoding="utf-8")
+        if str(path) == "-":
+            raw = sys.stdin.buffer.read(MAX_BODY_BYTES + 1)
+        else:
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_BODY_BYTES + 1)
     except FileNotFoundError:
         raise UsageError(f"body file {path} does not exist", "Write it with `tether report -o FILE`.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read body file {path}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read body file {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BODY_BYTES:
+        raise UsageError(
+            f"body file {path} is larger than {MAX_BODY_BYTES:,} bytes; refusing to post it",
+            "`tether report` writes bodies within GitHub's 65,536-character limit.",
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"body file {path} is not UTF-8 text") from None
 
 
 @app.command(
@@ -29,16 +44,23 @@ def _read_body(path: Path) -> str:
     epilog=(
         "Examples:\n\n"
         "  tether comment --pr 42 --body-file report.md\n\n"
-        "  tether comment --pr 42 --body-file report.md --repo acme/churn --json"
+        "  tether comment --pr 42 --body-file report.md --repo acme/churn --json\n\n"
+        "  tether comment --head-sha \"$SHA\" --head-repo fork-owner/churn --body-file report.md"
     ),
 )
 def comment_command(
-    pr: int = typer.Option(..., "--pr", min=1, metavar="N", help="The pull-request number."),
+    pr: int | None = typer.Option(None, "--pr", min=1, metavar="N", help="The pull-request number."),
     body_file: Path = typer.Option(
         ..., "--body-file", metavar="FILE", help="Markdown to post (`-` for standard input)."
     ),
     repository: str | None = typer.Option(
         None, "--repo", metavar="OWNER/NAME", help="The repository; default $GITHUB_REPOSITORY."
+    ),
+    head_sha: str | None = typer.Option(
+        None, "--head-sha", metavar="SHA", help="Instead of --pr: the open PR whose head is this commit."
+    ),
+    head_repo: str | None = typer.Option(
+        None, "--head-repo", metavar="OWNER/NAME", help="With --head-sha: the repository the head is in."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -49,13 +71,26 @@ def comment_command(
     GITHUB_REPOSITORY, GITHUB_API_URL and GITHUB_GRAPHQL_URL as GitHub Actions
     sets them. Server errors and rate limits are retried; any other refusal
     exits 1 with GitHub's message.
-    """
-    from tether.report.github import GitHubClient, settings_from_env, upsert_comment
 
+    With --head-sha instead of --pr, the pull request is the open one whose head
+    is that commit (a workflow_run event names none for pull requests from forks).
+    """
+    from tether.report.github import (
+        GitHubClient,
+        find_pull_request,
+        settings_from_env,
+        upsert_comment,
+    )
+
+    if (pr is None) == (head_sha is None):
+        raise UsageError("give either --pr N or --head-sha SHA", "e.g. `tether comment --pr 42 --body-file report.md`")
+    if head_repo is not None and head_sha is None:
+        raise UsageError("--head-repo goes with --head-sha")
     body = _read_body(body_file)
     settings = settings_from_env(os.environ, repository)
     with GitHubClient(settings) as client:
-        result = upsert_comment(client, pr, body)
+        number = pr if pr is not None else find_pull_request(client, head_sha or "", head_repo)
+        result = upsert_comment(client, number, body)
     if as_json:
         print_json(result.to_dict())
         return

@@ -40,6 +40,7 @@ DEFAULT_API_URL = "https://api.github.com"
 COMMENT_LIMIT = 65_536
 
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _RETRY_STATUSES = {500, 502, 503, 504}
 _VIEWER_QUERY = "query { viewer { login } }"
 
@@ -106,8 +107,7 @@ def settings_from_env(env: Mapping[str, str], repository: str | None = None) -> 
             "no repository given",
             "Pass --repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it).",
         )
-    if not _REPO_RE.match(repo):
-        raise UsageError(f"{repo!r} is not a repository name", "Give it as OWNER/NAME, e.g. acme/churn-model.")
+    validate_repository(repo)
     api_url = (env.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
     if not api_url.startswith(("https://", "http://")):
         raise ConfigError(f"GITHUB_API_URL {api_url!r} is not an http(s) URL")
@@ -290,11 +290,16 @@ class GitHubClient:
 
     def iter_comments(self, repository: str, pr: int) -> Iterator[dict[str, Any]]:
         """Every comment on the pull request's conversation, following Link pagination."""
-        url: str | None = f"/repos/{repository}/issues/{pr}/comments"
-        params: dict[str, Any] | None = {"per_page": 100}
+        yield from self._paginate(f"/repos/{repository}/issues/{pr}/comments", {"per_page": 100})
+
+    def _paginate(self, first: str, params: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
+        url: str | None = first
         while url:
             response = self.request("GET", url, params=params)
-            yield from response.json()
+            page = response.json()
+            if not isinstance(page, list):
+                raise ExternalError(f"GitHub answered GET {_path(url)} with something other than a list")
+            yield from page
             url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query
             if url and not self._same_origin(url):
@@ -309,6 +314,10 @@ class GitHubClient:
             self._origin.host,
             self._origin.port,
         )
+
+    def iter_open_pulls(self, repository: str) -> Iterator[dict[str, Any]]:
+        """Every open pull request of the repository, following Link pagination."""
+        yield from self._paginate(f"/repos/{repository}/pulls", {"state": "open", "per_page": 100})
 
     def create_comment(self, repository: str, pr: int, body: str) -> dict[str, Any]:
         return self.request("POST", f"/repos/{repository}/issues/{pr}/comments", json={"body": body}).json()
@@ -335,6 +344,48 @@ class CommentResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def validate_repository(repository: str, what: str = "repository") -> str:
+    if not _REPO_RE.match(repository):
+        raise UsageError(f"{repository!r} is not a {what} name", "Give it as OWNER/NAME, e.g. acme/churn-model.")
+    return repository
+
+
+def find_pull_request(client: GitHubClient, head_sha: str, head_repo: str | None = None) -> int:
+    """The number of the open pull request whose head is ``head_sha`` (from ``head_repo``).
+
+    This is how the comment workflow finds its pull request: a ``workflow_run``
+    event lists no pull requests when the head is in a fork, and nothing in
+    the report artifact is trusted to name one.
+    """
+    sha = head_sha.strip().lower()
+    if not _SHA_RE.match(sha):
+        raise UsageError(f"{head_sha[:80]!r} is not a full commit SHA", "Give the 40-character hex SHA.")
+    if head_repo is not None:
+        validate_repository(head_repo, "head repository")
+    repository = client.settings.repository
+    found = []
+    for pull in client.iter_open_pulls(repository):
+        head = pull.get("head") or {}
+        if (head.get("sha") or "").lower() != sha:
+            continue
+        full_name = ((head.get("repo") or {}).get("full_name") or "")
+        if head_repo is None or full_name.lower() == head_repo.lower():
+            found.append(int(pull["number"]))
+    if not found:
+        raise GitHubRefused(
+            f"no open pull request in {repository} has head commit {sha[:12]}"
+            + (f" from {head_repo}" if head_repo else ""),
+            "The pull request may be closed, or was pushed to since; the newer run posts its own report.",
+        )
+    if len(found) > 1:
+        numbers = ", ".join(f"#{n}" for n in sorted(found))
+        raise GitHubRefused(
+            f"more than one open pull request has head commit {sha[:12]}: {numbers}",
+            "Pass --pr N to choose one.",
+        )
+    return found[0]
 
 
 def with_marker(body: str, marker: str = MARKER) -> str:
