@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 
 from tether import __version__
@@ -65,15 +64,16 @@ def main(argv: list[str] | None = None) -> None:
             raise
         error(exc.message, exc.hint)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, KeyboardInterrupt):
         error("interrupted")
         sys.exit(EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # Usage errors come from the click that typer vendors privately; they all
+        # carry ``show()`` and ``exit_code`` (2 for usage errors).
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
+            exc.show()
+            sys.exit(exc.exit_code or EXIT_USAGE)
+        raise
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,74 @@
+"""The command layer: help, version, startup cost, error mapping."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer
+
+from tests.helpers import tether
+from tether import __version__
+from tether.cli import app
+
+
+def _commands() -> dict:
+    return dict(typer.main.get_command(app).commands)
+
+
+def test_version(tmp_path):
+    proc = tether(tmp_path, "--version")
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"tether {__version__}"
+
+
+def test_help_lists_commands_and_exit_codes(tmp_path):
+    proc = tether(tmp_path, "--help")
+    assert proc.returncode == 0
+    assert "run" in proc.stdout and "check" in proc.stdout
+    assert "1 a check or gate failed" in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_has_help_with_an_example(name):
+    command = _commands()[name]
+    assert command.help, f"{name} has no help text"
+    assert command.epilog and "tether " in command.epilog, f"{name} help has no example"
+    for param in command.params:
+        if getattr(param, "param_type_name", "") == "option" and param.name != "help":
+            assert param.help, f"{name} option {param.opts} has no help"
+
+
+def test_help_does_not_import_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from tether.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('dvc', 'dvc.repo', 'sklearn', 'pandas') if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "HEAVY=\n" in out.stdout
+
+
+def test_outside_a_repository_is_a_usage_error(tmp_path):
+    proc = tether(tmp_path, "check")
+    assert proc.returncode == 2
+    assert "is not inside a git repository" in proc.stderr
+    assert "git init && dvc init" in proc.stderr
+
+
+def test_unknown_option_is_a_usage_error(tmp_path):
+    proc = tether(tmp_path, "check", "--bogus")
+    assert proc.returncode == 2
+    assert "No such option: --bogus" in proc.stderr
+
+
+def test_print_json_refuses_nan():
+    from tether.cli.output import print_json
+
+    with pytest.raises(ValueError):
+        print_json({"x": float("nan")})
+    assert json.loads(json.dumps({"ok": 1})) == {"ok": 1}
