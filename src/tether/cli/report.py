@@ -103,3 +103,55 @@ def comment_command(
             f"left alone {result.skipped_foreign} marked comment(s) written by other users",
             markup=False,
         )
+
+
+@app.command(
+    "report",
+    epilog=(
+        "Examples:\n\n"
+        "  tether report --base main -o report.md\n\n"
+        "  tether report --base origin/main --head HEAD --fail-on 'f1<-0.01' --releases 8"
+    ),
+)
+def report_command(
+    base: str = typer.Option(..., "--base", metavar="REF", help="The revision to compare against (the PR's target)."),
+    head: str | None = typer.Option(
+        None, "--head", metavar="REF", help="The revision reported on; default the workspace."
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write here, not to stdout."),
+    fail_on: list[str] = typer.Option(
+        None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default [tool.tether] fail_on."
+    ),
+    releases: int = typer.Option(5, "--releases", min=0, metavar="N", help="Releases in the metric history charts."),
+    artifacts_url: str | None = typer.Option(
+        None, "--artifacts-url", metavar="URL", help="Link to the workflow run's artifacts (plots, full report)."
+    ),
+    repo: Path = typer.Option(Path("."), "--repo", "-C", help="Report on this repository."),
+) -> None:
+    """Write the pull-request report: a Markdown body for `tether comment`.
+
+    The verdict comes first (which gates were breached, or that all hold), then
+    the metrics and params diff, which version each registry stage holds and how
+    this change compares with it, the metric history of the last releases as a
+    Mermaid chart, and a link to the run's artifacts. Everything read from the
+    repository is escaped; the body stays under GitHub's 65,536-character limit,
+    cutting table rows with a notice. Exits 0 once written, whatever the verdict:
+    `tether diff --fail-on` is the gate that fails a build.
+    """
+    from tether.backends.git import find_root
+    from tether.report.build import build_report
+    from tether.report.markdown import render
+
+    report = build_report(
+        find_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
+    )
+    rendered = render(report)
+    if output is None:
+        sys.stdout.write(rendered.body)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(rendered.body, encoding="utf-8")
+        cut = ""
+        if rendered.metrics_cut or rendered.params_cut:
+            cut = f"; left out {rendered.metrics_cut} metrics and {rendered.params_cut} params rows"
+        stdout.print(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})", markup=False)
