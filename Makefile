@@ -39,7 +39,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: $(DEV_STAMP) $(NODE_STAMP) lint
+test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(DEV_STAMP)

@@ -42,7 +42,9 @@ def test_csv_source_must_exist(tmp_path):
 def test_split_is_stratified_and_deterministic(mixed_frame):
     a_train, a_test = split(mixed_frame, "target", 0.25, seed=7)
     b_train, b_test = split(mixed_frame, "target", 0.25, seed=7)
+    pd.testing.assert_frame_equal(a_train, b_train)
     pd.testing.assert_frame_equal(a_test, b_test)
+    assert not set(a_train.index) & set(a_test.index)
     assert len(a_test) == 20
     assert a_test["target"].mean() == pytest.approx(0.5)
     with pytest.raises(ValueError, match="test_size must be between 0 and 1"):

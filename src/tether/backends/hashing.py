@@ -44,6 +44,7 @@ def dir_md5(path: str | os.PathLike[str], ignored: Callable[[str], bool] | None 
             rel = Path(full).relative_to(root).parts
             tree.add(rel, None, HashInfo("md5", file_md5(full)))
     tree.digest()
+    assert tree.hash_info.value is not None
     return tree.hash_info.value
 
 

@@ -1,22 +1,43 @@
-"""Consoles for the command layer: data on stdout, messages on stderr."""
+"""Consoles for the command layer: data on stdout, messages on stderr.
+
+rich is imported on first use, not at startup: ``tether --help`` never needs it.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
-stdout = Console(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+@cache
+def console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def out(text: str) -> None:
+    """A plain line of text on stdout (no markup interpretation)."""
+    console().print(text, markup=False)
+
+
+def err(text: str) -> None:
+    """A plain line of text on stderr (no markup interpretation)."""
+    console(stderr=True).print(text, markup=False)
 
 
 def error(message: str, hint: str | None = None) -> None:
     """Print an error for the user: what went wrong, then what to run next."""
-    stderr.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     if hint:
-        stderr.print(hint, markup=False)
+        console(stderr=True).print(hint, markup=False)
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from tether.cli import app
-from tether.cli.output import print_json, stderr, stdout
+from tether.cli.output import err, out, print_json
 from tether.errors import EXIT_FAILED
 
 
@@ -48,21 +48,20 @@ def run_command(
     def progress(event: StageEvent) -> None:
         counter = f"[{event.index}/{event.total}]"
         if event.state == "start":
-            stderr.print(f"{counter} {event.stage} ...", markup=False)
+            err(f"{counter} {event.stage} ...")
         elif event.state == "ran":
-            stderr.print(f"{counter} {event.stage} ran in {event.seconds:.1f}s", markup=False)
+            err(f"{counter} {event.stage} ran in {event.seconds:.1f}s")
         else:
-            stderr.print(f"{counter} {event.stage} up to date", markup=False)
+            err(f"{counter} {event.stage} up to date")
 
     root = _root(repo)
     result = run(root, overrides or [], reset=reset, force=force, on_stage=progress)
     shown = " ".join(result.overrides) if result.overrides else "(none)"
-    stdout.print(f"overrides: {shown}", markup=False)
+    out(f"overrides: {shown}")
     ran = sum(1 for s in result.stages if s.state == "ran")
-    stdout.print(
+    out(
         f"params.yaml {'updated' if result.params_changed else 'unchanged'}; "
-        f"{ran} of {len(result.stages)} stages ran. Next: `tether check`, then commit.",
-        markup=False,
+        f"{ran} of {len(result.stages)} stages ran. Next: `tether check`, then commit."
     )
 
 
@@ -84,11 +83,11 @@ def check_command(
         print_json(result.to_dict())
     elif result.reproducible:
         commit = (result.commit or "")[:8] or "(no commit)"
-        stdout.print(f"reproducible: the workspace matches commit {commit} exactly", markup=False)
+        out(f"reproducible: the workspace matches commit {commit} exactly")
     else:
-        stdout.print(f"not reproducible: {len(result.problems)} problem(s)", markup=False)
+        out(f"not reproducible: {len(result.problems)} problem(s)")
         for problem in result.problems:
-            stdout.print(f"  - {problem.message}", markup=False)
-            stdout.print(f"    fix: {problem.fix}", markup=False)
+            out(f"  - {problem.message}")
+            out(f"    fix: {problem.fix}")
     if not result.reproducible:
         raise typer.Exit(EXIT_FAILED)

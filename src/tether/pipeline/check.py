@@ -76,7 +76,7 @@ def _describe(reason: Any) -> str:
     parts = []
     for kind, changes in reason.items():
         if isinstance(changes, dict):
-            items = []
+            items: list[str] = []
             for path, status in changes.items():
                 if isinstance(status, dict):
                     items.extend(f"{path}:{key} {state}" for key, state in status.items())
@@ -118,9 +118,10 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
 
     lock = dvc.read_lock(root)
     for stage, entry in sorted((lock.get("stages") or {}).items()):
-        if stage in stale_stages:
-            continue
-        for role in ("deps", "outs"):
+        # Outputs are always hashed, so a changed file is named even when DVC already
+        # calls its stage stale; deps of a stale stage are covered by DVC's reason.
+        roles = ("outs",) if stage in stale_stages else ("deps", "outs")
+        for role in roles:
             for item in entry.get(role) or []:
                 recorded = item.get("md5")
                 if not recorded:

@@ -83,7 +83,7 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
     init = (
         initialize_config_dir(str(settings.config_dir), version_base=None)
         if settings.config_dir
-        else initialize_config_module(settings.config_module, version_base=None)
+        else initialize_config_module(str(settings.config_module), version_base=None)
     )
     try:
         with init:

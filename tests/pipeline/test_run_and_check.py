@@ -1,0 +1,150 @@
+"""`tether run` and `tether check` on a real git + DVC copy of the template."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import commit_all, dvc, git, tether
+
+OVERRIDES = Path(".tether/overrides.yaml")
+
+
+def _snapshot(repo: Path) -> tuple[bytes, bytes | None]:
+    overrides = repo / OVERRIDES
+    return (repo / "params.yaml").read_bytes(), overrides.read_bytes() if overrides.exists() else None
+
+
+def test_fresh_template_is_reproducible(template_repo):
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("reproducible: the workspace matches commit ")
+    assert len(proc.stdout.strip().splitlines()) == 1
+
+    data = json.loads(tether(template_repo, "check", "--json").stdout)
+    assert data == {"reproducible": True, "commit": git(template_repo, "rev-parse", "HEAD"), "problems": []}
+
+
+def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
+    before = (template_repo / "dvc.lock").read_bytes()
+    dvc(template_repo, "repro", "-f")
+    assert (template_repo / "dvc.lock").read_bytes() == before
+    assert tether(template_repo, "check").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("override", "words"),
+    [
+        ("model=nope", ["Could not find 'model/nope'", "random_forest"]),
+        ("model.params.nope=1", ["Could not override 'model.params.nope'", "+key=value"]),
+        ("model==", ["malformed override", "Error parsing override 'model=='"]),
+        ("+stamp=${now:%H%M}", ["'+stamp=${now:%H%M}' depends on the time or environment"]),
+        ("+home=${oc.env:HOME}", ["depends on the time or environment"]),
+    ],
+)
+def test_bad_override_fails_clearly_and_writes_nothing(template_repo, override, words):
+    before = _snapshot(template_repo)
+    proc = tether(template_repo, "run", override)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ")
+    for word in words:
+        assert word in proc.stderr
+    assert _snapshot(template_repo) == before
+    assert not [p for p in template_repo.iterdir() if p.name.startswith(".params.yaml")]
+
+
+def test_time_dependent_config_key_is_named(template_repo):
+    config = template_repo / "conf/config.yaml"
+    config.write_text(config.read_text() + "run_id: ${now:%Y%m%d}\n")
+    before = _snapshot(template_repo)
+    proc = tether(template_repo, "run")
+    assert proc.returncode == 2
+    assert "config key 'run_id'" in proc.stderr
+    assert _snapshot(template_repo) == before
+
+
+def test_run_records_reuses_and_resets_overrides(template_repo):
+    proc = tether(template_repo, "run", "model=random_forest", "model.params.n_estimators=20")
+    assert proc.returncode == 0, proc.stderr
+    assert "[3/4] train ran in" in proc.stderr
+    assert "[1/4] ingest up to date" in proc.stderr
+    recorded = yaml.safe_load((template_repo / OVERRIDES).read_text())
+    assert recorded == {"overrides": ["model=random_forest", "model.params.n_estimators=20"]}
+    params = yaml.safe_load((template_repo / "params.yaml").read_text())
+    assert params["model"]["name"] == "random_forest"
+    assert params["model"]["params"]["n_estimators"] == 20
+
+    # The same composition DVC's own Hydra integration writes.
+    ours = (template_repo / "params.yaml").read_bytes()
+    dvc(template_repo, "exp", "run", "-S", "model=random_forest", "-S", "model.params.n_estimators=20")
+    assert (template_repo / "params.yaml").read_bytes() == ours
+
+    proc = tether(template_repo, "run")
+    assert "overrides: model=random_forest model.params.n_estimators=20" in proc.stdout
+    assert "0 of 4 stages ran" in proc.stdout
+    assert yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
+
+    proc = tether(template_repo, "run", "--reset")
+    assert proc.returncode == 0
+    assert "overrides: (none)" in proc.stdout
+    assert yaml.safe_load((template_repo / OVERRIDES).read_text()) == {"overrides": []}
+    assert yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"] == "logistic_regression"
+
+
+def test_new_config_key_without_rerun_fails_check(template_repo):
+    config = template_repo / "conf/config.yaml"
+    config.write_text(config.read_text() + "extra: 1\n")
+    commit_all(template_repo, "add a key")
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "params.yaml is not the composition of conf/ with no overrides" in proc.stdout
+    assert "fix: tether run" in proc.stdout
+
+
+def test_output_rewritten_with_same_size_and_mtime_is_caught(template_repo):
+    dvc(template_repo, "status")  # DVC records inode, size and mtime in its state db
+    metrics = template_repo / "reports/metrics.json"
+    stat = metrics.stat()
+    data = bytearray(metrics.read_bytes())
+    data[-3] = ord("0") if data[-3] != ord("0") else ord("1")
+    metrics.write_bytes(bytes(data))
+    os.utime(metrics, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    proc = tether(template_repo, "check", "--json")
+    assert proc.returncode == 1
+    problems = json.loads(proc.stdout)["problems"]
+    mine = [p for p in problems if p["subject"] == "reports/metrics.json"]
+    assert mine and "differs from its hash in dvc.lock" in mine[0]["message"]
+
+
+def test_missing_cached_output_is_reported_with_checkout_fix(template_repo):
+    (template_repo / "models/model.pkl").unlink()
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "models/model.pkl" in proc.stdout
+
+
+def test_changed_code_is_stale_and_uncommitted(template_repo):
+    code = template_repo / "src/tabular_classifier/evaluate.py"
+    code.write_text(code.read_text() + "\n# changed\n")
+    proc = tether(template_repo, "check", "--json")
+    assert proc.returncode == 1
+    problems = json.loads(proc.stdout)["problems"]
+    kinds = {(p["kind"], p["subject"]) for p in problems}
+    assert ("stale", "evaluate") in kinds
+    assert ("uncommitted", "src/tabular_classifier/evaluate.py") in kinds
+    uncommitted = next(p for p in problems if p["kind"] == "uncommitted")
+    assert uncommitted["fix"] == "git add src/tabular_classifier/evaluate.py && git commit"
+
+
+def test_changed_param_names_the_stage_and_key(template_repo):
+    params = template_repo / "params.yaml"
+    params.write_text(params.read_text().replace("threshold: 0.5", "threshold: 0.6"))
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "stage 'evaluate' is out of date" in proc.stdout
+    assert "params.yaml:evaluate modified" in proc.stdout
+    assert "params.yaml is not the composition of conf/" in proc.stdout
