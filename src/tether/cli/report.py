@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from tether.cli import app
-from tether.cli.output import print_json, stdout
+from tether.cli.output import out, print_json
 from tether.errors import UsageError
 
 # The body may come from an untrusted artifact: read no more than this. GitHub
@@ -95,14 +95,11 @@ def comment_command(
         print_json(result.to_dict())
         return
     where = f"{result.repository}#{result.pr}"
-    stdout.print(f"{result.action} comment {result.comment_id} on {where} as {result.author}", markup=False)
+    out(f"{result.action} comment {result.comment_id} on {where} as {result.author}")
     if result.url:
-        stdout.print(result.url, markup=False)
+        out(result.url)
     if result.skipped_foreign:
-        stdout.print(
-            f"left alone {result.skipped_foreign} marked comment(s) written by other users",
-            markup=False,
-        )
+        out(f"left alone {result.skipped_foreign} marked comment(s) written by other users")
 
 
 @app.command(
@@ -154,4 +151,4 @@ def report_command(
         cut = ""
         if rendered.metrics_cut or rendered.params_cut:
             cut = f"; left out {rendered.metrics_cut} metrics and {rendered.params_cut} params rows"
-        stdout.print(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})", markup=False)
+        out(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})")

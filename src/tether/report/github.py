@@ -27,7 +27,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import httpx
 
@@ -238,7 +238,7 @@ class GitHubClient:
             return max(60.0, _backoff(attempt))
         return _backoff(attempt) if status == 429 else None
 
-    def _refuse(self, method: str, url: str, response: httpx.Response) -> None:
+    def _refuse(self, method: str, url: str, response: httpx.Response) -> NoReturn:
         status = response.status_code
         message = _message(response)
         if status == 422 and "too long" in message.lower():
