@@ -81,6 +81,12 @@ def test_hostile_strings_stay_inert():
     assert text("x" * 500).endswith("…") and len(text("x" * 500)) == 200
 
 
+def test_a_workspace_head_names_the_commit_it_is_on():
+    body = render(_report(head="workspace", head_is_workspace=True)).body
+    assert "Base main (11111111) → head workspace (on 22222222)." in body
+    assert body.endswith("<sub>tether report · base 11111111 · head workspace on 22222222</sub>\n")
+
+
 def test_revision_names_are_escaped_too():
     body = render(_report(base="@team/<b>", head="#99")).body
     assert "Base &#64;team/&lt;b&gt; (11111111) → head &#35;99 (22222222)." in body

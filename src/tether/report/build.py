@@ -43,7 +43,7 @@ def build_report(
     base_commit = resolve(git, base)
     old = collector.at_commit(base, base_commit)
     if head is None:
-        head_label, head_commit = "workspace", None
+        head_label, head_commit = "workspace", git.head()
         new = collector.at_workspace()
     else:
         head_label, head_commit = head, resolve(git, head)
@@ -66,6 +66,7 @@ def build_report(
         gates=[Gate(v.rule, v.metric, v.passed, v.message) for v in evaluate_gates(diff, rules, lower)],
         errors=[f"{e.path} at {rev}: {e.message}. Fix: {e.fix}" for rev, errs in diff.errors.items() for e in errs],
         artifacts_url=artifacts_url,
+        head_is_workspace=head is None,
     )
     gated = [parse_rule(rule).metric for rule in rules]
 

@@ -124,7 +124,7 @@ def _verdict(report: Report) -> list[str]:
     if lines[-1] != "":
         lines.append("")
     base = f"{text(report.base)} ({_short(report.base_commit)})"
-    head = f"{text(report.head)} ({_short(report.head_commit)})"
+    head = f"{text(report.head)} ({'on ' if report.head_is_workspace else ''}{_short(report.head_commit)})"
     lines += [f"Base {base} → head {head}.", ""]
     return lines
 
@@ -248,7 +248,8 @@ def render(report: Report, limit: int = COMMENT_LIMIT - MARGIN) -> Rendered:
         lines += _registry(report.artifacts)
         lines += _history(report.history)
         lines += _artifacts(report.artifacts_url)
-        lines.append(f"<sub>tether report · base {_short(report.base_commit)} · head {_short(report.head_commit)}</sub>")
+        head = f"workspace on {_short(report.head_commit)}" if report.head_is_workspace else _short(report.head_commit)
+        lines.append(f"<sub>tether report · base {_short(report.base_commit)} · head {head}</sub>")
         return "\n".join(lines) + "\n"
 
     full = body(None, None)

@@ -94,6 +94,7 @@ class Report:
     artifacts: list[ArtifactView] = field(default_factory=list)
     history: list[Series] = field(default_factory=list)
     artifacts_url: str | None = None
+    head_is_workspace: bool = False  # head_commit is then the commit the workspace is on
 
     @property
     def verdict(self) -> Verdict:
