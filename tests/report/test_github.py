@@ -16,6 +16,7 @@ from tether.report.github import (
     GitHubClient,
     GitHubRefused,
     GitHubSettings,
+    defuse,
     find_pull_request,
     settings_from_env,
     upsert_comment,
@@ -71,6 +72,18 @@ def test_the_marker_is_not_added_twice(fake, sleeps):
     with client_for(fake, sleeps) as client:
         upsert_comment(client, 3, f"{MARKER}\nalready marked")
     assert fake.comments[3][0]["body"].count(MARKER) == 1
+
+
+def test_a_body_cannot_ping_people_or_cross_link_issues(fake, sleeps):
+    with client_for(fake, sleeps) as client:
+        upsert_comment(client, 3, "cc @alice @acme/ml, fixes #12 and other/repo#3")
+    posted = fake.comments[3][0]["body"]
+    assert posted == f"{MARKER}\ncc @\u200balice @\u200bacme/ml, fixes #\u200b12 and other/repo#\u200b3"
+
+
+def test_defusing_leaves_entities_emails_and_headings_alone():
+    text = "## Metrics\n&#64;ok &#35;12 mail x@y.test `@code` #tag"
+    assert defuse(text) == text
 
 
 def test_pagination_follows_link_headers_to_find_our_comment(fake, sleeps):

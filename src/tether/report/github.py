@@ -388,6 +388,22 @@ def find_pull_request(client: GitHubClient, head_sha: str, head_repo: str | None
     return found[0]
 
 
+# What GitHub would turn into a ping (@user, @org/team) or a cross-reference (#12,
+# owner/repo#12) when a bot posts it. HTML entities (&#64;) and e-mail addresses are
+# left alone.
+_PINGS = re.compile(r"(?<![\w`])(@)(?=[A-Za-z0-9])|(?<!&)(#)(?=\d)")
+
+
+def defuse(body: str) -> str:
+    """The body with mentions and issue references broken by a zero-width space.
+
+    ``tether report`` escapes them already; this also covers a body that did not come
+    from it (the comment workflow reads it from an artifact written by PR code), so a
+    pull request cannot make the bot ping people or cross-link issues.
+    """
+    return _PINGS.sub(lambda m: f"{m.group(0)}\u200b", body)
+
+
 def with_marker(body: str, marker: str = MARKER) -> str:
     """The body with the hidden marker on its first line (added once)."""
     return body if marker in body else f"{marker}\n{body}"
@@ -411,7 +427,7 @@ def upsert_comment(client: GitHubClient, pr: int, body: str, *, marker: str = MA
             mine = comment
         elif author != me.lower():
             foreign += 1
-    text = with_marker(body, marker)
+    text = with_marker(defuse(body), marker)
     if mine is not None:
         saved = client.update_comment(repository, int(mine["id"]), text)
         action: Literal["created", "updated"] = "updated"

@@ -71,7 +71,7 @@ def text(value: Any, limit: int = CELL_MAX) -> str:
 def mermaid_label(value: str, limit: int = 40) -> str:
     """A label for a Mermaid chart: plain characters only, so nothing can close
     the quoted string or the code fence."""
-    clean = re.sub(r"[^A-Za-z0-9 ._:/@+=-]", "_", value)[:limit]
+    clean = re.sub(r"[^A-Za-z0-9 ._:/+=-]", "_", value)[:limit]
     return clean or "_"
 
 
