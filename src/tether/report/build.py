@@ -7,6 +7,7 @@ works on the ``Report`` alone.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def build_report(
 ) -> Report:
     """The report of ``head`` (a revision, or the workspace when None) against ``base``.
 
-    Gates are ``fail_on``, or those configured under ``[tool.tether]``. The registry
+    Gates are ``fail_on``, or those configured under ``[tool.tether]`` in the base
+    revision's pyproject.toml (so the head cannot loosen them). The registry
     part covers every artifact: its stages (this head against each), and the
     metric history of its last ``releases`` versions.
     """
@@ -49,7 +51,7 @@ def build_report(
         head_label, head_commit = head, resolve(git, head)
         new = collector.at_commit(head, head_commit)
     diff = compare(old, new)
-    config = load_config(root)
+    config = _base_config(git, base_commit, load_config)
     lower = config.lower_is_better
     rules = list(fail_on) or list(config.fail_on)
 
@@ -103,6 +105,17 @@ def build_report(
             snaps = [collector.at_commit(v.version, v.commit) for v in live]
             report.history += _series(artifact.name, [v.version for v in live], snaps, new, gated)
     return report
+
+
+def _base_config(git: GitRepo, base_commit: str, load_config: Any) -> Any:
+    """``[tool.tether]`` as the base revision has it, not as the head does: a pull
+    request must not loosen the gates that judge it. Read through the gates
+    module's own loader, from a copy of the base's pyproject.toml."""
+    blob = git.read_blob(base_commit, "pyproject.toml")
+    with tempfile.TemporaryDirectory(prefix="tether-report-") as tmp:
+        if blob is not None:
+            (Path(tmp) / "pyproject.toml").write_bytes(blob)
+        return load_config(Path(tmp))
 
 
 def _series(artifact: str, labels: list[str], snaps: list[Any], head: Any, gated: list[str]) -> list[Series]:
