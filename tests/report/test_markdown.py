@@ -78,6 +78,7 @@ def test_hostile_strings_stay_inert():
         assert bad not in row
     assert "&lt;img src=x onerror=alert(1)&gt;" in row and "&#64;alice" in row
     assert "| NaN | Inf |" in row
+    assert text("evil\u202etxt.exe\x1b[31m") == "evil?txt.exe?\\[31m"
     assert text("x" * 500).endswith("…") and len(text("x" * 500)) == 200
 
 

@@ -38,6 +38,10 @@ HEADINGS = {
 
 # escaping --------------------------------------------------------------------------
 
+# Control characters and bidirectional overrides (which can make text read
+# differently from what it is) are replaced.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
 
 def fmt(value: Any) -> str:
     """A value as shown: NaN and infinities spelled out, floats to 6 significant digits."""
@@ -57,7 +61,7 @@ def fmt(value: Any) -> str:
 def text(value: Any, limit: int = CELL_MAX) -> str:
     """Any value as inert Markdown on one line, safe in a table cell."""
     raw = value if isinstance(value, str) else fmt(value)
-    raw = " ".join(raw.splitlines())
+    raw = _CONTROL.sub("?", " ".join(raw.splitlines()))
     if len(raw) > limit:
         raw = raw[: limit - 1] + "…"
     raw = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
