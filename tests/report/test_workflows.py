@@ -118,3 +118,85 @@ def test_release_runs_on_registry_tags_and_attaches_the_manifest():
     script = "\n".join(s.get("run", "") for s in job["steps"])
     assert 'tether verify "$GITHUB_REF_NAME"' in script
     assert job["steps"][-1]["with"]["name"] == "release-manifest"
+
+
+# The comment job's guard script, run for real with bash and a stand-in `tether`.
+
+SHA = "ab" * 20
+
+
+def _guard(tmp_path: Path, files: dict[str, bytes | Path], head_sha: str = SHA):
+    workflow = _load("pr-comment.yml")
+    [job] = workflow["jobs"].values()
+    script = job["steps"][-1]["run"]
+    report = tmp_path / "pr-report"
+    report.mkdir()
+    for name, content in files.items():
+        if isinstance(content, Path):
+            (report / name).symlink_to(content)
+        else:
+            (report / name).write_bytes(content)
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "tether").write_text('#!/bin/sh\necho "tether $*"\n', encoding="utf-8")
+    (stub / "tether").chmod(0o755)
+    env = {
+        "PATH": f"{stub}:/usr/bin:/bin",
+        "REPORT_DIR": str(report),
+        "RUN_HEAD_SHA": head_sha,
+        "HEAD_REPO": "fork-owner/churn; rm -rf /",
+        "GITHUB_TOKEN": "unused",
+    }
+    # GitHub runs `run:` scripts with `bash --noprofile --norc -eo pipefail {0}`.
+    return run("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script, cwd=tmp_path, check=False, env=env)
+
+
+def test_the_guard_posts_a_valid_artifact(tmp_path: Path):
+    done = _guard(tmp_path, {"report.md": b"## report\n", "head-sha": f"{SHA}\n".encode()})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == (
+        f"tether comment --head-sha {SHA} --head-repo fork-owner/churn; rm -rf / "
+        f"--body-file {tmp_path}/pr-report/report.md\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"report.md": b"x", "head-sha": b"$(touch pwned)\n"}, "not a 40-digit hex commit SHA"),
+        ({"report.md": b"x", "head-sha": SHA.upper().encode()}, "not a 40-digit hex commit SHA"),
+        ({"report.md": b"x", "head-sha": ("cd" * 20).encode()}, "another commit than this run's head"),
+        ({"head-sha": SHA.encode()}, "no regular file report.md"),
+        ({"report.md": b"x" * (1024 * 1024 + 1), "head-sha": SHA.encode()}, "over the 1 MiB cap"),
+    ],
+)
+def test_the_guard_refuses_a_bad_artifact(tmp_path: Path, files, message):
+    done = _guard(tmp_path, files)
+    assert done.returncode == 1
+    assert message in done.stderr and "tether comment" not in done.stdout
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_guard_refuses_a_symlinked_report(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("runner secrets", encoding="utf-8")
+    done = _guard(tmp_path, {"report.md": secret, "head-sha": SHA.encode()})
+    assert done.returncode == 1
+    assert "no regular file report.md" in done.stderr and "tether comment" not in done.stdout
+
+
+@pytest.mark.parametrize(("answer", "ok"), [("512", True), ("1048577", False), ("-1", False)])
+def test_the_artifact_size_is_checked_before_download(tmp_path: Path, answer: str, ok: bool):
+    [job] = _load("pr-comment.yml")["jobs"].values()
+    [step] = [s for s in job["steps"] if s.get("name", "").startswith("Check the artifact's size")]
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "gh").write_text(f'#!/bin/sh\necho "$*" > "{tmp_path}/args"\necho {answer}\n', encoding="utf-8")
+    (stub / "gh").chmod(0o755)
+    env = {"PATH": f"{stub}:/usr/bin:/bin", "RUN_ID": "77", "GITHUB_REPOSITORY": "acme/churn"}
+    done = run("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"], cwd=tmp_path,
+               check=False, env=env)
+    assert (done.returncode == 0) is ok, done.stderr
+    assert (tmp_path / "args").read_text().startswith("api repos/acme/churn/actions/runs/77/artifacts --jq ")
+    if not ok:
+        assert f"missing or over the 1 MiB cap ({answer} bytes)" in done.stderr
