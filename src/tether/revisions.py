@@ -1,12 +1,33 @@
 """Turning what a user typed into a commit: git revisions (branch, tag, SHA,
-``HEAD~3``) and, once the registry knows them, registry references
-(``NAME@v1.2.0``, ``NAME#prod``). Every command that takes a revision asks here."""
+``HEAD~3``) and registry references (``NAME@v1.2.0``, ``NAME@latest``,
+``NAME#prod``). Every command that takes a revision asks here."""
 
 from __future__ import annotations
 
 from tether.backends.git import GitRepo
+from tether.errors import UnknownRevision
 
 
 def resolve(git: GitRepo, rev: str) -> str:
-    """The full commit SHA for ``rev``; raises UnknownRevision (exit 2) if none."""
-    return git.resolve(rev)
+    """The full commit SHA for ``rev``; raises UnknownRevision (exit 2) if none.
+
+    A registry reference is looked up in the registry (one pass over the tags):
+    ``NAME@vX.Y.Z`` is the commit that version was registered at, ``NAME#STAGE``
+    the commit of the version currently in that stage. Anything else goes to git.
+    """
+    from tether.registry.tags import parse_reference
+
+    reference = parse_reference(rev)
+    if reference is None:
+        return git.resolve(rev)
+    from tether.registry import state
+
+    registry = state.read(git)
+    commit = state.resolve_reference(registry, reference)
+    if commit is not None:
+        return commit
+    try:
+        # A plain git ref may happen to look like a reference (a branch "a@v1.0.0").
+        return git.resolve(rev)
+    except UnknownRevision:
+        raise UnknownRevision(rev, state.unresolved_hint(registry, reference)) from None

@@ -166,3 +166,35 @@ def read_lock(root: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         raise ConfigError(f"dvc.lock is not valid YAML: {exc}") from None
     return data or {}
+
+
+# --- model registry (tether.registry.release) ---------------------------------------
+
+
+def default_remote(root: Path) -> str | None:
+    """The name of the default DVC remote (``core.remote``), None when unset."""
+    from dvc.config import Config
+    from dvc.config import ConfigError as DvcConfigError
+
+    require_dvc(root)
+    try:
+        config = Config(dvc_dir=str(root / ".dvc"))
+    except DvcConfigError as exc:
+        raise ConfigError(f".dvc/config is invalid: {exc}") from None
+    return config.get("core", {}).get("remote") or None
+
+
+def push_outputs(root: Path, remote: str) -> int:
+    """Push every cached output of the workspace's pipeline to ``remote``; returns
+    how many files were uploaded (0 when the remote had them all)."""
+    # An unreachable local remote surfaces as a bare OSError from DVC's transfer.
+    failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
+    with open_repo(root) as repo:
+        try:
+            return int(repo.push(remote=remote) or 0)
+        except failures as exc:
+            raise ExternalError(
+                f"dvc push to remote {remote!r} failed: {exc}",
+                "Check the remote with `dvc remote list` and that the outputs are in the cache "
+                "(`dvc status -c`).",
+            ) from None

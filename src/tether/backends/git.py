@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
 
 from tether.errors import ExternalError, NotATetherRepo, UnknownRevision
 
-__all__ = ["GitCommandError", "GitRepo", "find_root"]
+__all__ = ["GitCommandError", "GitRepo", "TagRef", "find_root"]
 
 
 def find_root(start: str | os.PathLike[str] = ".") -> Path:
@@ -123,3 +124,95 @@ class GitRepo:
         except KeyError:
             return None
         return blob.data_stream.read()
+
+    # model registry (tether.registry) ------------------------------------
+    # The registry lives in tags. Reading it is one `git for-each-ref` pass that
+    # returns every field the registry needs; looking tags up one by one costs a
+    # few milliseconds each, which is what makes GTO slow on large registries.
+
+    _TAG_FIELDS = (
+        "%(refname:strip=2)",
+        "%(objecttype)",
+        "%(*objectname)",
+        "%(objectname)",
+        "%(taggername)",
+        "%(taggeremail)",
+        "%(taggerdate:raw)",
+        "%(contents)",
+    )
+
+    def tag_refs(self) -> list[TagRef]:
+        """Every tag, annotated or lightweight, read in one pass."""
+        fmt = "%00".join(self._TAG_FIELDS) + "%00"
+        out = self.run("for-each-ref", f"--format={fmt}", "refs/tags")
+        fields = out.split("\0")
+        width = len(self._TAG_FIELDS)
+        refs = []
+        for i in range(0, len(fields) - width + 1, width):
+            name, kind, peeled, obj, tagger, email, date, message = fields[i : i + width]
+            # Each record after the first starts with the newline that ends the last.
+            name = name.lstrip("\n")
+            if kind != "tag":
+                refs.append(TagRef(name=name, annotated=False, target=obj))
+                continue
+            seconds, _, offset = date.partition(" ")
+            refs.append(
+                TagRef(
+                    name=name,
+                    annotated=True,
+                    target=peeled,
+                    tagger_name=tagger,
+                    tagger_email=email.strip("<>"),
+                    time=int(seconds or 0),
+                    offset_minutes=_offset_minutes(offset),
+                    message=message,
+                )
+            )
+        return refs
+
+    def create_tag(self, name: str, commit: str, message: str) -> None:
+        """Create annotated tag ``name`` at ``commit``; never overwrites one.
+
+        ``name`` must already be validated by the caller (tether.registry.tags).
+        """
+        self.run(
+            "tag", "--annotate", "--cleanup=whitespace", "--message", message,
+            "--end-of-options", name, commit,
+        )  # fmt: skip
+
+    def delete_tag(self, name: str) -> None:
+        self.run("tag", "--delete", "--end-of-options", name)
+
+    def remotes(self) -> list[str]:
+        return [line for line in self.run("remote").splitlines() if line]
+
+    def push_tag(self, remote: str, name: str) -> None:
+        """Push one tag; refuses to replace a tag of that name on the remote."""
+        self.run("push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
+
+    def tracked_changes(self) -> list[tuple[str, str]]:
+        """Tracked files that differ from HEAD, staged or not (untracked ignored)."""
+        return self.changed_paths(untracked=False)
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """One tag as ``git for-each-ref`` reports it. Lightweight tags carry only a name
+    and a target; ``target`` is the commit an annotated tag points at."""
+
+    name: str
+    annotated: bool
+    target: str
+    tagger_name: str = ""
+    tagger_email: str = ""
+    time: int = 0
+    offset_minutes: int = 0
+    message: str = ""
+
+
+def _offset_minutes(offset: str) -> int:
+    """``+0130`` -> 90, as git writes a tagger's time zone."""
+    if len(offset) != 5 or offset[0] not in "+-" or not offset[1:].isdigit():
+        return 0
+    minutes = int(offset[1:3]) * 60 + int(offset[3:])
+    return -minutes if offset[0] == "-" else minutes

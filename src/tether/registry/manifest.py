@@ -1,0 +1,233 @@
+"""What a release records about how it was built, inside its annotated tag.
+
+The tag message is one human line, a blank line, then ``tether-manifest:`` and a
+JSON document: the commit, metrics, params, the md5 of every DVC output and
+dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, and the Python
+and package versions. GTO shows the whole message; tether reads the JSON back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tether.backends import dvc
+from tether.backends.git import GitRepo
+from tether.errors import UsageError
+
+MARKER = "tether-manifest:"
+SCHEMA = 1
+KEY_PACKAGES = ("tether", "dvc", "hydra-core", "scikit-learn", "pandas", "numpy", "gitpython")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    artifact: str
+    version: str
+    path: str
+    commit: str
+    dvc_lock_sha256: str
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+    outs: dict[str, str]
+    deps: dict[str, str]
+    overrides: list[str]
+    python: str
+    packages: dict[str, str]
+    schema: int = SCHEMA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": self.schema,
+            "artifact": self.artifact,
+            "version": self.version,
+            "path": self.path,
+            "commit": self.commit,
+            "dvc_lock_sha256": self.dvc_lock_sha256,
+            "metrics": self.metrics,
+            "params": self.params,
+            "outs": self.outs,
+            "deps": self.deps,
+            "overrides": self.overrides,
+            "python": self.python,
+            "packages": self.packages,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def _load(text: bytes | None, path: str) -> Any:
+    if text is None:
+        return None
+    try:
+        if path.endswith(".json"):
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError):
+        return None
+
+
+def _metric_paths(pipeline: dict[str, Any]) -> list[str]:
+    """Metrics files declared in dvc.yaml, per stage and at the top level."""
+    paths: list[str] = []
+    entries = list(pipeline.get("metrics") or [])
+    for stage in (pipeline.get("stages") or {}).values():
+        if isinstance(stage, dict):
+            entries.extend(stage.get("metrics") or [])
+    for entry in entries:
+        for path in entry if isinstance(entry, dict) else [entry]:
+            if isinstance(path, str) and path not in paths:
+                paths.append(path)
+    return paths
+
+
+def _packages() -> dict[str, str]:
+    found = {}
+    for name in KEY_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def build(
+    root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str
+) -> Manifest:
+    """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
+    lock_bytes = git.read_blob(commit, dvc.LOCK_FILE) or b""
+    lock = (yaml.safe_load(lock_bytes) or {}) if lock_bytes else {}
+    pipeline = yaml.safe_load(git.read_blob(commit, dvc.PIPELINE_FILE) or b"") or {}
+
+    outs: dict[str, str] = {}
+    deps: dict[str, str] = {}
+    params: dict[str, dict[str, Any]] = {}
+    for entry in (lock.get("stages") or {}).values():
+        for item in entry.get("deps") or []:
+            if item.get("md5"):
+                deps[item["path"]] = item["md5"]
+        for item in entry.get("outs") or []:
+            if item.get("md5"):
+                outs[item["path"]] = item["md5"]
+        for file, values in (entry.get("params") or {}).items():
+            params.setdefault(file, {}).update(values or {})
+
+    metrics = {}
+    for metric in _metric_paths(pipeline):
+        # Metrics kept in Git (cache: false) are read from the commit; DVC-cached ones
+        # from the workspace, which `tether check` has just proved matches it.
+        blob = git.read_blob(commit, metric)
+        if blob is None and (root / metric).is_file():
+            blob = (root / metric).read_bytes()
+        metrics[metric] = _load(blob, metric)
+
+    from tether.pipeline.overrides import load_overrides
+
+    return Manifest(
+        artifact=artifact,
+        version=version,
+        path=path,
+        commit=commit,
+        dvc_lock_sha256=hashlib.sha256(lock_bytes).hexdigest(),
+        metrics={p: m for p, m in metrics.items() if m is not None},
+        params={f: dict(sorted(v.items())) for f, v in sorted(params.items())},
+        outs=dict(sorted(outs.items())),
+        deps=dict(sorted(deps.items())),
+        overrides=load_overrides(root),
+        python=platform.python_version(),
+        packages=_packages(),
+    )
+
+
+def render(manifest: Manifest, human: str) -> str:
+    """The tag message: the human line, then the manifest as JSON."""
+    body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
+    return f"{human.strip()}\n\n{MARKER}\n{body}\n"
+
+
+def parse(message: str) -> Manifest | None:
+    """The manifest in a tag message, or None when the tag has none (GTO's own tags)."""
+    _, marker, body = message.partition(f"\n{MARKER}\n")
+    if not marker:
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return None
+    return Manifest.from_dict(data)
+
+
+def human_line(message: str) -> str:
+    return message.split("\n", 1)[0]
+
+
+def require(message: str, tag: str) -> Manifest:
+    found = parse(message)
+    if found is None:
+        raise UsageError(
+            f"tag {tag} has no tether manifest (it was not made by `tether release`)",
+            "Only releases made with `tether release` record how they were built.",
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ReleaseRecord:
+    """A release's tag, its human line, and its manifest."""
+
+    artifact: str
+    version: str
+    tag: str
+    commit: str
+    summary: str
+    manifest: Manifest
+
+
+def lookup(root: Path, ref: str) -> ReleaseRecord:
+    """The manifest of the release ``ref`` names: ``NAME@vX.Y.Z``, ``NAME@latest``
+    or ``NAME#STAGE`` (the version in that stage now)."""
+    from tether.registry import state
+    from tether.registry.tags import Action, parse_reference
+
+    reference = parse_reference(ref)
+    if reference is None:
+        raise UsageError(
+            f"{ref!r} is not a registry reference",
+            "Name a release as NAME@vX.Y.Z, NAME@latest or NAME#STAGE, e.g. cancer-classifier#prod.",
+        )
+    registry = state.load(root)
+    commit = state.resolve_reference(registry, reference)
+    artifact = registry.find(reference.artifact)
+    if commit is None or artifact is None:
+        raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
+    found = artifact.version_at(commit)
+    event = next(
+        (
+            e
+            for e in artifact.events
+            if e.action is Action.REGISTER and found and e.version == found.version
+        ),
+        None,
+    )
+    if found is None or event is None:
+        raise UsageError(f"{ref} names commit {commit[:8]}, which has no registered version")
+    return ReleaseRecord(
+        artifact.name,
+        found.version,
+        event.tag,
+        commit,
+        human_line(event.message),
+        require(event.message, event.tag),
+    )

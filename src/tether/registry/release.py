@@ -1,0 +1,386 @@
+"""Writing the registry: release, promote, rollback, unassign, deregister.
+
+Every function checks everything it can before it creates a tag, so a refusal
+leaves no trace: names are validated before any git call, then the work tree,
+the pipeline (``tether check``) and the DVC remote are checked. A tag is never
+overwritten. With ``push``, a tag the Git remote rejects is deleted again
+locally, so local and remote never disagree about a version or a stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from tether.backends import dvc
+from tether.backends.git import GitRepo
+from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.registry import manifest as manifests
+from tether.registry import state
+from tether.registry.tags import (
+    FIRST_VERSION,
+    Action,
+    SemVer,
+    format_tag,
+    next_counter,
+    validate_name,
+    validate_stage,
+    validate_version,
+)
+
+BUMPS = ("major", "minor", "patch")
+
+
+@dataclass(frozen=True)
+class Released:
+    artifact: str
+    version: str
+    tag: str
+    commit: str
+    dvc_remote: str
+    uploaded: int
+    manifest: manifests.Manifest
+    pushed_to: str | None
+
+
+@dataclass(frozen=True)
+class StageChange:
+    """A promote, rollback or unassign: the tag made and who holds the stage now."""
+
+    artifact: str
+    stage: str
+    version: str  # the version the tag was made for
+    tag: str
+    commit: str
+    previous: str | None  # who held the stage before
+    current: str | None  # who holds it now
+    pushed_to: str | None
+
+
+@dataclass(frozen=True)
+class Deregistered:
+    artifact: str
+    version: str
+    tag: str
+    commit: str
+    pushed_to: str | None
+
+
+# --- shared checks -------------------------------------------------------------------
+
+
+def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
+    """The ``artifacts:`` of the dvc.yaml that declares ``name`` (``dir:name`` is in
+    ``dir/dvc.yaml``), at ``commit``."""
+    folder, _, _ = name.rpartition(":")
+    path = f"{folder}/{dvc.PIPELINE_FILE}" if folder else dvc.PIPELINE_FILE
+    blob = git.read_blob(commit, path)
+    if blob is None:
+        return {}
+    try:
+        data = yaml.safe_load(blob) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML at {commit[:8]}: {exc}") from None
+    artifacts = data.get("artifacts") if isinstance(data, dict) else None
+    return artifacts if isinstance(artifacts, dict) else {}
+
+
+def _git_remote(git: GitRepo) -> str:
+    remotes = git.remotes()
+    if "origin" in remotes:
+        return "origin"
+    if len(remotes) == 1:
+        return remotes[0]
+    raise UsageError(
+        "--push needs a Git remote: "
+        + ("there is none" if not remotes else "several exist and none is 'origin'"),
+        "Add one with `git remote add origin URL`, or run without --push.",
+    )
+
+
+def _create(git: GitRepo, registry: state.Registry, tag: str, commit: str, message: str) -> None:
+    if tag in registry.tag_names:
+        raise UsageError(
+            f"tag {tag} already exists; tether never overwrites a tag", "Run `tether show`."
+        )
+    git.create_tag(tag, commit, message)
+
+
+def _publish(git: GitRepo, tag: str, remote: str | None) -> str | None:
+    """Push ``tag``; on rejection delete it locally and say nothing was published."""
+    if remote is None:
+        return None
+    try:
+        git.push_tag(remote, tag)
+    except ExternalError as exc:
+        git.delete_tag(tag)
+        raise ExternalError(
+            f"pushing {tag} to {remote!r} failed, so the local tag was deleted again and "
+            f"nothing was published: {exc.message}",
+            "Fetch the remote's tags (`git fetch --tags`), check access, then run the command again.",
+        ) from None
+    return remote
+
+
+def _artifact(registry: state.Registry, name: str) -> state.Artifact:
+    found = registry.find(name)
+    if found is None:
+        known = ", ".join(registry.artifacts) or "none yet"
+        raise UsageError(
+            f"no artifact {name!r} in the registry (released: {known})",
+            f"Release it first: `tether release {name}`.",
+        )
+    return found
+
+
+def _live_version(artifact: state.Artifact, version: str) -> state.Version:
+    found = artifact.versions.get(version)
+    if found is None or not found.registered:
+        live = sorted(
+            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
+        )
+        raise UsageError(
+            f"{artifact.name} has no version {version}",
+            f"Released versions: {', '.join(live) or 'none'}.",
+        )
+    if not found.active:
+        raise UsageError(
+            f"{artifact.name} {version} was deregistered", "Release a new version instead."
+        )
+    return found
+
+
+# --- release -------------------------------------------------------------------------
+
+
+def _next_version(artifact: state.Artifact | None, version: str | None, bump: str | None) -> str:
+    if version is not None:
+        return validate_version(version)
+    latest = artifact.latest if artifact else None
+    if latest is None:
+        return FIRST_VERSION
+    return SemVer(latest).bump(bump or "patch")
+
+
+def release(
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+) -> Released:
+    """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    validate_name(name)
+    if version is not None and bump is not None:
+        raise UsageError("give --version or --bump, not both")
+    if version is not None:
+        validate_version(version)
+    if bump is not None and bump not in BUMPS:
+        raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
+
+    from tether.revisions import resolve
+
+    git = GitRepo(root)
+    head = git.head()
+    if head is None:
+        raise UsageError("the repository has no commits yet", "Commit the project first.")
+    commit = resolve(git, ref) if ref is not None else head
+    if commit != head:
+        raise UsageError(
+            f"--ref {ref} is not the checked-out commit; tether releases only what it can check",
+            f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
+        )
+
+    declared = declared_artifacts(git, commit, name)
+    if name.rpartition(":")[2] not in declared:
+        raise UsageError(
+            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
+            f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
+        )
+    path = str(declared[name.rpartition(":")[2]].get("path", ""))
+
+    changed = git.tracked_changes()
+    if changed:
+        listed = ", ".join(p for _, p in changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise CheckFailed(
+            f"the work tree has uncommitted changes to tracked files ({listed}); "
+            "a release must be exactly a commit",
+            "Commit them (`git commit -a`) or set them aside (`git stash`), then release again.",
+        )
+
+    registry = state.read(git)
+    artifact = registry.find(name)
+    new_version = _next_version(artifact, version, bump)
+    if artifact is not None:
+        existing = artifact.versions.get(new_version)
+        if existing is not None and existing.registered:
+            raise UsageError(
+                f"{name} {new_version} already exists"
+                + ("" if existing.active else " (deregistered)"),
+                "Choose another version, or `--bump minor` from the latest.",
+            )
+        at_commit = artifact.version_at(commit)
+        if at_commit is not None and at_commit.active:
+            raise UsageError(
+                f"commit {commit[:8]} is already released as {name} {at_commit.version}",
+                f"Promote that version instead: `tether promote {name} {at_commit.version} STAGE`.",
+            )
+    tag = format_tag(Action.REGISTER, name, version=new_version)
+    if tag in registry.tag_names:
+        raise UsageError(
+            f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
+        )
+    remote = _git_remote(git) if push else None
+
+    from tether.pipeline.check import check
+
+    result = check(root)
+    if not result.reproducible:
+        lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
+        raise CheckFailed(
+            f"`tether check` fails at {commit[:8]}, so it cannot be released: {lines}",
+            "Fix the problems (`tether check` lists them), commit, then release again.",
+        )
+
+    dvc_remote = dvc.default_remote(root)
+    if dvc_remote is None:
+        raise ConfigError(
+            "no default DVC remote is configured, so the release's data could not be fetched by anyone else",
+            "Add one: `dvc remote add -d storage URL`, commit .dvc/config, then release again.",
+        )
+    uploaded = dvc.push_outputs(root, dvc_remote)
+
+    built = manifests.build(root, git, commit, name, new_version, path)
+    human = (
+        message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
+    )
+    _create(git, registry, tag, commit, manifests.render(built, human))
+    pushed = _publish(git, tag, remote)
+    return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
+
+
+# --- stages ---------------------------------------------------------------------------
+
+
+def _assign(
+    git: GitRepo,
+    registry: state.Registry,
+    artifact: state.Artifact,
+    version: state.Version,
+    stage: str,
+    action: Action,
+    message: str,
+    remote: str | None,
+) -> StageChange:
+    previous = artifact.stages.get(stage)
+    tag = format_tag(
+        action, artifact.name, stage=stage, counter=next_counter(registry.tag_names, artifact.name)
+    )
+    _create(git, registry, tag, version.commit, message)
+    pushed = _publish(git, tag, remote)
+    current = state.read(git).artifacts[artifact.name].stages.get(stage)
+    return StageChange(
+        artifact.name, stage, version.version, tag, version.commit, previous, current, pushed
+    )
+
+
+def promote(root: Path, name: str, version: str, stage: str, push: bool = False) -> StageChange:
+    """Assign ``stage`` to ``version`` of ``name``."""
+    validate_name(name)
+    validate_version(version)
+    validate_stage(stage)
+    git = GitRepo(root)
+    registry = state.read(git)
+    artifact = _artifact(registry, name)
+    found = _live_version(artifact, version)
+    if artifact.stages.get(stage) == version:
+        raise UsageError(f"{name} {version} is already in stage {stage!r}", "Run `tether show`.")
+    remote = _git_remote(git) if push else None
+    return _assign(
+        git, registry, artifact, found, stage, Action.ASSIGN,
+        f"Promote {name} {version} to {stage}", remote,
+    )  # fmt: skip
+
+
+def rollback_target(artifact: state.Artifact, stage: str) -> str | None:
+    """The version that held ``stage`` before the current one.
+
+    Holders form a stack: a new version goes on top; going back to a version below
+    (a rollback) takes off everything above it. So rolling back twice from v3 goes
+    to v2, then v1, never back to the v3 that was rolled back from.
+    """
+    stack: list[str] = []
+    for holder in artifact.holders(stage):
+        if holder is None:
+            continue
+        if holder in stack:
+            del stack[stack.index(holder) + 1 :]
+        else:
+            stack.append(holder)
+    current = artifact.stages.get(stage)
+    for version in reversed(stack):
+        info = artifact.versions.get(version)
+        if version != current and info is not None and info.active:
+            return version
+    return None
+
+
+def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChange:
+    """Assign ``stage`` back to the version that held it before the current one."""
+    validate_name(name)
+    validate_stage(stage)
+    git = GitRepo(root)
+    registry = state.read(git)
+    artifact = _artifact(registry, name)
+    current = artifact.stages.get(stage)
+    if current is None:
+        raise UsageError(
+            f"no version of {name} is in stage {stage!r}, so there is nothing to roll back"
+        )
+    target = rollback_target(artifact, stage)
+    if target is None:
+        raise UsageError(
+            f"no version of {name} held stage {stage!r} before {current}",
+            f"Promote another version instead: `tether promote {name} VERSION {stage}`.",
+        )
+    remote = _git_remote(git) if push else None
+    return _assign(
+        git, registry, artifact, artifact.versions[target], stage, Action.ASSIGN,
+        f"Roll back {name} {stage} from {current} to {target}", remote,
+    )  # fmt: skip
+
+
+def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChange:
+    """Take ``stage`` from the version that holds it now."""
+    validate_name(name)
+    validate_stage(stage)
+    git = GitRepo(root)
+    registry = state.read(git)
+    artifact = _artifact(registry, name)
+    current = artifact.stages.get(stage)
+    if current is None:
+        raise UsageError(f"no version of {name} is in stage {stage!r}", "Run `tether show`.")
+    remote = _git_remote(git) if push else None
+    return _assign(
+        git, registry, artifact, artifact.versions[current], stage, Action.UNASSIGN,
+        f"Unassign {stage} from {name} {current}", remote,
+    )  # fmt: skip
+
+
+def deregister(root: Path, name: str, version: str, push: bool = False) -> Deregistered:
+    """Mark ``version`` as withdrawn; it leaves every stage and `latest`."""
+    validate_name(name)
+    validate_version(version)
+    git = GitRepo(root)
+    registry = state.read(git)
+    artifact = _artifact(registry, name)
+    found = _live_version(artifact, version)
+    remote = _git_remote(git) if push else None
+    tag = format_tag(Action.DEREGISTER, name, version=version)
+    _create(git, registry, tag, found.commit, f"Deregister {name} {version}")
+    pushed = _publish(git, tag, remote)
+    return Deregistered(name, version, tag, found.commit, pushed)

@@ -1,0 +1,363 @@
+"""The registry as the tags say it is, read in one ``git for-each-ref`` pass.
+
+Order of events: by the per-artifact counter N, never by tag time. Tag times have
+one-second resolution, so two assignments made within a second cannot be told apart
+by time (GTO then names either one). Tags without a counter (GTO writes
+registrations as plain ``NAME@vX.Y.Z``) are placed by their time among the others.
+
+A stage's current version is the version whose latest assignment to that stage
+comes last, among versions whose own latest event for the stage is an assignment
+(not an unassignment) and that are not deregistered. These are GTO's rules with
+the counter in place of the clock, so both tools name the same version whenever
+the tag times differ.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.backends.git import GitRepo, TagRef
+from tether.errors import UsageError
+from tether.registry.tags import PRIORITY, Action, ParsedTag, Reference, SemVer, parse_tag
+
+
+@dataclass(frozen=True)
+class Event:
+    """One registry tag, as an event."""
+
+    artifact: str
+    action: Action
+    tag: str
+    commit: str
+    version: str  # for stage events: the version registered at the commit (or its SHA)
+    stage: str | None
+    counter: int | None
+    author: str
+    author_email: str
+    time: int
+    offset_minutes: int
+    message: str
+
+    @property
+    def priority(self) -> int:
+        return PRIORITY[self.action]
+
+    @property
+    def timestamp(self) -> dt.datetime:
+        zone = dt.timezone(dt.timedelta(minutes=self.offset_minutes))
+        return dt.datetime.fromtimestamp(self.time, tz=zone)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields and values of an event in ``gto history --json``."""
+        return {
+            "timestamp": self.timestamp.isoformat(),
+            "artifact": self.artifact,
+            "event": self.action.value,
+            "priority": self.priority,
+            "version": None if self.action is Action.DEPRECATE else self.version,
+            "stage": self.stage,
+            "commit": self.commit,
+            "author": self.author,
+            "author_email": self.author_email,
+            "message": self.message,
+            "ref": self.tag,
+        }
+
+
+@dataclass
+class Version:
+    version: str
+    commit: str
+    registered: bool  # has a registration tag (False: a commit assigned directly)
+    active: bool  # not deregistered
+    tag: str | None = None  # the registration tag
+
+
+@dataclass
+class Artifact:
+    name: str
+    events: list[Event] = field(default_factory=list)  # oldest first, in counter order
+    versions: dict[str, Version] = field(default_factory=dict)
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> current version
+    deprecated: bool = False
+
+    @property
+    def latest(self) -> str | None:
+        """The highest registered, not deregistered version by SemVer precedence."""
+        live = [v.version for v in self.versions.values() if v.registered and v.active]
+        return max(live, key=SemVer) if live else None
+
+    def version_at(self, commit: str) -> Version | None:
+        """The version registered at ``commit`` (GTO allows one per commit)."""
+        for version in self.versions.values():
+            if version.commit == commit and version.registered:
+                return version
+        return None
+
+    def stage_events(self, stage: str) -> list[Event]:
+        return [e for e in self.events if e.stage == stage]
+
+    def holders(self, stage: str) -> list[str | None]:
+        """The stage's current version after each of its events, oldest first."""
+        return [_holder(self, events) for events in _prefixes(self.stage_events(stage))]
+
+
+@dataclass
+class Registry:
+    artifacts: dict[str, Artifact]
+    tag_names: list[str]  # every tag, lightweight ones included (their names are taken)
+
+    def find(self, name: str) -> Artifact | None:
+        return self.artifacts.get(name)
+
+    def used_stages(self) -> list[str]:
+        return sorted({s for a in self.artifacts.values() for s in a.stages})
+
+    def events(self, name: str | None = None) -> list[Event]:
+        """Every event, newest first, of all artifacts or of one."""
+        chosen = [a for a in self.artifacts.values() if name is None or a.name == name]
+        return list(reversed(_merged(chosen)))
+
+
+def _prefixes(events: list[Event]) -> Iterable[list[Event]]:
+    for i in range(1, len(events) + 1):
+        yield events[:i]
+
+
+def _holder(artifact: Artifact, stage_events: list[Event]) -> str | None:
+    """Which version holds a stage after ``stage_events`` (oldest first)."""
+    last: dict[str, tuple[int, Action]] = {}
+    for rank, event in enumerate(stage_events):
+        last[event.version] = (rank, event.action)
+    best: tuple[int, str] | None = None
+    for version, (rank, action) in last.items():
+        info = artifact.versions.get(version)
+        if action is not Action.ASSIGN or (info is not None and not info.active):
+            continue
+        if best is None or rank > best[0]:
+            best = (rank, version)
+    return best[1] if best else None
+
+
+def _key(event: Event) -> tuple[int, int]:
+    return (event.time, event.priority)
+
+
+def _ordered(events: Iterable[Event]) -> list[Event]:
+    """One artifact's events, oldest first: tags with a counter by counter; each tag
+    without one goes after the last counted tag not later than it (time, then
+    GTO's priority), so registrations sit where they happened."""
+    events = list(events)
+    counted = sorted((e for e in events if e.counter is not None), key=lambda e: (e.counter, e.tag))
+    loose = sorted((e for e in events if e.counter is None), key=lambda e: (*_key(e), e.tag))
+    if not loose or not counted:
+        return counted + loose
+    # suffix_min[i] is the smallest key at or after i; it never decreases, so the
+    # last counted tag not later than k is found by bisection.
+    suffix_min = [_key(e) for e in counted]
+    for i in range(len(counted) - 2, -1, -1):
+        suffix_min[i] = min(suffix_min[i], suffix_min[i + 1])
+    slots: dict[int, list[Event]] = {}
+    for event in loose:
+        slots.setdefault(bisect.bisect_right(suffix_min, _key(event)), []).append(event)
+    merged = list(slots.get(0, []))
+    for i, event in enumerate(counted, start=1):
+        merged.append(event)
+        merged.extend(slots.get(i, []))
+    return merged
+
+
+def _merged(artifacts: Iterable[Artifact]) -> list[Event]:
+    """Events of several artifacts, oldest first. Counters are per artifact, so each
+    artifact keeps its own order and the sequences are interleaved by time."""
+    return list(heapq.merge(*(a.events for a in artifacts), key=_key))
+
+
+def _event(ref: TagRef, parsed: ParsedTag, version: str) -> Event:
+    return Event(
+        artifact=parsed.artifact,
+        action=parsed.action,
+        tag=ref.name,
+        commit=ref.target,
+        version=version,
+        stage=parsed.stage,
+        counter=parsed.counter,
+        author=ref.tagger_name,
+        author_email=ref.tagger_email,
+        time=ref.time,
+        offset_minutes=ref.offset_minutes,
+        message=ref.message.strip(),
+    )
+
+
+def build(refs: list[TagRef]) -> Registry:
+    """The registry from a list of tags (lightweight ones only reserve names)."""
+    artifacts: dict[str, Artifact] = {}
+    parsed_refs = []
+    for ref in refs:
+        parsed = parse_tag(ref.name)
+        if parsed is not None and ref.annotated:
+            parsed_refs.append((ref, parsed))
+
+    # GTO lists artifacts in the order it first meets them: deprecations, then
+    # (de)registrations, then stage tags, each group by tag time.
+    groups = (
+        {Action.DEPRECATE},
+        {Action.REGISTER, Action.DEREGISTER},
+        {Action.ASSIGN, Action.UNASSIGN},
+    )
+    for group in groups:
+        chosen = sorted(
+            ((r, p) for r, p in parsed_refs if p.action in group),
+            key=lambda rp: (rp[0].time, rp[0].name),
+        )
+        for _, parsed in chosen:
+            artifacts.setdefault(parsed.artifact, Artifact(parsed.artifact))
+
+    raw: dict[str, list[tuple[TagRef, ParsedTag]]] = {}
+    for ref, parsed in parsed_refs:
+        raw.setdefault(parsed.artifact, []).append((ref, parsed))
+    for name, items in raw.items():
+        _fill(artifacts[name], items)
+    return Registry(artifacts=artifacts, tag_names=[r.name for r in refs])
+
+
+def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> None:
+    # Versions first: a stage tag names its version through its commit.
+    direct = [
+        _event(ref, p, p.version or "")
+        for ref, p in items
+        if p.action in (Action.REGISTER, Action.DEREGISTER)
+    ]
+    for event in _ordered(direct):
+        known = artifact.versions.get(event.version)
+        if known is None:
+            known = artifact.versions[event.version] = Version(
+                event.version, event.commit, registered=False, active=False
+            )
+        if event.action is Action.REGISTER:
+            known.registered, known.active, known.tag = True, True, event.tag
+        else:
+            known.active = False
+    events = list(direct)
+    by_commit = {v.commit: v for v in reversed(artifact.versions.values()) if v.registered}
+    for ref, p in items:
+        if p.action in (Action.ASSIGN, Action.UNASSIGN):
+            found = by_commit.get(ref.target)
+            if found is None:
+                # A commit assigned without a registration: GTO names it by its SHA.
+                found = artifact.versions.setdefault(
+                    ref.target, Version(ref.target, ref.target, registered=False, active=True)
+                )
+            events.append(_event(ref, p, found.version))
+        elif p.action is Action.DEPRECATE:
+            events.append(_event(ref, p, ""))
+    artifact.events = _ordered(events)
+    artifact.deprecated = bool(artifact.events) and artifact.events[-1].action is Action.DEPRECATE
+    for stage in sorted({e.stage for e in artifact.events if e.stage}):
+        holder = _holder(artifact, artifact.stage_events(stage))
+        if holder is not None:
+            artifact.stages[stage] = holder
+
+
+def read(git: GitRepo) -> Registry:
+    """The registry of the repository, from one ``git for-each-ref`` pass."""
+    return build(git.tag_refs())
+
+
+# --- views ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shown:
+    """``tether show``: per artifact its latest version and each used stage's version."""
+
+    stages: list[str]
+    artifacts: dict[str, Any]  # exactly ``gto show --json``
+
+
+def show(root: Path, name: str | None = None) -> Shown:
+    """The registry view of ``tether show`` (one artifact when ``name`` is given)."""
+    registry = load(root)
+    if name is not None:
+        artifact = registry.find(name)
+        if artifact is None:
+            known = ", ".join(registry.artifacts) or "none yet"
+            raise UsageError(
+                f"no artifact {name!r} in the registry (released: {known})", "Run `tether show`."
+            )
+        if artifact.deprecated:
+            raise UsageError(
+                f"{name} is deprecated (tag {artifact.events[-1].tag})", "Run `tether log {name}`."
+            )
+    return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
+
+
+def show_dict(registry: Registry, name: str | None = None) -> dict[str, Any]:
+    """What ``gto show --json`` prints: per active artifact, its latest version and
+    the version in every stage used anywhere in the registry (None where none)."""
+    stages = registry.used_stages()
+    out: dict[str, Any] = {}
+    for artifact in registry.artifacts.values():
+        if artifact.deprecated or (name is not None and artifact.name != name):
+            continue
+        out[artifact.name] = {
+            "version": artifact.latest,
+            "stage": {stage: artifact.stages.get(stage) for stage in stages},
+            "registered": True,
+            "active": True,
+        }
+    return out
+
+
+# --- registry references -------------------------------------------------------------
+
+
+def resolve_reference(registry: Registry, reference: Reference) -> str | None:
+    """The commit a reference names, or None when the registry has no such thing.
+
+    ``NAME@vX.Y.Z`` must be registered and not deregistered; ``NAME@latest`` is the
+    highest such version; ``NAME#STAGE`` is the version currently in the stage.
+    """
+    artifact = registry.find(reference.artifact)
+    if artifact is None:
+        return None
+    if reference.stage is not None:
+        version = artifact.stages.get(reference.stage)
+    elif reference.version == "latest":
+        version = artifact.latest
+    else:
+        version = reference.version
+    found = artifact.versions.get(version) if version else None
+    if found is None or not found.active:
+        return None
+    return found.commit
+
+
+def unresolved_hint(registry: Registry, reference: Reference) -> str:
+    """Why a reference names nothing, and what exists instead."""
+    artifact = registry.find(reference.artifact)
+    if artifact is None:
+        known = ", ".join(sorted(registry.artifacts)) or "none yet"
+        return f"No artifact {reference.artifact!r} in the registry (registered: {known}). See `tether show`."
+    if reference.stage is not None:
+        stages = ", ".join(f"{s}={v}" for s, v in sorted(artifact.stages.items())) or "none"
+        return f"No version of {artifact.name} is in stage {reference.stage!r} (stages: {stages})."
+    live = sorted(
+        (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
+    )
+    shown = ", ".join(live) or "none"
+    if reference.version in artifact.versions:
+        return f"{artifact.name} {reference.version} was deregistered (registered: {shown})."
+    return f"{artifact.name} has no version {reference.version} (registered: {shown})."
+
+
+def load(root: Path) -> Registry:
+    """The registry of the repository at ``root``."""
+    return read(GitRepo(root))
