@@ -198,3 +198,45 @@ def push_outputs(root: Path, remote: str) -> int:
                 "Check the remote with `dvc remote list` and that the outputs are in the cache "
                 "(`dvc status -c`).",
             ) from None
+
+# metrics: reading DVC-cached files without a Repo object --------------------
+#
+# ``tether diff`` and ``tether history`` read metric files that DVC stores in its
+# cache straight from the cache directory, by the md5 dvc.lock records. Building a
+# ``dvc.repo.Repo`` (about 0.4 s to import) for that would dominate their run time,
+# so the cache layout is spelled out here, next to the rest of what tether knows
+# about DVC.
+
+
+def cache_dir(root: Path) -> Path:
+    """The local DVC cache directory: ``cache.dir`` from .dvc/config.local or
+    .dvc/config (relative to .dvc/), else .dvc/cache.
+
+    Read with configparser rather than ``dvc.config.Config``, whose import alone
+    costs about 0.1 s; only this one key is needed.
+    """
+    import configparser
+
+    dvc_dir = root / ".dvc"
+    for name in ("config.local", "config"):
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(dvc_dir / name, encoding="utf-8")
+        except configparser.Error:
+            continue
+        if parser.has_option("cache", "dir"):
+            value = parser.get("cache", "dir").strip().strip("'\"")
+            return (dvc_dir / os.path.expanduser(value)).resolve()
+    return dvc_dir / "cache"
+
+
+def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
+    """Where the cache keeps the object with hash ``md5``, None if ``md5`` is not
+    a hash. DVC 3 outputs (``hash: md5`` in dvc.lock) live under ``files/md5/``;
+    DVC 2 outputs directly under the cache directory."""
+    md5 = md5.lower()
+    digest = md5.removesuffix(".dir")
+    if len(digest) < 3 or not all(c in "0123456789abcdef" for c in digest):
+        return None
+    base = cache if legacy else cache / "files" / "md5"
+    return base / md5[:2] / md5[2:]

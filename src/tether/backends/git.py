@@ -8,31 +8,41 @@ that git could read as an option.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-
-import git
-from git.exc import GitCommandError, InvalidGitRepositoryError, NoSuchPathError
+from typing import TYPE_CHECKING
 
 from tether.errors import ExternalError, NotATetherRepo, UnknownRevision
 
-__all__ = ["GitCommandError", "GitRepo", "TagRef", "find_root"]
+if TYPE_CHECKING:
+    import git
+
+__all__ = ["GitRepo", "TagRef", "find_root"]
 
 
 def find_root(start: str | os.PathLike[str] = ".") -> Path:
     """The top of the git work tree that contains ``start``."""
-    try:
-        repo = git.Repo(start, search_parent_directories=True)
-    except (InvalidGitRepositoryError, NoSuchPathError):
+    where = Path(start)
+    if not where.is_dir():
+        raise NotATetherRepo(f"{where} is not a directory")
+    proc = subprocess.run(
+        ["git", "rev-parse", "--is-bare-repository", "--show-toplevel"],
+        cwd=where,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode != 0 and lines[:1] == ["true"]:
+        raise NotATetherRepo(f"{where.resolve()} is a bare git repository; tether needs a work tree")
+    if proc.returncode != 0 or len(lines) < 2:
         raise NotATetherRepo(
-            f"{Path(start).resolve()} is not inside a git repository",
+            f"{where.resolve()} is not inside a git repository",
             "Run tether from your project, or create one with `git init && dvc init`.",
-        ) from None
-    if repo.working_tree_dir is None:
-        raise NotATetherRepo(f"{start} is a bare git repository; tether needs a work tree")
-    return Path(repo.working_tree_dir)
+        )
+    return Path(lines[1])
 
 
 class GitRepo:
@@ -43,15 +53,25 @@ class GitRepo:
 
     @cached_property
     def repo(self) -> git.Repo:
+        import git
+
         return git.Repo(self.root)
+
+    def _call(self, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
+        # One git command is a plain process call (argument list, no shell): GitPython
+        # adds nothing to it, and importing GitPython costs about 50 ms that read-only
+        # commands (`tether show`, `tether diff`) would otherwise pay on every call.
+        return subprocess.run(
+            ["git", *args], cwd=self.root, capture_output=True, stdin=subprocess.DEVNULL
+        )
 
     def run(self, *args: str) -> str:
         """Run ``git ARGS`` in the work tree; a failure becomes an ExternalError."""
-        try:
-            return self.repo.git.execute(["git", *args], strip_newline_in_stdout=False)
-        except GitCommandError as exc:
-            detail = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
-            raise ExternalError(f"git {args[0]} failed: {detail or exc}") from None
+        proc = self._call(args)
+        if proc.returncode != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip()
+            raise ExternalError(f"git {args[0]} failed: {detail or f'exit code {proc.returncode}'}")
+        return proc.stdout.decode("utf-8", "surrogateescape")
 
     # revisions -------------------------------------------------------------
 
@@ -63,11 +83,10 @@ class GitRepo:
         """
         if not rev or rev.startswith("-") or "\n" in rev or "\0" in rev:
             raise UnknownRevision(rev)
-        try:
-            out = self.repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
-        except GitCommandError:
-            raise UnknownRevision(rev) from None
-        return out.strip()
+        proc = self._call(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])
+        if proc.returncode != 0:
+            raise UnknownRevision(rev)
+        return proc.stdout.decode().strip()
 
     def head(self) -> str | None:
         """The commit HEAD points at, or None in a repository with no commits."""
@@ -97,11 +116,7 @@ class GitRepo:
 
     def is_tracked(self, path: str) -> bool:
         """Whether git tracks the file ``path``."""
-        try:
-            self.repo.git.ls_files("--error-unmatch", "--", path)
-        except GitCommandError:
-            return False
-        return True
+        return self._call(["ls-files", "--error-unmatch", "--", path]).returncode == 0
 
     def tracked(self, paths: Iterable[str]) -> set[str]:
         """Which of ``paths`` (files or folders) git tracks files under."""
@@ -195,6 +210,66 @@ class GitRepo:
         return self.changed_paths(untracked=False)
 
 
+    # metrics: many revisions through one object stream ----------------------
+    #
+    # ``tether diff`` and ``tether history`` read dvc.yaml, dvc.lock, params and
+    # metric files at many commits. Every object is read by SHA through one
+    # ``git cat-file --batch`` process (``ObjectStream`` below), with requests sent
+    # in batches, so a history over 500 tags costs one git process, not one per
+    # revision or per file.
+
+    @cached_property
+    def objects(self) -> ObjectStream:
+        return ObjectStream(self.root)
+
+    def read_object(self, sha: str) -> tuple[str, bytes] | None:
+        """``(type, bytes)`` of the object ``sha`` (a full hex SHA), None if missing."""
+        return self.objects.read_many([sha]).get(sha)
+
+    def commit_header(self, sha: str) -> tuple[str, int]:
+        """``(tree SHA, committer time as a Unix timestamp)`` of commit ``sha``."""
+        found = self.read_object(sha)
+        if found is None or found[0] != "commit":
+            raise UnknownRevision(sha)
+        return parse_commit_header(found[1])
+
+    def tree_entries(self, sha: str) -> list[tuple[str, bool, str]]:
+        """``(name, is_tree, sha)`` for each entry of tree ``sha`` (empty if missing)."""
+        found = self.read_object(sha)
+        if found is None or found[0] != "tree":
+            return []
+        return parse_tree(found[1])
+
+    def tag_commits(self) -> list[tuple[str, str]]:
+        """``(tag name, commit SHA)`` for every tag that points (maybe through an
+        annotated tag object) at a commit."""
+        out = self.run(
+            "for-each-ref", "refs/tags", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(*objecttype)%00%(objecttype)"
+        )
+        tags = []
+        for line in out.splitlines():
+            name, obj, peeled, peeled_type, obj_type = line.split("\0")
+            if obj_type == "commit":
+                tags.append((name, obj))
+            elif peeled_type == "commit":
+                tags.append((name, peeled))
+        return tags
+
+    def first_parent_commits(self, sha: str, count: int) -> list[str]:
+        """The last ``count`` commits on the first-parent line ending at ``sha``,
+        newest first."""
+        out = self.run("rev-list", "--first-parent", f"--max-count={int(count)}", sha, "--")
+        return out.split()
+
+    def worktree_files_named(self, name: str) -> list[str]:
+        """Paths (tracked or untracked, not ignored) of files called ``name`` in
+        the work tree."""
+        out = self.run(
+            "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", name, f"*/{name}"
+        )
+        return sorted({p for p in out.split("\0") if p and (p == name or p.endswith("/" + name))})
+
+
 @dataclass(frozen=True)
 class TagRef:
     """One tag as ``git for-each-ref`` reports it. Lightweight tags carry only a name
@@ -216,3 +291,87 @@ def _offset_minutes(offset: str) -> int:
         return 0
     minutes = int(offset[1:3]) * 60 + int(offset[3:])
     return -minutes if offset[0] == "-" else minutes
+
+def parse_commit_header(data: bytes) -> tuple[str, int]:
+    """``(tree SHA, committer Unix time)`` from the raw bytes of a commit object."""
+    tree, when = "", 0
+    for line in data.split(b"\n"):
+        if not line:
+            break  # the message follows the first blank line
+        if line.startswith(b"tree "):
+            tree = line[5:].decode("ascii")
+        elif line.startswith(b"committer "):
+            # "committer NAME <EMAIL> 1700000000 +0000"
+            when = int(line.rsplit(b" ", 2)[1])
+    return tree, when
+
+
+def parse_tree(data: bytes) -> list[tuple[str, bool, str]]:
+    """``(name, is_tree, sha)`` for each entry of a raw tree object; submodule
+    entries (commits, whose objects are not here) are left out."""
+    from git.objects.fun import tree_entries_from_data
+
+    entries = []
+    for binsha, mode, name in tree_entries_from_data(data):
+        kind = mode >> 12
+        if kind == 0o16:  # gitlink (submodule)
+            continue
+        entries.append((name, kind == 0o04, binsha.hex()))
+    return entries
+
+
+class ObjectStream:
+    """One ``git cat-file --batch`` process serving objects by SHA.
+
+    GitPython's own reader (``Git.get_object_data``) waits for each answer before
+    asking the next question: a pipe round trip per object, which dominates reading
+    a few small files at hundreds of revisions. Here requests go out in chunks and
+    the answers are read back in order. A chunk's requests (41 bytes each) stay far
+    below the pipe buffer, so git never blocks on a full stdin while we read.
+    """
+
+    CHUNK = 512
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _process(self) -> subprocess.Popen[bytes]:
+        if self._proc is None or self._proc.poll() is not None:
+            self._proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self.root,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        return self._proc
+
+    def read_many(self, shas: Iterable[str]) -> dict[str, tuple[str, bytes]]:
+        """``{sha: (type, bytes)}`` for the objects that exist; others are left out.
+        Anything that is not a full hex SHA is never sent to git."""
+        wanted = [s for s in dict.fromkeys(shas) if len(s) == 40 and all(c in "0123456789abcdef" for c in s)]
+        found: dict[str, tuple[str, bytes]] = {}
+        if not wanted:
+            return found
+        proc = self._process()
+        assert proc.stdin is not None and proc.stdout is not None
+        for i in range(0, len(wanted), self.CHUNK):
+            chunk = wanted[i : i + self.CHUNK]
+            proc.stdin.write("".join(f"{sha}\n" for sha in chunk).encode("ascii"))
+            proc.stdin.flush()
+            for sha in chunk:
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    continue
+                size = int(header[2])
+                data = proc.stdout.read(size)
+                proc.stdout.read(1)  # the newline after each object
+                found[sha] = (header[1].decode("ascii"), data)
+        return found
+
+    def close(self) -> None:
+        if self._proc is not None:
+            if self._proc.stdin:
+                self._proc.stdin.close()
+            self._proc.wait()
+            self._proc = None

@@ -48,11 +48,7 @@ def _root(
 
 
 # Command modules register themselves on ``app`` when imported.
-from tether.cli import (  # noqa: E402
-    pipeline,  # noqa: F401
-    registry,  # noqa: F401
-    report,  # noqa: F401
-)
+from tether.cli import metrics, pipeline, registry, report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

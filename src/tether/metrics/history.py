@@ -1,0 +1,204 @@
+"""Metrics and params across many revisions: one row per revision.
+
+Revisions are release tags (``v1.2.0``, ``name@v1.2.0``), tags matching a glob, or
+the last N commits of a branch. All of them are read through one git object
+stream by one Collector, so each distinct tree and file is parsed once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tether.backends.git import GitRepo
+from tether.errors import UsageError
+from tether.metrics.collect import Collector, ReadError, Snapshot
+from tether.metrics.diff import raise_for_errors
+from tether.revisions import resolve
+
+# A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
+# registration tag ``name@v1.2.3``.
+_RELEASE = re.compile(r"^(?:[A-Za-z0-9][\w.-]*@)?v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
+
+
+@dataclass
+class HistoryRow:
+    rev: str
+    commit: str
+    date: str
+    tags: list[str]
+    values: dict[str, Any]
+    errors: list[ReadError] = field(default_factory=list)
+
+
+@dataclass
+class History:
+    columns: list[str]
+    rows: list[HistoryRow]
+
+    @property
+    def failed(self) -> bool:
+        return any(row.errors for row in self.rows)
+
+    def raise_for_errors(self) -> None:
+        """Fail closed: MetricsUnreadable if any file could not be read."""
+        raise_for_errors({row.rev: row.errors for row in self.rows})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": self.columns,
+            "rows": [
+                {
+                    "rev": r.rev,
+                    "commit": r.commit,
+                    "date": r.date,
+                    "tags": r.tags,
+                    "values": r.values,
+                    "errors": [e.to_dict() for e in r.errors],
+                }
+                for r in self.rows
+            ],
+        }
+
+
+def _version(tag: str) -> tuple[int, int, int] | None:
+    match = _RELEASE.match(tag)
+    return (int(match[1]), int(match[2]), int(match[3])) if match else None
+
+
+def select_revisions(
+    git: GitRepo, tags: str | None = None, branch: str | None = None, last: int | None = None
+) -> list[tuple[str, str]]:
+    """``(label, commit)`` pairs, oldest first.
+
+    With ``last`` (and optionally ``branch``, default HEAD): that many commits of the
+    branch's first-parent line. Otherwise tags matching the glob ``tags``, or release
+    tags when no glob is given. Tags are ordered by version when they are releases
+    (by name otherwise), never by tag timestamps.
+    """
+    if last is not None or branch is not None:
+        if last is not None and last < 1:
+            raise UsageError("--last must be at least 1")
+        tip = resolve(git, branch or "HEAD")
+        commits = git.first_parent_commits(tip, last or 10)
+        return [(sha[:8], sha) for sha in reversed(commits)]
+    all_tags = git.tag_commits()
+    if tags is not None:
+        chosen = [(name, sha) for name, sha in all_tags if fnmatch.fnmatchcase(name, tags)]
+        if not chosen:
+            raise UsageError(f"no tag matches {tags!r}", "List the tags with `git tag`.")
+    else:
+        chosen = [(name, sha) for name, sha in all_tags if _version(name)]
+        if not chosen:
+            raise UsageError(
+                "no release tags (v1.2.3 or name@v1.2.3) in this repository",
+                "Choose revisions with `--tags 'GLOB'` or `--last N`.",
+            )
+    return sorted(chosen, key=lambda item: (_version(item[0]) or (0, 0, 0), item[0]))
+
+
+def _column(kind: str, path: str, key: str, ambiguous: set[str]) -> str:
+    return f"{path}:{key}" if key in ambiguous else key
+
+
+def history(
+    root: Path,
+    *,
+    tags: str | None = None,
+    branch: str | None = None,
+    last: int | None = None,
+    metrics: list[str] | None = None,
+    params: list[str] | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+) -> History:
+    """One row per selected revision with the chosen metrics (all, by default) and
+    params (none, by default)."""
+    git = GitRepo(root)
+    revisions = select_revisions(git, tags=tags, branch=branch, last=last)
+    tags_by_commit: dict[str, list[str]] = {}
+    for name, sha in git.tag_commits():
+        tags_by_commit.setdefault(sha, []).append(name)
+
+    collector = Collector(root, git, params=bool(params))
+    snaps: list[Snapshot] = collector.at_commits(revisions)
+
+    metric_keys = _keys(snaps, "metrics")
+    param_keys = _keys(snaps, "params")
+    try:
+        chosen_metrics = _choose(metric_keys, metrics, "metric") if metrics else list(metric_keys)
+        chosen_params = _choose(param_keys, params, "param") if params else []
+    except UsageError:
+        # A column may be unknown only because its file could not be read: say that.
+        raise_for_errors({snap.rev: snap.errors for snap in snaps})
+        raise
+    columns = chosen_metrics + [c for c in chosen_params if c not in chosen_metrics]
+
+    rows = []
+    for snap in snaps:
+        values: dict[str, Any] = {}
+        for column in chosen_metrics:
+            path, key = metric_keys[column]
+            values[column] = snap.metrics.get(path, {}).get(key)
+        for column in chosen_params:
+            path, key = param_keys[column]
+            values.setdefault(column, snap.params.get(path, {}).get(key))
+        assert snap.commit is not None
+        rows.append(
+            HistoryRow(
+                rev=snap.rev,
+                commit=snap.commit,
+                date=datetime.fromtimestamp(snap.time or 0, UTC).strftime("%Y-%m-%d %H:%M"),
+                tags=sorted(tags_by_commit.get(snap.commit, [])),
+                values=values,
+                errors=list(snap.errors),
+            )
+        )
+    if sort is not None:
+        if sort not in columns:
+            raise UsageError(f"cannot sort by {sort!r}: not a column", f"Columns: {', '.join(columns) or '(none)'}.")
+        rows.sort(key=lambda r: _sort_key(r.values.get(sort)), reverse=descending)
+    return History(columns=columns, rows=rows)
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value)):
+        return (0, value)
+    return (1, str(value))
+
+
+def _keys(snaps: list[Snapshot], kind: str) -> dict[str, tuple[str, str]]:
+    """``{column name: (path, key)}`` over every revision; a key in several files
+    is named ``path:key``."""
+    pairs: dict[tuple[str, str], None] = {}
+    for snap in snaps:
+        for path, values in getattr(snap, kind).items():
+            for key in values:
+                pairs[(path, key)] = None
+    counts: dict[str, int] = {}
+    for _, key in pairs:
+        counts[key] = counts.get(key, 0) + 1
+    ambiguous = {k for k, n in counts.items() if n > 1}
+    return {_column(kind, p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
+
+
+def _choose(available: dict[str, tuple[str, str]], wanted: list[str], what: str) -> list[str]:
+    chosen = []
+    for name in wanted:
+        if name in available:
+            chosen.append(name)
+            continue
+        prefixed = [c for c, (p, k) in available.items() if f"{p}:{k}" == name]
+        if prefixed:
+            chosen.append(prefixed[0])
+            continue
+        raise UsageError(
+            f"no {what} {name!r} at any of these revisions",
+            f"Known: {', '.join(available) or '(none)'}.",
+        )
+    return chosen

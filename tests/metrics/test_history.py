@@ -1,0 +1,60 @@
+"""`tether history`: revisions chosen by release tags, globs or the last N commits."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+from tests.helpers import commit_all, git, tether, write_tree
+
+
+def test_release_tags_in_version_order(project: Path) -> None:
+    git(project, "tag", "v1.0.10", "v1.1.0")
+    git(project, "tag", "not-a-release", "v1.0.0")
+    proc = tether(project, "history", "--json", "-m", "acc", "-m", "best", "-p", "train.lr")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["columns"] == ["acc", "best", "train.lr"]
+    assert [r["rev"] for r in data["rows"]] == ["v1.0.0", "v1.0.10", "v1.1.0"]
+    assert data["rows"][0]["values"] == {"acc": 0.8, "best": 0.8, "train.lr": 0.001}
+    assert data["rows"][0]["tags"] == ["not-a-release", "v1.0.0"]
+    assert data["rows"][2]["values"] == {"acc": 0.85, "best": 0.85, "train.lr": 0.002}
+
+
+def test_tags_glob_sort_and_csv(project: Path) -> None:
+    proc = tether(project, "history", "--tags", "v1.*", "--sort", "loss", "-m", "loss", "-m", "label", "--csv")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout)))
+    assert rows[0] == ["revision", "commit", "date", "tags", "loss", "label"]
+    assert [(r[0], r[4], r[5]) for r in rows[1:]] == [("v1.1.0", "0.4", "tuned"), ("v1.0.0", "0.5", "baseline")]
+
+
+def test_last_commits_of_a_branch_in_markdown(project: Path) -> None:
+    write_tree(project, {"summary.yaml": "best: 0.9\n"})
+    commit_all(project, "better")
+    proc = tether(project, "history", "--last", "2", "-m", "best", "--md")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "| Revision | Date | Tags | best |"
+    assert lines[2].endswith("| v1.1.0 | 0.85 |")
+    assert lines[3].endswith("|  | 0.9 |")
+
+
+def test_history_fails_closed_without_cache(project: Path) -> None:
+    shutil.rmtree(project / ".dvc" / "cache")
+    proc = tether(project, "history", "-m", "acc")
+    assert proc.returncode == 1
+    assert "v1.0.0: eval/cached.json: stored in the DVC cache" in proc.stderr
+    assert "Run `dvc fetch --rev v1.0.0`, then retry." in proc.stderr
+
+
+def test_unknown_column_and_no_tags(project: Path) -> None:
+    proc = tether(project, "history", "-m", "nope")
+    assert proc.returncode == 2
+    assert "no metric 'nope' at any of these revisions" in proc.stderr
+    proc = tether(project, "history", "--tags", "release-*")
+    assert proc.returncode == 2
+    assert "no tag matches 'release-*'" in proc.stderr
