@@ -2,8 +2,9 @@
 
 Every string that comes from the repository (file names, keys, values, revision
 and artifact names) is data from a branch that may be untrusted: it goes through
-``text`` (table cells and prose) or ``mermaid_label`` (chart labels), so it cannot
-break a table, open HTML, ping someone with ``@name`` or link an issue with ``#12``.
+``text`` (table cells and prose; the escaping of ``tether diff --md``) or
+``mermaid_label`` (chart labels), so it cannot break a table, open HTML, ping
+someone with ``@name`` or link an issue with ``#12``.
 
 The body must stay under ``COMMENT_LIMIT`` characters. When it would not, the
 params table is cut first, then the metrics table, each with a line saying how
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tether.metrics.render import fmt_value, md_escape
 from tether.report.model import ArtifactView, Change, Report, Series
 
 # GitHub's limit on a comment body, in characters; ``tether comment`` adds a marker
@@ -38,38 +40,16 @@ HEADINGS = {
 
 # escaping --------------------------------------------------------------------------
 
-# Control characters and bidirectional overrides (which can make text read
-# differently from what it is) are replaced.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
 
 def fmt(value: Any) -> str:
-    """A value as shown: NaN and infinities spelled out, floats to 6 significant digits."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Inf" if value > 0 else "-Inf"
-        return f"{value:.6g}"
-    return str(value)
+    """A value as shown, as ``tether diff`` shows it (NaN and Inf spelled out)."""
+    return fmt_value(value)
 
 
 def text(value: Any, limit: int = CELL_MAX) -> str:
-    """Any value as inert Markdown on one line, safe in a table cell."""
-    raw = value if isinstance(value, str) else fmt(value)
-    raw = _CONTROL.sub("?", " ".join(raw.splitlines()))
-    if len(raw) > limit:
-        raw = raw[: limit - 1] + "…"
-    raw = raw.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    raw = re.sub(r"([\\`*_\[\]|~])", r"\\\1", raw)
-    raw = re.sub(r"#(?=\d)", "&#35;", raw)  # no #123 issue links
-    raw = raw.replace("@", "&#64;")  # no @mentions
-    raw = re.sub(r"(?i)\b(gh)-(?=\d)", r"\1&#45;", raw)  # nor GH-123
-    return raw
+    """Any value as inert Markdown on one line, escaped as ``tether diff --md`` does
+    (entities for HTML, punctuation escaped, pings and #refs broken, cut to ``limit``)."""
+    return md_escape(value if isinstance(value, str) else fmt_value(value), limit)
 
 
 def mermaid_label(value: str, limit: int = 40) -> str:
