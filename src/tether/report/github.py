@@ -243,7 +243,7 @@ class GitHubClient:
         message = _message(response)
         if status == 422 and "too long" in message.lower():
             raise CommentTooLong(
-                f"GitHub refused the comment as too long: {message}",
+                self._scrub(f"GitHub refused the comment as too long: {message}"),
                 f"A comment may hold at most {COMMENT_LIMIT:,} characters; "
                 "`tether report` keeps its body under that limit.",
                 status=status,

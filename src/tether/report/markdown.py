@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.metrics.render import fmt_value, md_escape
+from tether.report.github import COMMENT_LIMIT
 from tether.report.model import ArtifactView, Change, Report, Series
 
-# GitHub's limit on a comment body, in characters; ``tether comment`` adds a marker
-# line of about 30, so we keep a margin.
-COMMENT_LIMIT = 65_536
+# ``tether comment`` adds a marker line of about 30 characters: keep a margin.
 MARGIN = 512
 CELL_MAX = 200  # characters of one value shown in a table cell
 STAGE_DELTAS_MAX = 6
