@@ -117,7 +117,7 @@ def report_command(
     ),
     output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write here, not to stdout."),
     fail_on: list[str] = typer.Option(
-        None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default [tool.tether] fail_on."
+        None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default fail_on in the base's [tool.tether]."
     ),
     releases: int = typer.Option(5, "--releases", min=0, metavar="N", help="Releases in the metric history charts."),
     artifacts_url: str | None = typer.Option(
