@@ -10,11 +10,6 @@ import pytest
 
 from tests.helpers import commit_all, git, tether
 
-# The report is built on the metrics (diff) and registry APIs; until both are
-# merged into this branch there is nothing to run it on.
-pytest.importorskip("tether.metrics.api")
-pytest.importorskip("tether.registry.state")
-
 MODEL = "cancer-classifier"
 
 
