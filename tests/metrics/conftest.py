@@ -31,6 +31,9 @@ PIPELINE = textwrap.dedent(
               cache: false
     metrics:
       - summary.yaml
+      - scalar.json
+    params:
+      - top.json
     """
 )
 
@@ -43,13 +46,16 @@ SUB_PIPELINE = textwrap.dedent(
           - scores.src.yaml
         params:
           - threshold
+          - whole.yaml:
         metrics:
           - scores.yaml
     """
 )
 
 
-def release(root: Path, version: str, cached: dict, tracked: str, params: str, scores: str, summary: str) -> None:
+def release(
+    root: Path, version: str, cached: dict, tracked: str, params: str, scores: str, summary: str, scalar: str
+) -> None:
     import json
 
     write_tree(
@@ -59,6 +65,7 @@ def release(root: Path, version: str, cached: dict, tracked: str, params: str, s
             "src/tracked.json": tracked,
             "params.yaml": params,
             "summary.yaml": summary,
+            "scalar.json": scalar,
             "sub/scores.src.yaml": scores,
         },
     )
@@ -81,6 +88,8 @@ def metrics_project(tmp_path_factory: pytest.TempPathFactory, session_home: Path
                 "sub/dvc.yaml": SUB_PIPELINE,
                 "sub/params.yaml": "threshold: 0.5\n",
                 "extra.toml": "depth = 3\nunused = 'x'\n",
+                "top.json": '{"batch": {"size": 32, "shuffle": true}, "tags": ["a", "b"]}',
+                "sub/whole.yaml": "opt:\n  name: adam\n  betas: [0.9, 0.999]\n",
                 "eval/.gitkeep": "",
             },
         )
@@ -88,19 +97,21 @@ def metrics_project(tmp_path_factory: pytest.TempPathFactory, session_home: Path
             root,
             "v1.0.0",
             cached={"acc": 0.8, "loss": 0.5, "test": {"f1": 0.7, "n": 100}, "skip": [1, 2]},
-            tracked='{"auc": 0.9, "label": "baseline", "nan_metric": NaN}',
+            tracked='{"auc": 0.9, "label": "baseline", "nan_metric": NaN, "ok": true}',
             params="train:\n  lr: 1e-3\n  epochs: 10\n  flag: yes\nmodel:\n  name: linear\n  layers: [8, 4]\n",
             scores="precision: 0.6\nrecall: 0.5\n",
             summary="best: 0.8\n",
+            scalar="0.5",
         )
         release(
             root,
             "v1.1.0",
             cached={"acc": 0.85, "loss": 0.4, "test": {"f1": 0.65, "n": 100}, "skip": [1, 2]},
-            tracked='{"auc": 0.9, "label": "tuned", "nan_metric": NaN}',
+            tracked='{"auc": 0.9, "label": "tuned", "nan_metric": NaN, "ok": false}',
             params="train:\n  lr: 2e-3\n  epochs: 10\n  flag: no\nmodel:\n  name: mlp\n  layers: [16, 4]\n",
             scores="precision: 0.7\nrecall: 0.5\n",
             summary="best: 0.85\n",
+            scalar="0.25",
         )
         return root
     finally:

@@ -176,7 +176,8 @@ def test_hostile_dvc_yaml_cannot_read_outside_the_repo(project: Path) -> None:
     secret.write_text("token: hunter2\n", encoding="utf-8")
     (project / "eval" / "link.yaml").symlink_to(secret)
     pipeline = (project / "dvc.yaml").read_text(encoding="utf-8")
-    write_tree(project, {"dvc.yaml": pipeline + "  - ../secret.yaml\n  - /etc/hostname\n  - eval/link.yaml\n"})
+    hostile = "  - scalar.json\n  - ../secret.yaml\n  - /etc/hostname\n  - eval/link.yaml\n"
+    write_tree(project, {"dvc.yaml": pipeline.replace("  - scalar.json\n", hostile)})
     for args in (["diff"], ["diff", "--json"], ["diff", "--md"]):
         proc = tether(project, *args)
         assert proc.returncode == 1

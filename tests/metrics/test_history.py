@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -58,3 +59,13 @@ def test_unknown_column_and_no_tags(project: Path) -> None:
     proc = tether(project, "history", "--tags", "release-*")
     assert proc.returncode == 2
     assert "no tag matches 'release-*'" in proc.stderr
+
+
+def test_wide_table_is_never_cut(project: Path) -> None:
+    proc = tether(project, "history", "-p", "train.lr", "-p", "model.name", env={**os.environ, "COLUMNS": "40"})
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    header, first, second = proc.stdout.splitlines()[:3]
+    assert header.split()[:3] == ["Revision", "Date", "Tags"]
+    assert first.split()[0] == "v1.0.0" and "baseline" in first and "0.001" in first
+    assert second.split()[0] == "v1.1.0" and "tuned" in second and "mlp" in second

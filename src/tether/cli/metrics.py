@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tether.cli import app
-from tether.cli.output import console, print_json
+from tether.cli.output import console, print_json, print_table
 from tether.errors import CheckFailed
 
 
@@ -64,7 +64,7 @@ def diff_command(
         sys.stdout.write(render.diff_markdown(result, show_all, config.lower_is_better, verdicts))
     else:
         if result.shown(show_all):
-            console().print(render.diff_table(result, show_all, config.lower_is_better))
+            print_table(render.diff_table(result, show_all, config.lower_is_better))
         else:
             console().print(f"no metrics or params changed between {result.a} and {result.b}", markup=False)
         for verdict in verdicts:
@@ -126,5 +126,5 @@ def history_command(
     elif as_csv:
         sys.stdout.write(render.history_csv(hist))
     else:
-        console().print(render.history_table(hist, load_config(root).lower_is_better))
+        print_table(render.history_table(hist, load_config(root).lower_is_better))
     hist.raise_for_errors()

@@ -40,6 +40,19 @@ def error(message: str, hint: str | None = None) -> None:
         console(stderr=True).print(hint, markup=False)
 
 
+def print_table(table: Any) -> None:
+    """A rich table on stdout at its full width (never narrower than the console),
+    so no number is cut or wrapped; a narrow terminal wraps whole lines instead."""
+    from rich.console import Console
+
+    stdout = console()
+    natural = stdout.measure(table, options=stdout.options.update_width(10_000)).maximum
+    if natural <= stdout.width:
+        stdout.print(table)
+    else:  # Console.print never goes wider than the console: use a wider one
+        Console(width=natural, highlight=False, force_terminal=stdout.is_terminal).print(table)
+
+
 def print_json(data: Any) -> None:
     """Strict JSON (no NaN or Infinity) on stdout."""
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False, sort_keys=False) + "\n")

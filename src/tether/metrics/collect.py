@@ -146,10 +146,16 @@ class _Source:
         """Files under directory ``path``, None when ``path`` is not a directory."""
         raise NotImplementedError
 
+    def has_file(self, path: str) -> bool:
+        return self.blob(path) is not None
+
 
 class _CommitSource(_Source):
-    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str) -> None:
+    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str, commit: str) -> None:
         self.trees, self.blobs, self.label, self.tree = trees, blobs, label, tree
+        # What `dvc fetch --rev` understands: the revision as typed, unless it is a
+        # registry reference like NAME#STAGE, which only tether resolves.
+        self.fetch_rev = commit if "#" in label or label.startswith("-") else label
 
     def pipeline_files(self) -> list[str]:
         return self.trees.named(self.tree, PIPELINE_FILE)
@@ -164,6 +170,10 @@ class _CommitSource(_Source):
                 return None
             self.blobs[found[1]] = obj[1]
         return found[1], self.blobs[found[1]]
+
+    def has_file(self, path: str) -> bool:
+        found = self.trees.lookup(self.tree, path)
+        return found is not None and not found[0]
 
     def prefetch(self, paths: list[str]) -> list[str]:
         """Blob SHAs of those ``paths`` that are files here and not yet read."""
@@ -245,6 +255,7 @@ def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
         return
     lock = _join(base, LOCK_FILE)
     declared.locks.setdefault(lock, {})
+    seen_metrics, seen_params = len(declared.metrics), len(declared.params)
     for path, _ in _entries(doc.get("metrics")):
         declared.metrics.append(_join(base, str(path)))
     for path, _ in _entries(doc.get("params")):
@@ -279,11 +290,14 @@ def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
             elif isinstance(item, dict):
                 for file, keys in item.items():
                     declared.params.append((_join(wdir, str(file)), [str(k) for k in keys or []]))
-    templated = [p for p in declared.metrics if "${" in p] + [p for p, _ in declared.params if "${" in p]
-    for path in templated:
+    ours = declared.metrics[seen_metrics:] + [p for p, _ in declared.params[seen_params:]]
+    for path in dict.fromkeys(p for p in ours if "${" in p):
         declared.errors.append(
-            ReadError(path, f"{pipeline} names this file with a ${{...}} template, which tether does not expand",
-                      "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.")
+            ReadError(
+                path,
+                f"{pipeline} names this file with a ${{...}} template, which tether does not expand",
+                "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.",
+            )
         )
 
 
@@ -393,6 +407,7 @@ class Collector:
         self.cache = cache_dir(root)
         self._parsed: dict[tuple[str, str], Any] = {}
         self._blobs: dict[str, bytes] = {}
+        self._declarations: dict[Any, _Declared] = {}
 
     def at_commit(self, label: str, commit: str) -> Snapshot:
         return self.at_commits([(label, commit)])[0]
@@ -409,7 +424,7 @@ class Collector:
                 raise UnknownRevision(label)
             tree, when = parse_commit_header(found[1])
             snaps.append(Snapshot(rev=label, commit=sha, time=when))
-            sources.append(_CommitSource(self.trees, self._blobs, label, tree))
+            sources.append(_CommitSource(self.trees, self._blobs, label, tree, sha))
         self.trees.load_all([source.tree for source in sources])
         self._prefetch(source.prefetch(source.pipeline_files()) for source in sources)
         wanted = []
@@ -446,16 +461,26 @@ class Collector:
         return self._parsed[key]
 
     def _declared(self, source: _Source) -> _Declared:
+        """What the revision's dvc.yaml files declare; worked out once for each
+        distinct set of dvc.yaml contents (most revisions share one)."""
+        pipelines = [(path, source.blob(path)) for path in source.pipeline_files()]
+        has_params = source.has_file(DEFAULT_PARAMS)
+        key = (tuple((path, blob[0] if blob else "") for path, blob in pipelines), has_params)
+        if key in self._declarations:
+            return self._declarations[key]
         declared = _Declared()
-        for pipeline in source.pipeline_files():
-            blob = source.blob(pipeline)
+        unparsable = False
+        for pipeline, blob in pipelines:
             doc = self._parse(pipeline, blob) if blob else FormatError("unreadable")
             if isinstance(doc, FormatError):
                 declared.errors.append(ReadError(pipeline, str(doc), f"Fix {pipeline} at {source.label}."))
+                unparsable = True
                 continue
             _declare(pipeline, doc, declared)
-        if source.blob(DEFAULT_PARAMS) is not None:
+        if has_params:
             declared.params.append((DEFAULT_PARAMS, []))
+        if not unparsable:  # that error names the revision: not shared
+            self._declarations[key] = declared
         return declared
 
     def _lock_outs(self, source: _Source, declared: _Declared) -> dict[str, tuple[str, bool]]:
@@ -565,10 +590,12 @@ class Collector:
                 "Commit the file with git.",
             )
             return
-        yield from self._read_cached(rev, path, md5, legacy)
+        yield from self._read_cached(rev, path, md5, legacy, getattr(source, "fetch_rev", rev))
 
-    def _read_cached(self, rev: str, path: str, md5: str, legacy: bool) -> Iterator[tuple[str, Any]]:
-        fix = "Run `dvc pull`." if rev == WORKSPACE else f"Run `dvc fetch --rev {rev}`, then retry."
+    def _read_cached(
+        self, rev: str, path: str, md5: str, legacy: bool, fetch_rev: str
+    ) -> Iterator[tuple[str, Any]]:
+        fix = "Run `dvc pull`." if rev == WORKSPACE else f"Run `dvc fetch --rev {fetch_rev}`, then retry."
         missing = ReadError(path, f"stored in the DVC cache (md5 {md5}), which does not have it at {rev}", fix)
         location = cached_file(self.cache, md5, legacy)
         if location is None or not location.is_file():
@@ -585,7 +612,7 @@ class Collector:
             return
         for item in sorted(listing, key=lambda i: str(i.get("relpath", ""))):
             file = _join(path, str(item.get("relpath", "")))
-            yield from self._read_cached(rev, file, str(item.get("md5", "")), legacy)
+            yield from self._read_cached(rev, file, str(item.get("md5", "")), legacy, fetch_rev)
 
     def _value(self, source: _Source, path: str, blob: tuple[str, bytes]) -> Any:
         return self._value_bytes(path, blob[0], blob[1], source.label)

@@ -119,8 +119,10 @@ def diff_table(diff: MetricsDiff, show_all: bool = False, lower_is_better: Itera
     """The diff as a rich table: metrics first, then params."""
     lower = tuple(lower_is_better)
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for header in ("Path", "Key", plain(diff.a), plain(diff.b), "Change", "%"):
+    for header in ("Path", "Key"):
         table.add_column(Text(header), overflow="fold")
+    for header in (plain(diff.a), plain(diff.b), "Change", "%"):
+        table.add_column(Text(header), no_wrap=True, justify="right")
     for kind in (METRICS, PARAMS):
         rows = diff.shown(show_all, kind)
         if not rows:
@@ -215,7 +217,7 @@ def history_table(hist: History, lower_is_better: Iterable[str] = ()) -> Table:
     for header in ("Revision", "Date", "Tags"):
         table.add_column(Text(header), no_wrap=True)
     for header in hist.columns:
-        table.add_column(Text(plain(header)), overflow="fold")
+        table.add_column(Text(plain(header)), no_wrap=True, justify="right")
     for row in hist.rows:
         tags = ", ".join(t for t in row.tags if t != row.rev)
         cells = [row.rev, row.date, tags]

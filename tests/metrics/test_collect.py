@@ -1,0 +1,67 @@
+"""The API on small git repos (no DVC needed for Git-tracked files)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers import commit_all, init_repo, write_tree
+from tether.metrics.api import diff, snapshot
+
+
+def test_new_metrics_file_and_templated_stage(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo", dvc=False)
+    first = commit_all(root, "empty")
+    write_tree(
+        root,
+        {
+            "dvc.yaml": "metrics:\n  - m.json\n",
+            "m.json": '{"a": 1, "s": "x"}',
+            "models/dvc.yaml": (
+                "stages:\n  fit:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n"
+                "      metrics:\n        - ${item}.json\n"
+                "  score:\n    cmd: echo\n    metrics:\n      - ${name}.json\n"
+            ),
+        },
+    )
+    second = commit_all(root, "metrics")
+    result = diff(root, first, second)
+    assert [(r.path, r.key, r.old, r.new) for r in result.changed()] == [
+        ("m.json", "a", None, 1),
+        ("m.json", "s", None, "x"),
+    ]
+    assert result.errors[first] == []
+    messages = sorted(e.message for e in result.errors[second])
+    assert messages == [
+        "models/dvc.yaml names this file with a ${...} template, which tether does not expand",
+        "stage 'fit' uses foreach/matrix, which tether does not expand",
+    ]
+
+
+def test_many_revisions_share_parsed_blobs(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo", dvc=False)
+    write_tree(root, {"dvc.yaml": "metrics:\n  - sub/m.yaml\n", "sub/m.yaml": "acc: 0.5\n"})
+    commits = [commit_all(root, "one")]
+    for value in ("0.6", "0.7"):
+        write_tree(root, {"sub/m.yaml": f"acc: {value}\n"})
+        commits.append(commit_all(root, value))
+    from tether.metrics.collect import Collector
+
+    collector = Collector(root)
+    snaps = collector.at_commits([(c[:7], c) for c in commits])
+    assert [s.metrics["sub/m.yaml"]["acc"] for s in snaps] == [0.5, 0.6, 0.7]
+    # dvc.yaml is the same blob at every commit: parsed once.
+    assert sum(1 for key in collector._parsed if key[1] == "yaml") == 4
+    assert snapshot(root, None).metrics == {"sub/m.yaml": {"acc": 0.7}}
+
+
+def test_git_tracked_metrics_directory(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo", dvc=False)
+    write_tree(root, {"dvc.yaml": "metrics:\n  - scores\n", "scores/a.json": '{"x": 1}', "scores/deep/b.yaml": "y: 2\n"})
+    first = commit_all(root, "one")
+    write_tree(root, {"scores/deep/b.yaml": "y: 3\n"})
+    result = diff(root, first, None)
+    assert [(r.path, r.key, r.old, r.new) for r in result.rows] == [
+        ("scores/a.json", "x", 1, 1),
+        ("scores/deep/b.yaml", "y", 2, 3),
+    ]
+    assert not result.failed
