@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -45,6 +46,13 @@ def _root(
     ),
 ) -> None:
     """Git-native reproducibility for machine learning."""
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree containing ``path`` (the ``--repo/-C`` option)."""
+    from tether.backends.git import find_root
+
+    return find_root(path)
 
 
 # Command modules register themselves on ``app`` when imported.

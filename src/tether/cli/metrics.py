@@ -7,15 +7,9 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app
+from tether.cli import app, repo_root
 from tether.cli.output import console, print_json, print_table
 from tether.errors import CheckFailed
-
-
-def _root(path: Path) -> Path:
-    from tether.backends.git import find_root
-
-    return find_root(path)
 
 
 @app.command(
@@ -52,7 +46,7 @@ def diff_command(
 
     if as_json and as_md:
         raise typer.BadParameter("give --json or --md, not both")
-    root = _root(repo)
+    root = repo_root(repo)
     config = load_config(root)
     result = diff(root, a, b)
     rules = list(fail_on) if fail_on else list(config.fail_on)
@@ -114,7 +108,7 @@ def history_command(
         raise typer.BadParameter("give only one of --json, --md, --csv")
     if tags is not None and (last is not None or branch is not None):
         raise typer.BadParameter("give --tags or --last/--branch, not both")
-    root = _root(repo)
+    root = repo_root(repo)
     hist = history(
         root, tags=tags, branch=branch, last=last, metrics=metric or None,
         params=param or None, sort=sort, descending=desc,

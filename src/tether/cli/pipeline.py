@@ -6,15 +6,9 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app
+from tether.cli import app, repo_root
 from tether.cli.output import err, out, print_json
 from tether.errors import EXIT_FAILED
-
-
-def _root(path: Path) -> Path:
-    from tether.backends.git import find_root
-
-    return find_root(path)
 
 
 @app.command(
@@ -54,7 +48,7 @@ def run_command(
         else:
             err(f"{counter} {event.stage} up to date")
 
-    root = _root(repo)
+    root = repo_root(repo)
     result = run(root, overrides or [], reset=reset, force=force, on_stage=progress)
     shown = " ".join(result.overrides) if result.overrides else "(none)"
     out(f"overrides: {shown}")
@@ -78,7 +72,7 @@ def check_command(
     """
     from tether.pipeline.check import check
 
-    result = check(_root(repo))
+    result = check(repo_root(repo))
     if as_json:
         print_json(result.to_dict())
     elif result.reproducible:

@@ -10,17 +10,11 @@ from typing import Any
 
 import typer
 
-from tether.cli import app
+from tether.cli import app, repo_root
 from tether.cli.output import out, print_json
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
-
-
-def _root(path: Path) -> Path:
-    from tether.backends.git import find_root
-
-    return find_root(path)
 
 
 def _columns(header: list[str], rows: list[list[str]]) -> None:
@@ -59,7 +53,7 @@ def show_command(
 
     if name is not None:
         validate_name(name)
-    shown = state.show(_root(repo), name)
+    shown = state.show(repo_root(repo), name)
     data = shown.artifacts
     if as_json:
         _gto_json(data)
@@ -92,7 +86,7 @@ def log_command(
 
     if name is not None:
         validate_name(name)
-    events = state.load(_root(repo)).events(name)
+    events = state.load(repo_root(repo)).events(name)
     if as_json:
         _gto_json([e.to_dict() for e in events])
         return
@@ -164,7 +158,7 @@ def release_command(
 
     validate_name(name)  # before anything touches git
     done = release(
-        _root(repo), name, version=version, bump=bump, ref=ref, message=message, push=push
+        repo_root(repo), name, version=version, bump=bump, ref=ref, message=message, push=push
     )
     if as_json:
         print_json({
@@ -214,7 +208,7 @@ def promote_command(
     validate_name(name)
     validate_version(version)
     validate_stage(stage)
-    _print_change(promote(_root(repo), name, version, stage, push=push), as_json)
+    _print_change(promote(repo_root(repo), name, version, stage, push=push), as_json)
 
 
 @app.command("rollback", epilog="Example:\n\n  tether rollback cancer-classifier prod")
@@ -235,7 +229,7 @@ def rollback_command(
 
     validate_name(name)
     validate_stage(stage)
-    _print_change(rollback(_root(repo), name, stage, push=push), as_json)
+    _print_change(rollback(repo_root(repo), name, stage, push=push), as_json)
 
 
 @app.command("unassign", epilog="Example:\n\n  tether unassign cancer-classifier staging")
@@ -256,7 +250,7 @@ def unassign_command(
 
     validate_name(name)
     validate_stage(stage)
-    _print_change(unassign(_root(repo), name, stage, push=push), as_json)
+    _print_change(unassign(repo_root(repo), name, stage, push=push), as_json)
 
 
 @app.command("deregister", epilog="Example:\n\n  tether deregister cancer-classifier v0.1.0")
@@ -272,7 +266,7 @@ def deregister_command(
 
     validate_name(name)
     validate_version(version)
-    done = deregister(_root(repo), name, version, push=push)
+    done = deregister(repo_root(repo), name, version, push=push)
     out(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered")
 
 
@@ -288,7 +282,7 @@ def manifest_command(
     """Show what a release was built from: commit, metrics, params, data hashes."""
     from tether.registry.manifest import lookup
 
-    record = lookup(_root(repo), ref)
+    record = lookup(repo_root(repo), ref)
     m = record.manifest
     if as_json:
         print_json({"tag": record.tag, "summary": record.summary, **m.to_dict()})

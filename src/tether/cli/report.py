@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app
+from tether.cli import app, repo_root
 from tether.cli.output import out, print_json
 from tether.errors import UsageError
 
@@ -135,12 +135,11 @@ def report_command(
     cutting table rows with a notice. Exits 0 once written, whatever the verdict:
     `tether diff --fail-on` is the gate that fails a build.
     """
-    from tether.backends.git import find_root
     from tether.report.build import build_report
     from tether.report.markdown import render
 
     report = build_report(
-        find_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
+        repo_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
     )
     rendered = render(report)
     if output is None:

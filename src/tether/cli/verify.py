@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tether.cli import app, output
+from tether.cli import app, output, repo_root
 from tether.cli.output import error, print_json
 from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
@@ -153,12 +153,11 @@ def verify_command(
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
     cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
     """
-    from tether.backends.git import find_root
     from tether.verify import parse_tolerance
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
     from_remote = from_remote or remote is not None
-    root = find_root(repo)
+    root = repo_root(repo)
     progress_console = _progress_console()
     try:
         result = _run_with_progress(
