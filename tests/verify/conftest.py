@@ -186,10 +186,19 @@ stages:
           cache: false
 """
 
-# The registry's manifest format (schema 1), plus platform and thread counts.
+# The registry's manifest format (schema 1), with an environment unlike this one.
 MANIFEST = {
     "schema": 1,
+    "artifact": "tiny",
+    "version": "v1.0.0",
+    "path": "out",
+    "commit": "0" * 40,
+    "dvc_lock_sha256": "0" * 64,
+    "metrics": {},
+    "params": {},
     "outs": {},  # filled in with the real hashes
+    "deps": {},
+    "overrides": [],
     "python": "2.7.18",
     "packages": {"dvc": "0.0.1"},
     "platform": "Plan9-4th-edition",

@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from tests.helpers import commit_all, git, init_repo
 from tether.backends.git import GitRepo
+from tether.environment import capture, differences
 from tether.errors import UsageError
+from tether.registry.manifest import Manifest, render
 from tether.verify import OutputComparison, VerifyResult, parse_tolerance
 from tether.verify.compare import compare_metrics, output_status, parse_metrics
-from tether.verify.environment import capture, differences
 from tether.verify.manifest import from_manifest, from_tag
 
 # tolerance --------------------------------------------------------------------
@@ -91,35 +92,38 @@ def test_yaml_metrics_and_unreadable_ones() -> None:
 # manifest ---------------------------------------------------------------------
 
 
-def test_manifest_shapes() -> None:
-    as_dict = from_manifest(
-        {"outputs": {"a": "1", "b": {"md5": "2"}}, "environment": {"python": "3.11.7"}}
-    )
-    assert as_dict.outputs == {"a": "1", "b": "2"}
-    assert as_dict.environment == {"python": "3.11.7"}
-    as_list = from_manifest(
-        {"manifest": {"outputs": [{"path": "a", "md5": "1"}, {"path": "x"}], "metrics": {"acc": 1}}}
-    )
-    assert as_list.outputs == {"a": "1"}
-    assert as_list.metrics == {"acc": 1}
-    assert from_manifest({}).outputs == {}
+def _manifest(**overrides) -> Manifest:
+    fields = {
+        "artifact": "model", "version": "v0.1.0", "path": "model.pkl", "commit": "c" * 40,
+        "dvc_lock_sha256": "0" * 64, "metrics": {"m.json": {"acc": 1}}, "params": {},
+        "outs": {"model.pkl": "abc"}, "deps": {}, "overrides": [], "python": "3.11.7",
+        "packages": {"numpy": "2.0.0"},
+    }  # fmt: skip
+    fields.update(overrides)
+    return Manifest(**fields)
+
+
+def test_expected_from_a_manifest_leaves_out_what_it_did_not_record() -> None:
+    expected = from_manifest(_manifest())
+    assert expected.outputs == {"model.pkl": "abc"}
+    assert expected.metrics == {"m.json": {"acc": 1}}
+    assert expected.environment == {"python": "3.11.7", "packages": {"numpy": "2.0.0"}}
+    full = from_manifest(_manifest(platform="Linux-x", threads={"cpu_count": 2}))
+    assert full.environment["platform"] == "Linux-x"
+    assert full.environment["threads"] == {"cpu_count": 2}
 
 
 def test_manifest_read_from_an_annotated_tag(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", dvc=False)
     commit_all(repo, "one")
-    body = json.dumps({"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"})
-    git(repo, "tag", "-a", "with", "-m", f"release 1\n\ntether-manifest:\n{body}")
-    git(repo, "tag", "-a", "bare", "-m", json.dumps({"outputs": {"a": "1"}}))
+    git(repo, "tag", "-a", "with", "-m", render(_manifest(), "release 1"))
+    git(repo, "tag", "-a", "bare", "-m", json.dumps({"outs": {"a": "1"}}))
     git(repo, "tag", "-a", "plain", "-m", "just words")
     git(repo, "tag", "light")
     g = GitRepo(repo)
     found = from_tag(g, "with")
-    assert found == {"schema": 1, "outs": {"model.pkl": "abc"}, "python": "3.11.7"}
-    expected = from_manifest(found)
-    assert expected.outputs == {"model.pkl": "abc"}
-    assert expected.environment == {"python": "3.11.7"}
-    assert from_tag(g, "bare") == {"outputs": {"a": "1"}}
+    assert found == _manifest()
+    assert from_tag(g, "bare") is None  # not a manifest tether release wrote
     assert from_tag(g, "plain") is None
     assert from_tag(g, "light") is None
     assert from_tag(g, "none") is None

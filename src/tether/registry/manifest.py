@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,6 @@ from tether.errors import UsageError
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
-KEY_PACKAGES = ("tether", "dvc", "hydra-core", "scikit-learn", "pandas", "numpy", "gitpython")
 
 
 @dataclass(frozen=True)
@@ -42,6 +39,11 @@ class Manifest:
     python: str
     packages: dict[str, str]
     schema: int = SCHEMA
+    # Recorded since the first release of tether's manifest; older tags lack them.
+    implementation: str = ""
+    platform: str = ""
+    machine: str = ""
+    threads: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,8 +59,25 @@ class Manifest:
             "deps": self.deps,
             "overrides": self.overrides,
             "python": self.python,
+            "implementation": self.implementation,
+            "platform": self.platform,
+            "machine": self.machine,
             "packages": self.packages,
+            "threads": self.threads,
         }
+
+    def environment(self) -> dict[str, Any]:
+        """The recorded environment in ``tether.environment.capture``'s shape,
+        leaving out what an older manifest did not record."""
+        recorded = {
+            "python": self.python,
+            "implementation": self.implementation,
+            "platform": self.platform,
+            "machine": self.machine,
+            "packages": self.packages,
+            "threads": self.threads,
+        }
+        return {key: value for key, value in recorded.items() if value}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
@@ -91,13 +110,11 @@ def _metric_paths(pipeline: dict[str, Any]) -> list[str]:
     return paths
 
 
-def _packages() -> dict[str, str]:
-    found = {}
-    for name in KEY_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+def _environment() -> dict[str, Any]:
+    from tether.environment import capture
+
+    found = capture()
+    found["packages"] = {k: v for k, v in found["packages"].items() if v is not None}
     return found
 
 
@@ -144,8 +161,7 @@ def build(
         outs=dict(sorted(outs.items())),
         deps=dict(sorted(deps.items())),
         overrides=load_overrides(root),
-        python=platform.python_version(),
-        packages=_packages(),
+        **_environment(),
     )
 
 
@@ -166,7 +182,10 @@ def parse(message: str) -> Manifest | None:
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
-    return Manifest.from_dict(data)
+    try:
+        return Manifest.from_dict(data)
+    except TypeError:  # a required field is missing: not a manifest tether wrote
+        return None
 
 
 def human_line(message: str) -> str:

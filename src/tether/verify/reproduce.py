@@ -18,11 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
+from tether.registry.manifest import Manifest
 from tether.revisions import resolve
-from tether.verify import environment
 from tether.verify.compare import (
     DIFFERS,
     EXACT,
@@ -252,13 +253,13 @@ def verify(
     remote: str | None = None,
     tolerances: Sequence[Tolerance] = (),
     keep: bool = False,
-    manifest: dict[str, Any] | None = None,
+    manifest: Manifest | None = None,
     on_event: Notify | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
-    ``manifest`` is the release manifest (a dict, see ``tether.verify.manifest``);
-    when None it is looked up for ``rev`` (``find_manifest``). Raises
+    ``manifest`` is the release manifest; when None it is looked up for ``rev``
+    (``find_manifest``). Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
     cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.

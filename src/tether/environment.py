@@ -1,5 +1,6 @@
 """What in the machine can change a result: interpreter, packages, platform and
-thread counts. Captured now, compared with what a release manifest recorded."""
+thread counts. ``tether release`` records it in the manifest; ``tether verify``
+captures it again and reports what differs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-# Packages whose versions are reported when the manifest names none.
-DEFAULT_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "dvc", "hydra-core", "tether")
+# Packages whose versions can change a model's bytes or how it is built.
+DEFAULT_PACKAGES = (
+    "tether", "dvc", "hydra-core", "scikit-learn", "scipy", "numpy", "pandas", "gitpython",
+)  # fmt: skip
 
 # Environment variables that set native thread pool sizes (BLAS, OpenMP).
 THREAD_VARIABLES = (
