@@ -6,6 +6,10 @@
     ├── NotATetherRepo          not inside a git + DVC repo      exit 2
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
     ├── CheckFailed             a check or gate said no          exit 1
+    │   └── MetricsUnreadable   a metric file unreadable at a    exit 1
+    │                           revision (tether.metrics.diff)
+    ├── GitHubRefused           GitHub refused a request with a  exit 1
+    │                           4xx (tether.report.github)
     └── ExternalError           git, DVC or a remote failed      exit 3
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
