@@ -332,15 +332,25 @@ def parse_commit_header(data: bytes) -> tuple[str, int]:
 
 def parse_tree(data: bytes) -> list[tuple[str, bool, str]]:
     """``(name, is_tree, sha)`` for each entry of a raw tree object; submodule
-    entries (commits, whose objects are not here) are left out."""
-    from git.objects.fun import tree_entries_from_data
+    entries (commits, whose objects are not here) are left out.
 
+    The format is ``<octal mode> <name>\\0<20-byte sha>`` repeated. Parsed here rather
+    than with GitPython's ``tree_entries_from_data``, which validates every path and,
+    with its import, costs about 0.15 s over the trees of 500 revisions.
+    """
     entries = []
-    for binsha, mode, name in tree_entries_from_data(data):
+    pos, end = 0, len(data)
+    while pos < end:
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = int(data[pos:space], 8)
+        name = data[space + 1 : nul].decode("utf-8", "surrogateescape")
+        sha = data[nul + 1 : nul + 21].hex()
+        pos = nul + 21
         kind = mode >> 12
         if kind == 0o16:  # gitlink (submodule)
             continue
-        entries.append((name, kind == 0o04, binsha.hex()))
+        entries.append((name, kind == 0o04, sha))
     return entries
 
 
