@@ -40,7 +40,10 @@ def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
     ("override", "words"),
     [
         ("model=nope", ["Could not find 'model/nope'", "random_forest"]),
-        ("model.params.nope=1", ["Could not override 'model.params.nope'", "+key=value"]),
+        ("model.params.nope=1", ["conf/ has no key 'model.params.nope'", "`+model.params.nope=...`"]),
+        ("model.params.CC=2", ["Did you mean model.params.C?"]),
+        ("model=5", ["invalid override", "Got int", "e.g. `model=random_forest`"]),
+        ("model=null", ["invalid override", "Got NoneType"]),
         ("model==", ["malformed override", "Error parsing override 'model=='"]),
         ("+stamp=${now:%H%M}", ["'+stamp=${now:%H%M}' depends on the time or environment"]),
         ("+home=${oc.env:HOME}", ["depends on the time or environment"]),
@@ -85,7 +88,7 @@ def test_run_records_reuses_and_resets_overrides(template_repo):
 
     proc = tether(template_repo, "run")
     assert "overrides: model=random_forest model.params.n_estimators=20" in proc.stdout
-    assert "0 of 4 stages ran" in proc.stdout
+    assert "Everything is up to date: no stage of 4 needed to run." in proc.stdout
     assert yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
 
     proc = tether(template_repo, "run", "--reset")
@@ -124,7 +127,8 @@ def test_missing_cached_output_is_reported_with_checkout_fix(template_repo):
     (template_repo / "models/model.pkl").unlink()
     proc = tether(template_repo, "check")
     assert proc.returncode == 1
-    assert "models/model.pkl" in proc.stdout
+    assert "out models/model.pkl of stage 'train' is missing" in proc.stdout
+    assert "fix: dvc checkout models/model.pkl" in proc.stdout
 
 
 def test_changed_code_is_stale_and_uncommitted(template_repo):
@@ -148,3 +152,46 @@ def test_changed_param_names_the_stage_and_key(template_repo):
     assert "stage 'evaluate' is out of date" in proc.stdout
     assert "params.yaml:evaluate modified" in proc.stdout
     assert "params.yaml is not the composition of conf/" in proc.stdout
+
+
+def test_uncommitted_output_kept_in_git_is_reported(template_repo):
+    metrics = template_repo / "reports/metrics.json"
+    tether(template_repo, "run", "evaluate.threshold=0.7", check=True)
+    commit_all(template_repo, "everything")
+    metrics.write_text(metrics.read_text())  # same bytes: nothing to report
+    assert tether(template_repo, "check").returncode == 0
+    # Commit everything except the regenerated metrics: the commit's metrics would
+    # disagree with its own dvc.lock.
+    tether(template_repo, "run", "evaluate.threshold=0.3", check=True)
+    git(template_repo, "add", "params.yaml", ".tether/overrides.yaml", "dvc.lock")
+    git(template_repo, "commit", "-q", "-m", "params and lock only")
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "reports/metrics.json is not committed" in proc.stdout
+
+
+def test_repository_without_commits_is_not_reproducible(tmp_path):
+    root = tmp_path / "empty"
+    root.mkdir()
+    git(root, "init", "-q")
+    dvc(root, "init", "-q")
+    proc = tether(root, "check")
+    assert proc.returncode == 1
+    assert "the repository has no commit yet" in proc.stdout
+
+
+def test_missing_output_not_in_cache_points_to_pull(template_repo):
+    import shutil
+
+    shutil.rmtree(template_repo / ".dvc/cache")
+    (template_repo / "models/model.pkl").unlink()
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "fix: dvc pull models/model.pkl (or `tether run` to rebuild it)" in proc.stdout
+
+
+def test_failing_stage_says_how_to_go_back(template_repo):
+    proc = tether(template_repo, "run", "model=random_forest", "model.params.n_estimators=abc")
+    assert proc.returncode == 3
+    assert "stage 'train' failed" in proc.stderr
+    assert "git checkout -- params.yaml .tether/overrides.yaml" in proc.stderr

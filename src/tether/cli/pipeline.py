@@ -53,10 +53,14 @@ def run_command(
     shown = " ".join(result.overrides) if result.overrides else "(none)"
     out(f"overrides: {shown}")
     ran = sum(1 for s in result.stages if s.state == "ran")
-    out(
-        f"params.yaml {'updated' if result.params_changed else 'unchanged'}; "
-        f"{ran} of {len(result.stages)} stages ran. Next: `tether check`, then commit."
-    )
+    if ran == 0 and not result.params_changed:
+        out(f"Everything is up to date: no stage of {len(result.stages)} needed to run.")
+    else:
+        out(
+            f"params.yaml {'updated' if result.params_changed else 'unchanged'}; "
+            f"{ran} of {len(result.stages)} stages ran. "
+            "Next: `tether check`, then commit what it lists."
+        )
 
 
 @app.command("check", epilog="Example:\n\n  tether check --json")

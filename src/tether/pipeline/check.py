@@ -91,18 +91,19 @@ def _describe(reason: Any) -> str:
 def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     """Staleness per DVC plus our own hashing of every recorded dep and out.
 
-    Returns the problems and the paths stages depend on (for the git check).
+    Returns the problems and the paths that must be committed (for the git check):
+    what stages depend on, and their outputs (Git ignores those DVC caches).
     """
     problems: list[Problem] = []
     with dvc.open_repo(root) as repo:
         stale = dvc.stage_status(repo)
         ignored = dvc.ignore_checker(repo)
-        dep_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
+        git_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
         for stage in dvc.pipeline_stages(repo):
             for dep in stage.deps:
                 path = Path(dep.fs_path).resolve()
                 if path.is_relative_to(root.resolve()):
-                    dep_paths.add(path.relative_to(root.resolve()).as_posix())
+                    git_paths.add(path.relative_to(root.resolve()).as_posix())
 
     for name, reasons in sorted(stale.items()):
         stage = name.split(":")[-1]
@@ -117,7 +118,11 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     stale_stages = {name.split(":")[-1] for name in stale}
 
     lock = dvc.read_lock(root)
+    cache = dvc.cache_dir(root)
     for stage, entry in sorted((lock.get("stages") or {}).items()):
+        # Outputs kept in Git (``cache: false``) must be committed like code: the
+        # commit's metrics would otherwise disagree with its own dvc.lock.
+        git_paths.update(item["path"] for item in entry.get("outs") or [] if "path" in item)
         # Outputs are always hashed, so a changed file is named even when DVC already
         # calls its stage stale; deps of a stale stage are covered by DVC's reason.
         roles = ("outs",) if stage in stale_stages else ("deps", "outs")
@@ -131,7 +136,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = f"dvc checkout {item['path']}" if role == "outs" else "tether run"
+                fix = "tether run" if role == "deps" else _restore(cache, item["path"], recorded)
                 problems.append(
                     Problem(
                         "output" if role == "outs" else "stale",
@@ -141,12 +146,21 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                         fix,
                     )
                 )
-    return problems, sorted(dep_paths)
+    return problems, sorted(git_paths)
 
 
-def _check_uncommitted(root: Path, git: GitRepo, dep_paths: list[str]) -> list[Problem]:
+def _restore(cache: Path, path: str, md5: str) -> str:
+    """How to bring back an output: from the local cache when it is there, else from
+    the DVC remote, else by running the pipeline."""
+    cached = dvc.cached_file(cache, md5)
+    if cached is not None and cached.exists():
+        return f"dvc checkout {path}"
+    return f"dvc pull {path} (or `tether run` to rebuild it)"
+
+
+def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[Problem]:
     settings = dvc.hydra_settings(root)
-    paths = set(dep_paths) | {dvc.PARAMS_FILE, OVERRIDES_FILE.as_posix()}
+    paths = set(git_paths) | {dvc.PARAMS_FILE, OVERRIDES_FILE.as_posix()}
     if settings.enabled and settings.config_dir is not None:
         paths.add(settings.config_dir.relative_to(root.resolve()).as_posix())
     changed = git.changed_paths(sorted(paths))
@@ -168,8 +182,12 @@ def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
     git = GitRepo(root)
     result = CheckResult(root=str(root), commit=git.head())
+    if result.commit is None:
+        result.problems.append(
+            Problem("uncommitted", "HEAD", "the repository has no commit yet", "git add -A && git commit")
+        )
     result.problems.extend(_check_params(root))
-    stage_problems, dep_paths = _check_stages(root)
+    stage_problems, git_paths = _check_stages(root)
     result.problems.extend(stage_problems)
-    result.problems.extend(_check_uncommitted(root, git, dep_paths))
+    result.problems.extend(_check_uncommitted(root, git, git_paths))
     return result

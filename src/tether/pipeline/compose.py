@@ -20,7 +20,8 @@ from tether.pipeline import atomic
 
 # Resolvers whose value changes between runs or machines. A params.yaml built with
 # them cannot be composed again to the same bytes.
-UNREPRODUCIBLE = re.compile(r"\$\{\s*(now|oc\.env|oc\.decode|env)\s*:")
+UNREPRODUCIBLE = re.compile(r"\$\{\s*(now|oc\.env|env)\s*:")
+NOT_IN_STRUCT = re.compile(r"Could not override '([^']+)'")
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,22 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
         text = str(exc).split("Config search path")[0].strip()
         raise UsageError(f"no such config: {text}") from None
     except ConfigCompositionException as exc:
+        found = NOT_IN_STRUCT.search(str(exc))
+        if found is None:
+            raise UsageError(str(exc)) from None
+        key = found.group(1)
+        close = _close_keys(settings, overrides, key)
+        hint = f"Did you mean {' or '.join(close)}? " if close else ""
         raise UsageError(
-            str(exc),
-            "Use `+key=value` to add a key that conf/ does not define.",
+            f"conf/ has no key {key!r}",
+            hint + f"To add a new key on purpose, write `+{key}=...`.",
+        ) from None
+    except ValueError as exc:
+        # Hydra raises a bare ValueError for a group override that is not a name,
+        # such as `model=5` or `model=null`.
+        raise UsageError(
+            f"invalid override: {exc}",
+            "Choose a config group option by name, e.g. `model=random_forest`.",
         ) from None
     except (HydraException, OmegaConfBaseException) as exc:
         raise ConfigError(f"composing conf/ failed: {exc}") from None
@@ -115,6 +129,33 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"config interpolation failed: {exc}") from None
+
+
+def _close_keys(settings: dvc.HydraSettings, overrides: Sequence[str], key: str) -> list[str]:
+    """Keys that exist next to the unknown ``key``, spelled like it (for "did you mean")."""
+    import difflib
+
+    from hydra import compose, initialize_config_dir, initialize_config_module
+    from omegaconf import OmegaConf
+
+    others = [o for o in overrides if not o.lstrip("+~").startswith(key)]
+    init = (
+        initialize_config_dir(str(settings.config_dir), version_base=None)
+        if settings.config_dir
+        else initialize_config_module(str(settings.config_module), version_base=None)
+    )
+    parent, _, leaf = key.rpartition(".")
+    try:
+        with init:
+            cfg = compose(config_name=settings.config_name, overrides=others)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+    except Exception:  # only a hint: never let it mask the real error
+        return []
+    if not OmegaConf.is_dict(node):
+        return []
+    names = [str(k) for k in node]
+    prefix = f"{parent}." if parent else ""
+    return [f"{prefix}{name}" for name in difflib.get_close_matches(leaf, names, n=2)]
 
 
 def compose(root: Path, overrides: Sequence[str]) -> Composition:

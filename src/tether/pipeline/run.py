@@ -8,9 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tether.backends import dvc
+from tether.errors import ExternalError
 from tether.pipeline import atomic
 from tether.pipeline.compose import Composition, compose
-from tether.pipeline.overrides import load_overrides, overrides_path, render_overrides
+from tether.pipeline.overrides import (
+    OVERRIDES_FILE,
+    load_overrides,
+    overrides_path,
+    render_overrides,
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,15 @@ def apply(root: Path, composition: Composition) -> bool:
     return before != composition.content
 
 
+def _failure_hint(overrides: Sequence[str]) -> str:
+    shown = " ".join(overrides) if overrides else "no overrides"
+    return (
+        f"params.yaml and {OVERRIDES_FILE} now hold the composition with {shown}. "
+        "Fix the stage or the override and run `tether run OVERRIDE...` again, or go "
+        f"back to the committed ones with `git checkout -- params.yaml {OVERRIDES_FILE}`."
+    )
+
+
 def run(
     root: Path,
     overrides: Sequence[str] = (),
@@ -84,7 +99,10 @@ def run(
         for index, stage in enumerate(stages, start=1):
             notify(StageEvent(stage.addressing, index, len(stages), "start"))
             started = time.perf_counter()
-            ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+            try:
+                ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+            except ExternalError as exc:
+                raise ExternalError(exc.message, _failure_hint(chosen)) from None
             event = StageEvent(
                 stage.addressing,
                 index,
