@@ -168,6 +168,10 @@ def test_uncommitted_output_kept_in_git_is_reported(template_repo):
     proc = tether(template_repo, "check")
     assert proc.returncode == 1
     assert "reports/metrics.json is not committed" in proc.stdout
+    # Files to commit are gathered into one problem with one command.
+    assert "file(s) that stages use or write are not committed:" in proc.stdout
+    assert proc.stdout.count("fix: git add") == 1
+    assert "fix: git add reports/metrics.json reports/plots/" in proc.stdout
 
 
 def test_repository_without_commits_is_not_reproducible(tmp_path):

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from tether.cli import app, repo_root
 from tether.cli.output import err, out, print_json
 from tether.errors import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from tether.pipeline.check import Problem
 
 
 @app.command(
@@ -83,9 +87,24 @@ def check_command(
         commit = (result.commit or "")[:8] or "(no commit)"
         out(f"reproducible: the workspace matches commit {commit} exactly")
     else:
-        out(f"not reproducible: {len(result.problems)} problem(s)")
-        for problem in result.problems:
-            out(f"  - {problem.message}")
-            out(f"    fix: {problem.fix}")
+        for line in render_problems(result.problems):
+            out(line)
     if not result.reproducible:
         raise typer.Exit(EXIT_FAILED)
+
+
+def render_problems(problems: list[Problem]) -> list[str]:
+    """The problems as text: files to commit are gathered into one problem with one
+    ``git add`` command; the others are listed each with its own fix."""
+    uncommitted = [p for p in problems if p.kind == "uncommitted" and p.subject != "HEAD"]
+    others = [p for p in problems if p not in uncommitted]
+    count = len(others) + (1 if uncommitted else 0)
+    lines = [f"not reproducible: {count} problem(s)"]
+    for problem in others:
+        lines += [f"  - {problem.message}", f"    fix: {problem.fix}"]
+    if uncommitted:
+        paths = [p.subject for p in uncommitted]
+        lines.append(f"  - {len(paths)} file(s) that stages use or write are not committed:")
+        lines += [f"      {p.message}" for p in uncommitted]
+        lines.append(f"    fix: git add {' '.join(paths)} && git commit")
+    return lines
