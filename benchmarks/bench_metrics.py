@@ -32,6 +32,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from precompile import compile_tether
+
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
@@ -168,6 +170,7 @@ def timed(args: list[str], cwd: Path, repeat: int) -> tuple[float, int]:
 
 
 def main() -> None:
+    compile_tether()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="sizes 10 and 100, one run each")
     parser.add_argument("--sizes", type=int, nargs="*", help="override the sizes")

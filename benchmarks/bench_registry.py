@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from precompile import compile_tether
+
 BIN = Path(sys.executable).parent
 STAGES = ("dev", "staging", "prod")
 T0 = 1_780_000_000
@@ -122,6 +124,7 @@ def read_in_process(root: Path, runs: int) -> tuple[float, float, bool]:
 
 
 def main() -> None:
+    compile_tether()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 550])
     parser.add_argument("--runs", type=int, default=5, help="runs of tether per size (gto: 3)")

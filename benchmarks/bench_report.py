@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from precompile import compile_tether
+
 BIN = Path(sys.executable).parent
 MODEL = "model"
 ENV = {
@@ -102,6 +104,7 @@ def timed(cmd: list[str], cwd: Path, runs: int) -> float:
 
 
 def main() -> int:
+    compile_tether()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--releases", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)

@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from precompile import compile_tether
+
 BIN = Path(sys.executable).parent
 
 
@@ -30,6 +32,7 @@ def timed(cmd: list[str], repeat: int) -> list[float]:
 
 
 def main() -> None:
+    compile_tether()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from precompile import compile_tether
+
 PROJECT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEMPLATE = [
@@ -91,6 +93,7 @@ def build(base: Path, env: dict[str, str]) -> Path:
 
 
 def main() -> None:
+    compile_tether()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
