@@ -205,6 +205,11 @@ def test_a_deregistered_release_keeps_its_manifest(plain_registry: Path, clock: 
 
     record = manifests.lookup(root, "m@v0.3.0")
     assert record.deregistered == "m@v0.3.0!" and record.manifest == built
+    # verify's path: the reference resolves (through the tag of that name) and
+    # its manifest is found.
+    from tether.revisions import resolve
+
+    assert resolve(GitRepo(root), "m@v0.3.0") == commit
     assert find_manifest(GitRepo(root), "m@v0.3.0") == built
     shown = tether(root, "manifest", "m@v0.3.0", check=True).stdout
     rows = {line.split()[0]: " ".join(line.split()[1:]) for line in shown.splitlines()}
