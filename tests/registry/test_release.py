@@ -31,6 +31,10 @@ def test_release_promote_bump_rollback_agrees_with_gto(template_repo: Path, cloc
     first = tether(root, "release", NAME, env=clock.env())
     assert first.returncode == 0, first.stderr
     assert f"released {NAME} v0.1.0: created tag {NAME}@v0.1.0" in first.stdout
+    assert first.stdout.splitlines()[-1] == (
+        f"The tag is local only. Next: publish it with `git push origin {NAME}@v0.1.0` "
+        "(or pass --push next time)."
+    )
     tether(root, "promote", NAME, "v0.1.0", "prod", check=True, env=clock.env())
 
     write_tree(root, {"NOTES.md": "second release\n"})
@@ -171,6 +175,7 @@ def test_release_push_publishes_the_tag(template_repo: Path, tmp_path: Path) -> 
     result = tether(root, "release", NAME, "--push")
     assert result.returncode == 0, result.stderr
     assert "and pushed it to origin" in result.stdout
+    assert "local only" not in result.stdout
     assert git(remote, "tag", "-l") == f"{NAME}@v0.1.0"
 
 
@@ -182,5 +187,5 @@ def test_ref_must_be_the_checked_out_commit(template_repo: Path) -> None:
     both = tether(template_repo, "release", NAME, "--version", "v1.0.0", "--bump", "minor")
     assert both.returncode == 2 and "give --version or --bump, not both" in both.stderr
     bump = tether(template_repo, "release", NAME, "--bump", "huge")
-    assert bump.returncode == 2 and "unknown bump 'huge'" in bump.stderr
+    assert bump.returncode == 2 and "'huge' is not one of 'major', 'minor', 'patch'" in bump.stderr
     assert tags(template_repo) == []

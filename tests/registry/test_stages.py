@@ -8,35 +8,27 @@ from tests.helpers import git, tether
 from tests.registry.conftest import Clock, tag_annotated
 
 
-def test_push_rejected_deletes_the_local_tag(
-    plain_registry: Path, tmp_path: Path, clock: Clock
-) -> None:
+def test_push_rejected_deletes_the_local_tag(plain_registry: Path, tmp_path: Path) -> None:
     root = plain_registry
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", str(remote))
     git(root, "remote", "add", "origin", str(remote))
     git(root, "push", "-q", "origin", "--tags")
-    # Another clone takes counter 1 first and publishes it.
-    other = tmp_path / "other"
-    git(tmp_path, "clone", "-q", str(remote), str(other))
-    tag_annotated(other, "m#prod#1", "m@v0.2.0^{commit}", env=clock.env())
-    git(other, "push", "-q", "origin", "m#prod#1")
+    # The remote refuses every push (as a host does without write permission).
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'no write access' >&2\nexit 1\n")
+    hook.chmod(0o755)
 
-    result = tether(root, "promote", "m", "v0.1.0", "prod", "--push", env=clock.env())
+    result = tether(root, "promote", "m", "v0.1.0", "prod", "--push")
     assert result.returncode == 3
     assert (
         "pushing m#prod#1 to 'origin' failed, so the local tag was deleted again and nothing was published"
         in result.stderr
     )
+    assert "no write access" in result.stderr
     assert "git fetch --tags" in result.stderr
     assert "m#prod#1" not in git(root, "tag", "-l").split()
-
-    # After fetching, the counter moves on and the push goes through.
-    git(root, "fetch", "-q", "origin", "--tags")
-    ok = tether(root, "promote", "m", "v0.1.0", "prod", "--push", env=clock.env())
-    assert ok.returncode == 0, ok.stderr
-    assert "created tag m#prod#2 and pushed it to origin; m #prod: v0.2.0 -> v0.1.0" in ok.stdout
-    assert "m#prod#2" in git(remote, "tag", "-l").split()
+    assert git(remote, "tag", "-l").split() == ["m@v0.1.0", "m@v0.2.0"]
 
 
 def test_push_without_a_remote_creates_nothing(plain_registry: Path) -> None:
@@ -127,3 +119,105 @@ def test_show_and_log_of_an_empty_or_deprecated_registry(tmp_path: Path, clock: 
     assert gone.returncode == 2 and "m is deprecated (tag m@deprecated)" in gone.stderr
     events = [line.split()[4] for line in tether(root, "log", check=True).stdout.splitlines()[1:]]
     assert events == ["deprecation", "registration"]
+
+
+def test_log_of_an_unknown_artifact_is_a_usage_error_like_show(
+    plain_registry: Path, tmp_path: Path
+) -> None:
+    unknown = tether(plain_registry, "log", "nosuch")
+    assert unknown.returncode == 2
+    assert "no artifact 'nosuch' in the registry (released: m)" in unknown.stderr
+    assert "No registry events." not in unknown.stdout
+    as_json = tether(plain_registry, "log", "nosuch", "--json")
+    assert as_json.returncode == 2 and as_json.stdout == ""
+    from tests.helpers import init_repo
+
+    empty = init_repo(tmp_path / "empty", dvc=False)
+    none = tether(empty, "log", "nosuch")
+    assert none.returncode == 2
+    assert "no artifact 'nosuch' in the registry (released: none yet)" in none.stderr
+
+
+def test_deregister_says_what_became_of_its_stages(plain_registry: Path, clock: Clock) -> None:
+    import json
+
+    root = plain_registry
+    for version, stage in (("v0.1.0", "prod"), ("v0.2.0", "prod"), ("v0.2.0", "staging")):
+        tether(root, "promote", "m", version, stage, check=True, env=clock.env())
+    out = tether(root, "deregister", "m", "v0.2.0", check=True, env=clock.env()).stdout
+    lines = out.splitlines()
+    assert lines[0] == "created tag m@v0.2.0!; m v0.2.0 is deregistered"
+    assert lines[1] == "It held #prod, #staging: #prod now holds v0.1.0; #staging is now empty."
+    done = tether(root, "deregister", "m", "v0.1.0", "--json", check=True, env=clock.env())
+    assert json.loads(done.stdout) == {
+        "artifact": "m",
+        "version": "v0.1.0",
+        "tag": "m@v0.1.0!",
+        "commit": git(root, "rev-parse", "m@v0.1.0^{commit}"),
+        "pushed_to": None,
+        "stages": {"prod": None},
+    }
+
+
+def test_writes_without_push_end_with_how_to_publish(plain_registry: Path, clock: Clock) -> None:
+    root = plain_registry
+    hint = "The tag is local only. Next: publish it with `git push origin {}` (or pass --push next time)."
+    steps = [
+        (("promote", "m", "v0.1.0", "prod"), "'m#prod#1'"),
+        (("promote", "m", "v0.2.0", "prod"), "'m#prod#2'"),
+        (("rollback", "m", "prod"), "'m#prod#3'"),
+        (("unassign", "m", "prod"), "'m#prod!#4'"),
+        (("deregister", "m", "v0.2.0"), "'m@v0.2.0!'"),
+    ]
+    for args, tag in steps:
+        out = tether(root, *args, check=True, env=clock.env()).stdout
+        assert out.splitlines()[-1] == hint.format(tag), args
+
+
+def test_bump_lists_its_choices(tmp_path: Path) -> None:
+    text = tether(tmp_path, "release", "--help", check=True).stdout
+    assert "--bump <major|minor|patch>" in text
+    bad = tether(tmp_path, "release", "m", "--bump", "huge")
+    assert bad.returncode == 2
+    assert "'huge' is not one of 'major', 'minor', 'patch'" in bad.stderr
+
+
+def test_a_deregistered_release_keeps_its_manifest(plain_registry: Path, clock: Clock) -> None:
+    import json
+
+    from tether.backends.git import GitRepo
+    from tether.registry import manifest as manifests
+    from tether.verify.manifest import find_manifest
+
+    root = plain_registry
+    commit = git(root, "rev-parse", "HEAD")
+    built = manifests.Manifest(
+        artifact="m", version="v0.3.0", path="model.pkl", commit=commit,
+        dvc_lock_sha256="0" * 64, metrics={"metrics.json": {"acc": 0.9}}, params={},
+        outs={"model.pkl": "a" * 32}, deps={}, overrides=[], python="3.12.0", packages={},
+    )  # fmt: skip
+    git(root, "tag", "-d", "m@v0.2.0")  # one version per commit
+    tag_annotated(
+        root, "m@v0.3.0", message=manifests.render(built, "Release m v0.3.0"), env=clock.env()
+    )
+    tether(root, "promote", "m", "v0.3.0", "prod", check=True, env=clock.env())
+    tether(root, "deregister", "m", "v0.3.0", check=True, env=clock.env())
+
+    record = manifests.lookup(root, "m@v0.3.0")
+    assert record.deregistered == "m@v0.3.0!" and record.manifest == built
+    # verify's path: the reference resolves (through the tag of that name) and
+    # its manifest is found.
+    from tether.revisions import resolve
+
+    assert resolve(GitRepo(root), "m@v0.3.0") == commit
+    assert find_manifest(GitRepo(root), "m@v0.3.0") == built
+    shown = tether(root, "manifest", "m@v0.3.0", check=True).stdout
+    rows = {line.split()[0]: " ".join(line.split()[1:]) for line in shown.splitlines()}
+    assert rows["deregistered"] == "yes, by tag m@v0.3.0!"
+    data = json.loads(tether(root, "manifest", "m@v0.3.0", "--json", check=True).stdout)
+    assert data["deregistered"] == "m@v0.3.0!" and data["outs"] == {"model.pkl": "a" * 32}
+    # It is in no stage and not latest any more.
+    gone = tether(root, "manifest", "m#prod")
+    assert gone.returncode == 2 and "no release m#prod" in gone.stderr
+    live = json.loads(tether(root, "manifest", "m@v0.1.0", "--json").stdout or "{}")
+    assert live == {}  # a GTO release: no manifest, as before

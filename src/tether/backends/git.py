@@ -229,6 +229,17 @@ class GitRepo:
         """Push one tag; refuses to replace a tag of that name on the remote."""
         self.run("push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
 
+    def remote_tag_names(self, remote: str) -> list[str]:
+        """Names of every tag on the Git remote ``remote``, asked with one
+        ``git ls-remote`` (nothing is fetched, the local tags are not touched)."""
+        out = self.run("ls-remote", "--tags", "--refs", "--end-of-options", remote)
+        names = []
+        for line in out.splitlines():
+            _, _, ref = line.partition("\t")
+            if ref.startswith("refs/tags/"):
+                names.append(ref[len("refs/tags/") :])
+        return names
+
     def tracked_changes(self) -> list[tuple[str, str]]:
         """Tracked files that differ from HEAD, staged or not (untracked ignored)."""
         return self.changed_paths(untracked=False)

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +88,7 @@ def log_command(
 
     if name is not None:
         validate_name(name)
-    events = state.load(repo_root(repo)).events(name)
+    events = state.history(repo_root(repo), name)
     if as_json:
         _gto_json([e.to_dict() for e in events])
         return
@@ -123,6 +125,23 @@ def _pushed(remote: str | None) -> str:
     return f" and pushed it to {remote}" if remote else ""
 
 
+def _publish_hint(tag: str, pushed_to: str | None) -> None:
+    """Without --push the tag exists only here: say how to publish it."""
+    if pushed_to is None:
+        out(
+            f"The tag is local only. Next: publish it with `git push origin {shlex.quote(tag)}` "
+            "(or pass --push next time)."
+        )
+
+
+class Bump(StrEnum):
+    """Which part of the highest version `tether release --bump` raises."""
+
+    major = "major"
+    minor = "minor"
+    patch = "patch"
+
+
 @app.command(
     "release",
     epilog=(
@@ -135,9 +154,7 @@ def _pushed(remote: str | None) -> str:
 def release_command(
     name: str = typer.Argument(..., help="An artifact declared under `artifacts:` in dvc.yaml."),
     version: str = typer.Option(None, "--version", help="The version to create, e.g. v1.2.0."),
-    bump: str = typer.Option(
-        None, "--bump", help="major, minor or patch: bump the highest version."
-    ),
+    bump: Bump = typer.Option(None, "--bump", help="Bump this part of the highest version."),
     ref: str = typer.Option(
         None, "--ref", help="The commit to release; must be the checked-out one."
     ),
@@ -158,7 +175,13 @@ def release_command(
 
     validate_name(name)  # before anything touches git
     done = release(
-        repo_root(repo), name, version=version, bump=bump, ref=ref, message=message, push=push
+        repo_root(repo),
+        name,
+        version=version,
+        bump=bump.value if bump is not None else None,
+        ref=ref,
+        message=message,
+        push=push,
     )
     if as_json:
         print_json({
@@ -175,6 +198,7 @@ def release_command(
         f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
         f"Next: `tether promote {done.artifact} {done.version} STAGE`."
     )
+    _publish_hint(done.tag, done.pushed_to)
 
 
 def _print_change(change: Any, as_json: bool) -> None:
@@ -190,6 +214,7 @@ def _print_change(change: Any, as_json: bool) -> None:
         f"created tag {change.tag}{_pushed(change.pushed_to)}; "
         f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> {now}"
     )
+    _publish_hint(change.tag, change.pushed_to)
 
 
 @app.command("promote", epilog="Example:\n\n  tether promote cancer-classifier v0.2.0 prod --push")
@@ -258,16 +283,37 @@ def deregister_command(
     name: str = typer.Argument(..., help="The artifact."),
     version: str = typer.Argument(..., help="The version to withdraw."),
     push: bool = PUSH_OPTION,
+    as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
 ) -> None:
-    """Withdraw a version (tag NAME@vX.Y.Z!): it leaves `latest` and every stage."""
+    """Withdraw a version (tag NAME@vX.Y.Z!): it leaves `latest` and every stage.
+
+    Each stage it held falls back to the version assigned there before (if that
+    one is still live) or is left empty; the output says which. Its release
+    manifest stays readable (`tether manifest NAME@vX.Y.Z`).
+    """
     from tether.registry.release import deregister
     from tether.registry.tags import validate_name, validate_version
 
     validate_name(name)
     validate_version(version)
     done = deregister(repo_root(repo), name, version, push=push)
+    if as_json:
+        print_json({
+            "artifact": done.artifact, "version": done.version, "tag": done.tag,
+            "commit": done.commit, "pushed_to": done.pushed_to, "stages": done.stages,
+        })  # fmt: skip
+        return
     out(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered")
+    if done.stages:
+        held = "; ".join(
+            f"#{stage} now holds {holder}" if holder else f"#{stage} is now empty"
+            for stage, holder in done.stages.items()
+        )
+        out(f"It held {', '.join(f'#{s}' for s in done.stages)}: {held}.")
+    else:
+        out("It held no stage.")
+    _publish_hint(done.tag, done.pushed_to)
 
 
 @app.command(
@@ -279,17 +325,25 @@ def manifest_command(
     as_json: bool = JSON_OPTION,
     repo: Path = REPO_OPTION,
 ) -> None:
-    """Show what a release was built from: commit, metrics, params, data hashes."""
+    """Show what a release was built from: commit, metrics, params, data hashes.
+
+    A deregistered version is shown too, marked with its deregistration tag: it
+    left `latest` and every stage, but its manifest still records its build.
+    """
     from tether.registry.manifest import lookup
 
     record = lookup(repo_root(repo), ref)
     m = record.manifest
     if as_json:
-        print_json({"tag": record.tag, "summary": record.summary, **m.to_dict()})
+        print_json({
+            "tag": record.tag, "summary": record.summary,
+            "deregistered": record.deregistered, **m.to_dict(),
+        })  # fmt: skip
         return
     rows = [
         ["tag", record.tag],
         ["summary", record.summary],
+        *([["deregistered", f"yes, by tag {record.deregistered}"]] if record.deregistered else []),
         ["artifact", f"{m.artifact} {m.version} ({m.path})"],
         ["commit", m.commit],
         ["dvc.lock sha256", m.dvc_lock_sha256],

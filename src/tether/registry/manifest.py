@@ -212,11 +212,18 @@ class ReleaseRecord:
     commit: str
     summary: str
     manifest: Manifest
+    deregistered: str | None = None  # the NAME@vX.Y.Z! tag, if it was withdrawn
 
 
 def lookup(root: Path, ref: str) -> ReleaseRecord:
     """The manifest of the release ``ref`` names: ``NAME@vX.Y.Z``, ``NAME@latest``
-    or ``NAME#STAGE`` (the version in that stage now)."""
+    or ``NAME#STAGE`` (the version in that stage now).
+
+    A deregistered version named as ``NAME@vX.Y.Z`` is found too, with its
+    deregistration tag in ``deregistered``: it is out of ``latest`` and every
+    stage, but its tag is still the record of how it was built, and what
+    ``tether verify`` compares a rebuild with.
+    """
     from tether.registry import state
     from tether.registry.tags import Action, parse_reference
 
@@ -227,26 +234,31 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
             "Name a release as NAME@vX.Y.Z, NAME@latest or NAME#STAGE, e.g. cancer-classifier#prod.",
         )
     registry = state.load(root)
-    commit = state.resolve_reference(registry, reference)
     artifact = registry.find(reference.artifact)
-    if commit is None or artifact is None:
+    if artifact is None:
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
-    found = artifact.version_at(commit)
-    event = next(
-        (
-            e
-            for e in artifact.events
-            if e.action is Action.REGISTER and found and e.version == found.version
-        ),
-        None,
-    )
-    if found is None or event is None:
-        raise UsageError(f"{ref} names commit {commit[:8]}, which has no registered version")
+    if reference.stage is not None:
+        name = artifact.stages.get(reference.stage)
+    elif reference.version == "latest":
+        name = artifact.latest
+    else:
+        name = reference.version
+    found = artifact.versions.get(name) if name else None
+    if found is None or not (found.active or (found.registered and name == reference.version)):
+        raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
+    if not found.registered:
+        raise UsageError(f"{ref} names commit {found.commit[:8]}, which has no registered version")
+    events = [e for e in artifact.events if e.version == found.version]
+    event = next(e for e in reversed(events) if e.action is Action.REGISTER)
+    withdrawn = None
+    if not found.active:
+        withdrawn = next(e.tag for e in reversed(events) if e.action is Action.DEREGISTER)
     return ReleaseRecord(
         artifact.name,
         found.version,
         event.tag,
-        commit,
+        found.commit,
         human_line(event.message),
         require(event.message, event.tag),
+        withdrawn,
     )

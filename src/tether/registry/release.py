@@ -3,8 +3,11 @@
 Every function checks everything it can before it creates a tag, so a refusal
 leaves no trace: names are validated before any git call, then the work tree,
 the pipeline (``tether check``) and the DVC remote are checked. A tag is never
-overwritten. With ``push``, a tag the Git remote rejects is deleted again
-locally, so local and remote never disagree about a version or a stage.
+overwritten. With ``push``, the Git remote's tags are read first: if it holds
+tags of the artifact that this clone lacks, the command acted on a stale registry
+and is refused; otherwise the counter N is past every tag on both sides. A tag the
+Git remote still rejects is deleted again locally, so local and remote never
+disagree about a version or a stage.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tether.registry.tags import (
     SemVer,
     format_tag,
     next_counter,
+    parse_tag,
     validate_name,
     validate_stage,
     validate_version,
@@ -66,6 +70,9 @@ class Deregistered:
     tag: str
     commit: str
     pushed_to: str | None
+    # The stages the version held, each with who holds it now (None: empty). As in
+    # GTO, a stage falls back to the version assigned to it before, if any.
+    stages: dict[str, str | None]
 
 
 # --- shared checks -------------------------------------------------------------------
@@ -100,8 +107,40 @@ def _git_remote(git: GitRepo) -> str:
     )
 
 
-def _create(git: GitRepo, registry: state.Registry, tag: str, commit: str, message: str) -> None:
-    if tag in registry.tag_names:
+def _taken_names(
+    git: GitRepo, registry: state.Registry, name: str, remote: str | None
+) -> list[str]:
+    """The tag names a new tag of ``name`` must not reuse, nor count below.
+
+    Without a remote, the local tags. With one, its tags too, read with one
+    ``git ls-remote``; if it holds tags of ``name`` that this clone lacks, another
+    clone changed the registry since the last fetch, and whatever this command
+    decided from the local tags (the counter, the stage's holder) may be wrong: a
+    different tag name with the same counter would even push cleanly and leave
+    two events with one N. So that is refused before any tag is created.
+    """
+    if remote is None:
+        return registry.tag_names
+    theirs = git.remote_tag_names(remote)
+    local = set(registry.tag_names)
+    missing = []
+    for tag in theirs:
+        parsed = parse_tag(tag)
+        if tag not in local and parsed is not None and parsed.artifact == name:
+            missing.append(tag)
+    if missing:
+        listed = ", ".join(sorted(missing)[:5]) + (" ..." if len(missing) > 5 else "")
+        raise UsageError(
+            f"the Git remote {remote!r} has registry tags of {name} that this clone lacks "
+            f"({listed}), so the registry state this command read is stale; no tag was created",
+            f"Fetch them (`git fetch --tags {remote}`), check `tether show {name}`, "
+            "then run the command again.",
+        )
+    return [*registry.tag_names, *(t for t in theirs if t not in local)]
+
+
+def _create(git: GitRepo, taken: list[str], tag: str, commit: str, message: str) -> None:
+    if tag in taken:
         raise UsageError(
             f"tag {tag} already exists; tether never overwrites a tag", "Run `tether show`."
         )
@@ -235,6 +274,7 @@ def release(
             f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
         )
     remote = _git_remote(git) if push else None
+    taken = _taken_names(git, registry, name, remote)  # before the slow checks
 
     from tether.pipeline.check import check
 
@@ -258,7 +298,7 @@ def release(
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
-    _create(git, registry, tag, commit, manifests.render(built, human))
+    _create(git, taken, tag, commit, manifests.render(built, human))
     pushed = _publish(git, tag, remote)
     return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
 
@@ -277,10 +317,9 @@ def _assign(
     remote: str | None,
 ) -> StageChange:
     previous = artifact.stages.get(stage)
-    tag = format_tag(
-        action, artifact.name, stage=stage, counter=next_counter(registry.tag_names, artifact.name)
-    )
-    _create(git, registry, tag, version.commit, message)
+    taken = _taken_names(git, registry, artifact.name, remote)
+    tag = format_tag(action, artifact.name, stage=stage, counter=next_counter(taken, artifact.name))
+    _create(git, taken, tag, version.commit, message)
     pushed = _publish(git, tag, remote)
     current = state.read(git).artifacts[artifact.name].stages.get(stage)
     return StageChange(
@@ -380,7 +419,10 @@ def deregister(root: Path, name: str, version: str, push: bool = False) -> Dereg
     artifact = _artifact(registry, name)
     found = _live_version(artifact, version)
     remote = _git_remote(git) if push else None
+    held = sorted(stage for stage, holder in artifact.stages.items() if holder == version)
+    taken = _taken_names(git, registry, name, remote)
     tag = format_tag(Action.DEREGISTER, name, version=version)
-    _create(git, registry, tag, found.commit, f"Deregister {name} {version}")
+    _create(git, taken, tag, found.commit, f"Deregister {name} {version}")
     pushed = _publish(git, tag, remote)
-    return Deregistered(name, version, tag, found.commit, pushed)
+    now = state.read(git).artifacts[name].stages
+    return Deregistered(name, version, tag, found.commit, pushed, {s: now.get(s) for s in held})

@@ -286,17 +286,31 @@ def show(root: Path, name: str | None = None) -> Shown:
     """The registry view of ``tether show`` (one artifact when ``name`` is given)."""
     registry = load(root)
     if name is not None:
-        artifact = registry.find(name)
-        if artifact is None:
-            known = ", ".join(registry.artifacts) or "none yet"
-            raise UsageError(
-                f"no artifact {name!r} in the registry (released: {known})", "Run `tether show`."
-            )
+        artifact = _known(registry, name)
         if artifact.deprecated:
             raise UsageError(
                 f"{name} is deprecated (tag {artifact.events[-1].tag})", "Run `tether log {name}`."
             )
     return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
+
+
+def history(root: Path, name: str | None = None) -> list[Event]:
+    """The events of ``tether log``, newest first: every artifact's, or ``name``'s
+    (deprecated artifacts included: their history is still there)."""
+    registry = load(root)
+    if name is not None:
+        _known(registry, name)
+    return registry.events(name)
+
+
+def _known(registry: Registry, name: str) -> Artifact:
+    artifact = registry.find(name)
+    if artifact is None:
+        known = ", ".join(registry.artifacts) or "none yet"
+        raise UsageError(
+            f"no artifact {name!r} in the registry (released: {known})", "Run `tether show`."
+        )
+    return artifact
 
 
 def show_dict(registry: Registry, name: str | None = None) -> dict[str, Any]:
