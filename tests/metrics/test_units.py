@@ -34,7 +34,7 @@ def test_rule_grammar(text: str, old: float, new: float, breached: bool) -> None
     assert parse_rule(text).breached_by(old, new) is breached
 
 
-@pytest.mark.parametrize("text", ["f1", "f1<", "<0.1", "f1<0.1x", "f1=0.1"])
+@pytest.mark.parametrize("text", ["f1", "f1<", "<0.1", "f1<0.1x", "f1=0.1", "f1<-0.01,loss>5%"])
 def test_bad_rules(text: str) -> None:
     with pytest.raises(UsageError, match="cannot read gate rule"):
         parse_rule(text)

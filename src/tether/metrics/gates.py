@@ -31,7 +31,7 @@ from typing import Any
 from tether.errors import ConfigError, UsageError
 from tether.metrics.diff import METRICS, MetricsDiff, Row, numeric
 
-_RULE = re.compile(r"^(?P<metric>.+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?$")
+_RULE = re.compile(r"^(?P<metric>[^<>]+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?$")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def parse_rule(text: str) -> Rule:
         raise UsageError(
             f"cannot read gate rule {text!r}",
             "Write METRIC<BOUND or METRIC>BOUND, the bound a number or a percentage: "
-            "`f1<-0.01`, `loss>5%`.",
+            "`f1<-0.01`, `loss>5%`; one rule per --fail-on.",
         )
     return Rule(
         metric=match["metric"].strip(),
