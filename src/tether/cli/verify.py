@@ -186,6 +186,8 @@ def _run_with_progress(
 
     from tether.verify import Event, verify
 
+    # Off a terminal (a log, CI, a pipe) there is no bar to draw, and rich would end
+    # it by printing an empty line: every error after it would start with one.
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -194,6 +196,7 @@ def _run_with_progress(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_interactive,
     ) as progress:
         task = progress.add_task(f"verify {ref}: worktree", total=None)
 
