@@ -139,7 +139,10 @@ def verify_command(
         None,
         "--tolerance",
         metavar="METRIC=ABS",
-        help="Accept a metric within ABS of the recorded value.",
+        help=(
+            "Accept a metric within ABS of the recorded value (repeatable). METRIC is a "
+            "name REF recorded (test.acc) or FILE:METRIC for one metrics file."
+        ),
     ),
     keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree for inspection."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
