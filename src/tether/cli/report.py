@@ -115,7 +115,14 @@ def report_command(
     head: str | None = typer.Option(
         None, "--head", metavar="REF", help="The revision reported on; default the workspace."
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write here, not to stdout."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file, not stdout: atomically (a temporary file renamed over it), "
+        "creating missing parent directories.",
+    ),
     fail_on: list[str] = typer.Option(
         None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default fail_on in the base's [tool.tether]."
     ),
@@ -138,6 +145,11 @@ def report_command(
     from tether.report.build import build_report
     from tether.report.markdown import render
 
+    if output is not None and output.is_dir():
+        raise UsageError(
+            f"--output {output} is a directory",
+            f"Name the file to write, e.g. -o {output / 'report.md'}",
+        )
     report = build_report(
         repo_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
     )
@@ -145,9 +157,22 @@ def report_command(
     if output is None:
         sys.stdout.write(rendered.body)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered.body, encoding="utf-8")
+        _write(output, rendered.body)
         cut = ""
         if rendered.metrics_cut or rendered.params_cut:
             cut = f"; left out {rendered.metrics_cut} metrics and {rendered.params_cut} params rows"
         out(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})")
+
+
+def _write(path: Path, body: str) -> None:
+    """Write the report as every tether file is written (tether.pipeline.atomic):
+    a reader sees the old file or the new one, never half of one."""
+    from tether.pipeline.atomic import write_bytes
+
+    try:
+        write_bytes(path, body.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            "Name a file in a directory you can write to, or leave out -o to print it.",
+        ) from None
