@@ -136,8 +136,11 @@ def report_command(
 
     The verdict comes first (which gates were breached, or that all hold), then
     the metrics and params diff, which version each registry stage holds and how
-    this change compares with it, the metric history of the last releases as a
-    Mermaid chart, and a link to the run's artifacts. Everything read from the
+    this change compares with it, the metric history of the last releases as
+    Mermaid charts (gated metrics, then those that changed, then others, up to
+    four unless more are gated; any left out are named), and a link to the run's
+    artifacts. Gates come from --fail-on or the base revision's [tool.tether]
+    fail_on, never from the head's. Everything read from the
     repository is escaped; the body stays under GitHub's 65,536-character limit,
     cutting table rows with a notice. Exits 0 once written, whatever the verdict:
     `tether diff --fail-on` is the gate that fails a build.
