@@ -100,3 +100,26 @@ def test_comment_needs_exactly_one_way_to_name_the_pull_request(runner, monkeypa
     assert "give either --pr N or --head-sha SHA" in str(neither.exception)
     assert "--head-repo goes with --head-sha" in str(repo_only.exception)
     assert called == []
+
+
+def test_comment_names_the_github_repository_with_github_repo(runner, monkeypatch, tmp_path: Path):
+    """-C/--repo is a path in every other command; the GitHub OWNER/NAME is --github-repo."""
+    body = tmp_path / "r.md"
+    body.write_text("x", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_TOKEN", "t")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    seen = []
+
+    def fake_upsert(client, number, text):
+        seen.append((client.settings.repository, number, text))
+        return github.CommentResult("created", client.settings.repository, number, 1, "", "bot", 0)
+
+    monkeypatch.setattr(github, "upsert_comment", fake_upsert)
+    given = runner.invoke(app, ["comment", "--pr", "3", "--github-repo", "fork/other", "--body-file", str(body)])
+    default = runner.invoke(app, ["comment", "--pr", "4", "--body-file", str(body)])
+    old = runner.invoke(app, ["comment", "--pr", "5", "--repo", "fork/other", "--body-file", str(body)])
+    assert given.exit_code == 0 and default.exit_code == 0, given.output + default.output
+    assert seen == [("fork/other", 3, "x"), ("acme/churn", 4, "x")]
+    assert old.exit_code == 2 and "No such option: --repo" in old.output
+    help_text = " ".join(runner.invoke(app, ["comment", "--help"], terminal_width=200).output.split())
+    assert "--github-repo OWNER/NAME The GitHub repository of the pull request; default $GITHUB_REPOSITORY." in help_text

@@ -44,7 +44,7 @@ def _read_body(path: Path) -> str:
     epilog=(
         "Examples:\n\n"
         "  tether comment --pr 42 --body-file report.md\n\n"
-        "  tether comment --pr 42 --body-file report.md --repo acme/churn --json\n\n"
+        "  tether comment --pr 42 --body-file report.md --github-repo acme/churn --json\n\n"
         "  tether comment --head-sha \"$SHA\" --head-repo fork-owner/churn --body-file report.md"
     ),
 )
@@ -54,7 +54,10 @@ def comment_command(
         ..., "--body-file", metavar="FILE", help="Markdown to post (`-` for standard input)."
     ),
     repository: str | None = typer.Option(
-        None, "--repo", metavar="OWNER/NAME", help="The repository; default $GITHUB_REPOSITORY."
+        None,
+        "--github-repo",
+        metavar="OWNER/NAME",
+        help="The GitHub repository of the pull request; default $GITHUB_REPOSITORY.",
     ),
     head_sha: str | None = typer.Option(
         None, "--head-sha", metavar="SHA", help="Instead of --pr: the open PR whose head is this commit."
