@@ -136,6 +136,21 @@ def test_tolerances_are_checked_before_the_worktree_is_built(
         verify(tiny.origin, "t1", tolerances=[parse_tolerance("nosuch=1e-6")])
 
 
+def test_tolerance_on_a_metrics_file_named_through_dvc_templating(tiny_copy: Path) -> None:
+    """``${...}`` in dvc.yaml is DVC's to resolve: the check waits for the worktree."""
+    dvc_yaml = tiny_copy / "dvc.yaml"
+    text = dvc_yaml.read_text().replace("- metrics.json:", "- ${scores}:")
+    dvc_yaml.write_text("vars:\n  - scores: metrics.json\n" + text)
+    git(tiny_copy, "commit", "-q", "-am", "metrics file named by a variable")
+
+    code, report, _ = verify_json(tiny_copy, "HEAD", "--tolerance", "acc=1e-6")
+    assert code == 0  # recorded 0.9000001 (as at t2), reproduced 0.9
+    assert statuses(report)["metrics.json"] == "within tolerance"
+    proc = tether(tiny_copy, "verify", "HEAD", "--tolerance", "nosuch=1")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --tolerance names a metric that HEAD did not record: 'nosuch'\n")
+
+
 def test_tolerance_on_metrics_kept_only_in_the_dvc_cache(tiny_copy: Path) -> None:
     """metrics.json stored by DVC (not git) and absent from the local cache: the
     check waits until --from-remote has fetched it into the worktree."""

@@ -174,6 +174,15 @@ def _bring_objects(
     return len(report.copied)
 
 
+def _in_git_or_manifest(
+    git: GitRepo, commit: str, path: str, expected: Expected
+) -> dict[str, Any] | None:
+    recorded = parse_metrics(git.read_blob(commit, path))
+    if recorded is None and isinstance(expected.metrics.get(path), dict):
+        recorded = flatten(expected.metrics[path])
+    return recorded
+
+
 def recorded_metrics(
     root: Path, git: GitRepo, rev: str, commit: str, expected: Expected
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -188,17 +197,23 @@ def recorded_metrics(
     from tether.metrics.collect import Collector
 
     snap = Collector(root, git, params=False).at_commit(rev, commit)
+    # A path still holding ``${...}`` is DVC's to resolve (see ``_templated``).
+    errors = {e.path for e in snap.errors if "${" not in e.path}
     recorded: dict[str, dict[str, Any]] = {}
-    for path in dict.fromkeys([*snap.metrics, *(e.path for e in snap.errors)]):
-        values = parse_metrics(git.read_blob(commit, path))
-        if values is None and isinstance(expected.metrics.get(path), dict):
-            values = flatten(expected.metrics[path])
+    for path in dict.fromkeys([*snap.metrics, *sorted(errors)]):
+        values = _in_git_or_manifest(git, commit, path, expected)
         if values is None:
             values = snap.metrics.get(path)
         if values is not None:
             recorded[path] = values
-    unread = sorted({e.path for e in snap.errors} - recorded.keys())
+    unread = sorted(errors - recorded.keys())
     return recorded, unread
+
+
+def _templated(git: GitRepo, commit: str) -> bool:
+    """dvc.yaml uses ``${...}`` templating, which tether.metrics.collect leaves to DVC:
+    its metrics files are known only once DVC has read the worktree."""
+    return b"${" in (git.read_blob(commit, dvc.PIPELINE_FILE) or b"")
 
 
 def _fetch(
@@ -238,6 +253,8 @@ def _fetch(
 
 
 def _compare_output(
+    git: GitRepo,
+    commit: str,
     tree: Path,
     out: dvc.TrackedOutput,
     ignored: Callable[[str], bool],
@@ -250,7 +267,7 @@ def _compare_output(
     reproduced = hashing.output_md5(written, ignored)
     metrics: list[MetricComparison] = []
     if out.metric:
-        before = recorded.get(out.path)
+        before = recorded.get(out.path) or _in_git_or_manifest(git, commit, out.path, expected)
         after = parse_metrics(written.read_bytes()) if written.is_file() else None
         if before is not None and after is not None:
             metrics = compare_metrics(out.path, before, after, tolerances)
@@ -300,8 +317,12 @@ def verify(
     # tolerance that names nothing readable waits for the fetch below.
     tolerances = list(tolerances)
     recorded, unread = recorded_metrics(root, git, rev, commit, expected)
-    if not unread or not unmatched(tolerances, recorded):
+    defer = bool(unread) or _templated(git, commit)
+    if not defer or not unmatched(tolerances, recorded):
         check_tolerances(tolerances, recorded, rev, commit=commit)
+        tolerances_checked = True
+    else:
+        tolerances_checked = False
     source_remote = dvc.remote_settings(root, remote) if from_remote else None
     source = (
         f"remote {source_remote[0]} ({source_remote[1].get('url')})"
@@ -342,11 +363,17 @@ def verify(
                 root, repo, tree, commit, tracked, source_remote, source
             )
             step("fetch", "done", t)
-            if unread:
+            if not tolerances_checked:
                 # The worktree's cache now holds what was fetched (with a remote:
-                # every recorded output); read the rest of the recorded metrics there.
+                # every recorded output), and DVC has named the metrics files.
                 found, unread = recorded_metrics(tree, git, rev, commit, expected)
                 recorded = {**found, **recorded}
+                for out in tracked:
+                    values = None
+                    if out.metric and out.path not in recorded:
+                        values = _in_git_or_manifest(git, commit, out.path, expected)
+                    if values is not None:
+                        recorded[out.path] = values
                 check_tolerances(tolerances, recorded, rev, unread, commit)
 
             stages = dvc.pipeline_stages(repo)
@@ -363,7 +390,7 @@ def verify(
             ignored = dvc.ignore_checker(repo)
             for out in produced:
                 comparison, metrics = _compare_output(
-                    tree, out, ignored, expected, recorded, tolerances
+                    git, commit, tree, out, ignored, expected, recorded, tolerances
                 )
                 result.outputs.append(comparison)
                 result.metrics.extend(metrics)
