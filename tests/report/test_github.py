@@ -143,7 +143,7 @@ def test_settings_need_a_token_and_a_repository():
         settings_from_env({"GITHUB_REPOSITORY": "a/b"})
     with pytest.raises(UsageError, match="no repository given") as exc:
         settings_from_env({"GITHUB_TOKEN": "t"})
-    assert "--repo OWNER/NAME" in (exc.value.hint or "")
+    assert exc.value.hint == "Pass --github-repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it)."
     with pytest.raises(UsageError, match="not a repository name"):
         settings_from_env({"GITHUB_TOKEN": "t"}, "acme/churn/../../user")
     assert settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "x/y"}, "a/b").repository == "a/b"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from tether.report.markdown import COMMENT_LIMIT, mermaid_label, render, text
-from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView
+from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 
 BASE = "1" * 40
 HEAD = "2" * 40
@@ -63,7 +63,11 @@ def test_the_metrics_and_params_tables_exactly():
 def test_no_gates_and_unreadable_metrics_are_said_plainly():
     none = render(_report()).body
     assert none.startswith("## :information_source: tether: no gates configured\n")
-    assert "2 of 3 metrics changed. Add gates with `fail_on`" in none
+    assert (
+        "2 of 3 metrics changed. Gates are read from `fail_on` under `[tool.tether]` in "
+        "pyproject.toml at the base revision (main), not at the head: gates this pull request "
+        "adds apply once it is merged.\n"
+    ) in none
     error = render(_report(errors=["reports/metrics.json at main: not in the DVC cache. Fix: dvc fetch"])).body
     assert error.startswith("## :warning: tether: metrics could not be read\n")
     assert "- :warning: reports/metrics.json at main: not in the DVC cache. Fix: dvc fetch" in error
@@ -145,6 +149,20 @@ def test_history_is_a_mermaid_chart_with_safe_labels():
     ]
     assert "### Metric history (last 3 releases and this PR)" in body
     assert mermaid_label('a"b`c<d>') == "a_b_c_d_"
+
+
+def test_metrics_left_out_of_the_history_are_named():
+    series = Series("model", "f1", ["v1.0.0", "PR"], [0.88, 0.9])
+    names = [f"m{i}" for i in range(14)]
+    left = [Uncharted("model", 4, ["x_y"]), Uncharted("other", 4, names)]
+    body = render(_report(history=[series], uncharted=left)).body
+    assert (
+        "### Metric history (last 1 release and this PR)\n\n"
+        "model: charted 4 of 5 metrics; left out: x\\_y.\n\n"
+        "other: charted 4 of 18 metrics; left out: m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11 "
+        "and 2 more.\n\n"
+        "```mermaid\n"
+    ) in body
 
 
 def test_artifacts_link_or_placeholder():

@@ -65,13 +65,17 @@ def test_a_breach_is_reported_first_with_diffs_registry_and_history(released: Pa
     assert "  - prod is v1.1.0; this PR vs prod: accuracy +0.03, f1 +0.01" in body
     assert "### Metric history (last 2 releases and this PR)" in body
     assert '  x-axis ["v1.1.0", "v1.2.0", "PR"]' in body
-    assert "  line [0.92, 0.95, 0.93]" in body  # only the gated metrics are charted
+    charts = [line for line in body.splitlines() if line.startswith("  title ")]
+    # The gated metrics first, then the others alphabetically up to four charts.
+    assert charts == [f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "precision", "recall")]
+    assert "  line [0.92, 0.95, 0.93]" in body  # f1
+    assert f"{MODEL}: charted 4 of 5 metrics; left out: roc\\_auc." in body
     assert "(https://github.com/acme/churn/actions/runs/7)" in body
 
 
 @pytest.mark.slow
 def test_the_workspace_is_the_default_head_and_output_goes_to_a_file(released: Path):
-    _metrics(released, f1=0.99)
+    _metrics(released, f1=0.99, roc_auc=0.5)
     out = released / "out" / "report.md"
     done = tether(released, "report", "--base", f"{MODEL}#prod", "-o", str(out))
     assert done.returncode == 0, done.stderr
@@ -82,6 +86,11 @@ def test_the_workspace_is_the_default_head_and_output_goes_to_a_file(released: P
     assert body.startswith("## :information_source: tether: no gates configured\n")
     assert f"→ head workspace (on {head})." in body
     assert "| reports/metrics.json | f1 | 0.92 | 0.99 | +0.07 (+7.61%) better |" in body
+    assert f"at the base revision ({MODEL}#&#8203;prod), not at the head: gates this pull request" in body
+    # What changed is charted first (roc_auc last alphabetically, but it moved).
+    charts = [line for line in body.splitlines() if line.startswith("  title ")]
+    assert charts == [f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "roc_auc", "precision")]
+    assert f"{MODEL}: charted 4 of 5 metrics; left out: recall." in body
 
 
 @pytest.mark.slow

@@ -108,7 +108,7 @@ def test_the_job_that_can_write_never_runs_pr_code():
             assert step["with"]["path"].startswith("${{ runner.temp }}")
     script = job["steps"][-1]["run"]
     assert "grep -Eqx '[0-9a-f]{40}'" in script and "1048576" in script
-    assert 'tether comment --head-sha "$sha" --head-repo "$HEAD_REPO"' in script
+    assert 'tether comment --github-repo "$GITHUB_REPOSITORY" --head-sha "$sha" --head-repo "$HEAD_REPO"' in script
 
 
 def test_release_runs_on_registry_tags_and_attaches_the_manifest():
@@ -145,6 +145,7 @@ def _guard(tmp_path: Path, files: dict[str, bytes | Path], head_sha: str = SHA):
         "REPORT_DIR": str(report),
         "RUN_HEAD_SHA": head_sha,
         "HEAD_REPO": "fork-owner/churn; rm -rf /",
+        "GITHUB_REPOSITORY": "acme/churn",
         "GITHUB_TOKEN": "unused",
     }
     # GitHub runs `run:` scripts with `bash --noprofile --norc -eo pipefail {0}`.
@@ -155,7 +156,7 @@ def test_the_guard_posts_a_valid_artifact(tmp_path: Path):
     done = _guard(tmp_path, {"report.md": b"## report\n", "head-sha": f"{SHA}\n".encode()})
     assert done.returncode == 0, done.stderr
     assert done.stdout == (
-        f"tether comment --head-sha {SHA} --head-repo fork-owner/churn; rm -rf / "
+        f"tether comment --github-repo acme/churn --head-sha {SHA} --head-repo fork-owner/churn; rm -rf / "
         f"--body-file {tmp_path}/pr-report/report.md\n"
     )
 

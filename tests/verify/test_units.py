@@ -17,7 +17,7 @@ from tether.environment import capture, differences
 from tether.errors import UsageError
 from tether.registry.manifest import Manifest, render
 from tether.verify import OutputComparison, VerifyResult, parse_tolerance
-from tether.verify.compare import compare_metrics, output_status, parse_metrics
+from tether.verify.compare import check_tolerances, compare_metrics, output_status, parse_metrics
 from tether.verify.manifest import from_manifest, from_tag
 
 # tolerance --------------------------------------------------------------------
@@ -32,10 +32,52 @@ def test_parse_tolerance() -> None:
     assert not scoped.applies_to("other.json", "test.acc")
 
 
-@pytest.mark.parametrize("text", ["acc", "=0.1", "acc=", "acc=abc", "acc=-1", "acc=nan", "acc=inf"])
-def test_bad_tolerances_are_refused(text: str) -> None:
-    with pytest.raises(UsageError, match="is not METRIC=ABS"):
+@pytest.mark.parametrize(
+    "text",
+    ["acc", "=0.1", "acc=", "acc=abc", "acc=-1", "acc=nan", "acc=inf", "x:y:z=1", ":acc=1", "m.json:=1"],
+)
+def test_bad_tolerances_are_refused_naming_the_accepted_forms(text: str) -> None:
+    with pytest.raises(UsageError) as refused:
         parse_tolerance(text)
+    assert refused.value.message == f"--tolerance {text!r} is not METRIC=ABS or FILE:METRIC=ABS"
+    assert refused.value.hint == (
+        "Accepted forms: METRIC=ABS (accuracy=0.001; nested keys dotted, test.accuracy=0.001) "
+        "or FILE:METRIC=ABS for one metrics file (reports/metrics.json:accuracy=0.001), "
+        "where ABS is a number >= 0."
+    )
+
+
+RECORDED = {"m.json": {"acc": 0.9, "loss.train": 0.2}, "sub/e.json": {"acc": 0.8}}
+
+
+def test_tolerances_must_name_a_recorded_metric() -> None:
+    ok = [parse_tolerance(t) for t in ("acc=0.1", "m.json:loss.train=0.1", "sub/e.json:acc=0")]
+    check_tolerances(ok, RECORDED, "v1")  # no error
+    bad = [parse_tolerance(t) for t in ("nosuch=1e-6", "e.json:acc=1", "acc=1")]
+    with pytest.raises(UsageError) as refused:
+        check_tolerances(bad, RECORDED, "v1")
+    assert refused.value.message == (
+        "--tolerance names metrics that v1 did not record: 'nosuch', 'e.json:acc'"
+    )
+    assert refused.value.hint == (
+        "Metrics recorded at v1: acc, loss.train "
+        "(as FILE:METRIC: m.json:acc, m.json:loss.train, sub/e.json:acc)."
+    )
+
+
+def test_a_tolerance_on_metrics_that_could_not_be_read_says_how_to_read_them() -> None:
+    with pytest.raises(UsageError) as refused:
+        check_tolerances([parse_tolerance("f1=0.1")], {}, "v1", ["big.json"], "ab" * 20)
+    assert refused.value.message == (
+        "--tolerance names a metric not found in the metrics of v1 that could be read: 'f1'"
+    )
+    assert refused.value.hint == (
+        "No recorded metric values of v1 could be read. Recorded values could not be read "
+        "from big.json, so no tolerance can apply there; for a file DVC stores, fetch it "
+        "(`dvc fetch --rev abababab`) or verify with --from-remote."
+    )
+    with pytest.raises(UsageError, match="v1 records no metrics: leave out --tolerance"):
+        check_tolerances([parse_tolerance("f1=0.1")], {}, "v1")
 
 
 # metrics ----------------------------------------------------------------------

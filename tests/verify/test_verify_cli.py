@@ -12,6 +12,9 @@ import pytest
 import yaml
 
 from tests.helpers import dvc, git, tether
+from tests.verify.conftest import Tiny
+from tether.errors import UsageError
+from tether.verify import parse_tolerance, verify
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +50,8 @@ def test_terminal_report_names_environment_differences(tiny_copy: Path) -> None:
     assert "bit-exact: all 2 outputs of t1 reproduced exactly" in proc.stdout
     assert "environment differences (recorded -> now):" in proc.stdout
     assert f"  python: 2.7.18 -> {platform.python_version()}" in proc.stdout
-    assert "ran make in" in proc.stderr
+    # Off a terminal, progress is one plain line per stage: no bar, no empty line.
+    assert proc.stderr.startswith("  ran make in ")
 
 
 def test_output_that_differs_from_the_release_manifest(tiny_copy: Path) -> None:
@@ -97,15 +101,105 @@ def test_metric_off_by_less_than_the_tolerance_is_within_tolerance_not_exact(
 
 
 def test_bad_tolerance_is_a_usage_error(tiny_copy: Path) -> None:
-    proc = tether(tiny_copy, "verify", "t1", "--tolerance", "acc")
+    proc = tether(tiny_copy, "verify", "t1", "--tolerance", "x:y:z=1")
     assert proc.returncode == 2
-    assert "--tolerance 'acc' is not METRIC=ABS" in proc.stderr
+    assert proc.stderr.startswith(
+        "error: --tolerance 'x:y:z=1' is not METRIC=ABS or FILE:METRIC=ABS\n"
+        "Accepted forms: METRIC=ABS (accuracy=0.001; "
+    )
+
+
+@pytest.mark.parametrize("tolerance", ["nosuch=1e-6", "other.json:acc=1"])
+def test_tolerance_naming_no_recorded_metric_is_refused_before_anything_runs(
+    tiny_copy: Path, tolerance: str
+) -> None:
+    proc = tether(tiny_copy, "verify", "t1", "--tolerance", "acc=1", "--tolerance", tolerance)
+    assert proc.returncode == 2
+    name = tolerance.partition("=")[0]
+    assert proc.stderr == (
+        f"error: --tolerance names a metric that t1 did not record: {name!r}\n"
+        "Metrics recorded at t1: acc, loss.train, model "
+        "(as FILE:METRIC: metrics.json:acc, metrics.json:loss.train, metrics.json:model).\n"
+    )  # no stage ran: no "ran make" line
+
+
+def test_tolerances_are_checked_before_the_worktree_is_built(
+    tiny: Tiny, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tether.verify import reproduce
+
+    def no_worktree(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a worktree was built")
+
+    monkeypatch.setattr(reproduce, "temporary_worktree", no_worktree)
+    with pytest.raises(UsageError, match="did not record: 'nosuch'"):
+        verify(tiny.origin, "t1", tolerances=[parse_tolerance("nosuch=1e-6")])
+
+
+def test_tolerance_on_a_metrics_file_named_through_dvc_templating(tiny_copy: Path) -> None:
+    """``${...}`` in dvc.yaml is DVC's to resolve: the check waits for the worktree."""
+    dvc_yaml = tiny_copy / "dvc.yaml"
+    text = dvc_yaml.read_text().replace("- metrics.json:", "- ${scores}:")
+    dvc_yaml.write_text("vars:\n  - scores: metrics.json\n" + text)
+    git(tiny_copy, "commit", "-q", "-am", "metrics file named by a variable")
+
+    code, report, _ = verify_json(tiny_copy, "HEAD", "--tolerance", "acc=1e-6")
+    assert code == 0  # recorded 0.9000001 (as at t2), reproduced 0.9
+    assert statuses(report)["metrics.json"] == "within tolerance"
+    proc = tether(tiny_copy, "verify", "HEAD", "--tolerance", "nosuch=1")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: --tolerance names a metric that HEAD did not record: 'nosuch'\n")
+
+
+def test_tolerance_on_metrics_kept_only_in_the_dvc_cache(tiny_copy: Path) -> None:
+    """metrics.json stored by DVC (not git) and absent from the local cache: the
+    check waits until --from-remote has fetched it into the worktree."""
+    dvc_yaml = tiny_copy / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("cache: false", "cache: true"))
+    git(tiny_copy, "rm", "-q", "--cached", "metrics.json")
+    (tiny_copy / ".gitignore").write_text("/metrics.json\n")
+    dvc(tiny_copy, "commit", "-q", "-f")
+    git(tiny_copy, "add", "-A")
+    git(tiny_copy, "commit", "-q", "-m", "metrics in the DVC cache")
+    dvc(tiny_copy, "push", "-q")
+    md5 = next(
+        o["md5"]
+        for o in yaml.safe_load((tiny_copy / "dvc.lock").read_text())["stages"]["make"]["outs"]
+        if o["path"] == "metrics.json"
+    )
+    cached = _object(tiny_copy / ".dvc" / "cache", md5)
+    cached.chmod(0o644)
+    cached.unlink()
+    commit = git(tiny_copy, "rev-parse", "HEAD")[:8]
+
+    proc = tether(tiny_copy, "verify", "HEAD", "--tolerance", "acc=1")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: --tolerance names a metric not found in the metrics of HEAD that could be "
+        "read: 'acc'\n"
+        "No recorded metric values of HEAD could be read. Recorded values could not be read "
+        "from metrics.json, so no tolerance can apply there; for a file DVC stores, fetch it "
+        f"(`dvc fetch --rev {commit}`) or verify with --from-remote.\n"
+    )
+
+    proc = tether(tiny_copy, "verify", "HEAD", "--from-remote", "--tolerance", "nosuch=1")
+    assert proc.returncode == 2
+    assert "error: --tolerance names a metric that HEAD did not record: 'nosuch'\n" in proc.stderr
+    assert "Metrics recorded at HEAD: acc, loss.train, model (" in proc.stderr
+    assert "ran make" not in proc.stderr  # refused after the fetch, before the stages
+
+    # The recorded value (0.9000001, as at t2) is read from the fetched object.
+    code, report, _ = verify_json(tiny_copy, "HEAD", "--from-remote", "--tolerance", "acc=1e-6")
+    assert code == 0
+    acc = next(m for m in report["metrics"] if m["name"] == "acc")
+    assert (acc["recorded"], acc["status"]) == (0.9000001, "within tolerance")
 
 
 def test_unknown_ref_exits_2(tiny_copy: Path) -> None:
     proc = tether(tiny_copy, "verify", "no-such-release")
     assert proc.returncode == 2
-    assert "error: unknown revision 'no-such-release'" in proc.stderr
+    # The message is the first line of stderr: no empty line left by the progress bar.
+    assert proc.stderr.startswith("error: unknown revision 'no-such-release'\n")
 
 
 def test_ref_without_dvc_lock_exits_2(tiny_copy: Path) -> None:
@@ -223,9 +317,8 @@ def test_s3_remote_that_cannot_be_reached(
 def test_failing_stage_is_an_external_error_with_its_output(tiny_copy: Path) -> None:
     proc = tether(tiny_copy, "verify", "broken")
     assert proc.returncode == 3
-    assert (
-        "error: stage 'make' failed: failed to run: python src/make.py, exited with 1"
-        in proc.stderr
+    assert proc.stderr.startswith(
+        "error: stage 'make' failed: failed to run: python src/make.py, exited with 1\n"
     )
     assert "  | make: the input is broken" in proc.stderr
     assert git(tiny_copy, "worktree", "list", "--porcelain").count("worktree ") == 1

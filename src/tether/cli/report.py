@@ -44,7 +44,7 @@ def _read_body(path: Path) -> str:
     epilog=(
         "Examples:\n\n"
         "  tether comment --pr 42 --body-file report.md\n\n"
-        "  tether comment --pr 42 --body-file report.md --repo acme/churn --json\n\n"
+        "  tether comment --pr 42 --body-file report.md --github-repo acme/churn --json\n\n"
         "  tether comment --head-sha \"$SHA\" --head-repo fork-owner/churn --body-file report.md"
     ),
 )
@@ -54,7 +54,10 @@ def comment_command(
         ..., "--body-file", metavar="FILE", help="Markdown to post (`-` for standard input)."
     ),
     repository: str | None = typer.Option(
-        None, "--repo", metavar="OWNER/NAME", help="The repository; default $GITHUB_REPOSITORY."
+        None,
+        "--github-repo",
+        metavar="OWNER/NAME",
+        help="The GitHub repository of the pull request; default $GITHUB_REPOSITORY.",
     ),
     head_sha: str | None = typer.Option(
         None, "--head-sha", metavar="SHA", help="Instead of --pr: the open PR whose head is this commit."
@@ -115,7 +118,14 @@ def report_command(
     head: str | None = typer.Option(
         None, "--head", metavar="REF", help="The revision reported on; default the workspace."
     ),
-    output: Path | None = typer.Option(None, "--output", "-o", metavar="FILE", help="Write here, not to stdout."),
+    output: Path | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write to this file, not stdout: atomically (a temporary file renamed over it), "
+        "creating missing parent directories.",
+    ),
     fail_on: list[str] = typer.Option(
         None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default fail_on in the base's [tool.tether]."
     ),
@@ -129,8 +139,11 @@ def report_command(
 
     The verdict comes first (which gates were breached, or that all hold), then
     the metrics and params diff, which version each registry stage holds and how
-    this change compares with it, the metric history of the last releases as a
-    Mermaid chart, and a link to the run's artifacts. Everything read from the
+    this change compares with it, the metric history of the last releases as
+    Mermaid charts (gated metrics, then those that changed, then others, up to
+    four unless more are gated; any left out are named), and a link to the run's
+    artifacts. Gates come from --fail-on or the base revision's [tool.tether]
+    fail_on, never from the head's. Everything read from the
     repository is escaped; the body stays under GitHub's 65,536-character limit,
     cutting table rows with a notice. Exits 0 once written, whatever the verdict:
     `tether diff --fail-on` is the gate that fails a build.
@@ -138,6 +151,11 @@ def report_command(
     from tether.report.build import build_report
     from tether.report.markdown import render
 
+    if output is not None and output.is_dir():
+        raise UsageError(
+            f"--output {output} is a directory",
+            f"Name the file to write, e.g. -o {output / 'report.md'}",
+        )
     report = build_report(
         repo_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
     )
@@ -145,9 +163,22 @@ def report_command(
     if output is None:
         sys.stdout.write(rendered.body)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(rendered.body, encoding="utf-8")
+        _write(output, rendered.body)
         cut = ""
         if rendered.metrics_cut or rendered.params_cut:
             cut = f"; left out {rendered.metrics_cut} metrics and {rendered.params_cut} params rows"
         out(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})")
+
+
+def _write(path: Path, body: str) -> None:
+    """Write the report as every tether file is written (tether.pipeline.atomic):
+    a reader sees the old file or the new one, never half of one."""
+    from tether.pipeline.atomic import write_bytes
+
+    try:
+        write_bytes(path, body.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            "Name a file in a directory you can write to, or leave out -o to print it.",
+        ) from None

@@ -139,7 +139,10 @@ def verify_command(
         None,
         "--tolerance",
         metavar="METRIC=ABS",
-        help="Accept a metric within ABS of the recorded value.",
+        help=(
+            "Accept a metric within ABS of the recorded value (repeatable). METRIC is a "
+            "name REF recorded (test.acc) or FILE:METRIC for one metrics file."
+        ),
     ),
     keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree for inspection."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -186,6 +189,8 @@ def _run_with_progress(
 
     from tether.verify import Event, verify
 
+    # Off a terminal (a log, CI, a pipe) there is no bar to draw, and rich would end
+    # it by printing an empty line: every error after it would start with one.
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -194,6 +199,7 @@ def _run_with_progress(
         TimeElapsedColumn(),
         console=console,
         transient=True,
+        disable=not console.is_interactive,
     ) as progress:
         task = progress.add_task(f"verify {ref}: worktree", total=None)
 

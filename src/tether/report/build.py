@@ -13,10 +13,11 @@ from typing import Any
 
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
-from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView
+from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 from tether.revisions import resolve
 
-# Metrics charted when no gate names any.
+# Metrics charted per artifact: every gated one, then those this change moves, then
+# the others (alphabetically) while there is room.
 CHARTED_MAX = 4
 
 
@@ -71,6 +72,7 @@ def build_report(
         head_is_workspace=head is None,
     )
     gated = [parse_rule(rule).metric for rule in rules]
+    changed = {(m.path, m.key) for m in report.metrics if not _same(m.old, m.new)}
 
     try:
         from tether.registry.state import load as load_registry
@@ -103,7 +105,10 @@ def build_report(
         )[-releases:] if releases > 0 else []
         if live:
             snaps = [collector.at_commit(v.version, v.commit) for v in live]
-            report.history += _series(artifact.name, [v.version for v in live], snaps, new, gated)
+            series, left_out = _series([v.version for v in live], snaps, new, gated, changed)
+            report.history += [Series(artifact.name, *rest) for rest in series]
+            if left_out:
+                report.uncharted.append(Uncharted(artifact.name, len(series), left_out))
     return report
 
 
@@ -118,26 +123,43 @@ def _base_config(git: GitRepo, base_commit: str, load_config: Any) -> Any:
         return load_config(Path(tmp))
 
 
-def _series(artifact: str, labels: list[str], snaps: list[Any], head: Any, gated: list[str]) -> list[Series]:
-    """One series per charted metric: gated metrics, else the head's first numeric ones."""
+def _same(old: Any, new: Any) -> bool:
+    return old == new or (old != old and new != new)  # NaN == NaN here
+
+
+def _series(
+    labels: list[str], snaps: list[Any], head: Any, gated: list[str], changed: set[tuple[str, str]]
+) -> tuple[list[tuple[str, list[str], list[float | None]]], list[str]]:
+    """``(metric, labels, values)`` of each charted metric, and the names of those left out.
+
+    Every numeric metric of the head is a candidate. Gated metrics come first and are
+    all charted; then those that differ between base and head, then the rest in
+    alphabetical order, up to ``CHARTED_MAX`` charts in all."""
     points = [*snaps, head]
     keys: list[tuple[str, str]] = []
     for path, values in sorted(head.metrics.items()):
         for key, value in sorted(values.items()):
             if isinstance(value, int | float) and not isinstance(value, bool):
                 keys.append((path, key))
-    if gated:
-        keys = [(p, k) for p, k in keys if k in gated or f"{p}:{k}" in gated]
-    else:
-        keys = keys[:CHARTED_MAX]
     shared = {k for _, k in keys if sum(1 for _, other in keys if other == k) > 1}
+
+    def name(path: str, key: str) -> str:
+        return f"{path}:{key}" if key in shared else key
+
+    def rank(item: tuple[str, str]) -> int:
+        path, key = item
+        if key in gated or f"{path}:{key}" in gated:
+            return 0
+        return 1 if item in changed else 2
+
+    ordered = sorted(keys, key=rank)  # stable: alphabetical within each rank
+    room = max(CHARTED_MAX, sum(1 for k in keys if rank(k) == 0))
     out = []
-    for path, key in keys:
+    for path, key in ordered[:room]:
         values = []
         for snap in points:
             value = snap.metrics.get(path, {}).get(key)
             ok = isinstance(value, int | float) and not isinstance(value, bool)
             values.append(float(value) if ok else None)
-        name = f"{path}:{key}" if key in shared else key
-        out.append(Series(artifact, name, [*labels, "PR"], values))
-    return out
+        out.append((name(path, key), [*labels, "PR"], values))
+    return out, [name(path, key) for path, key in ordered[room:]]

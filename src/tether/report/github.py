@@ -93,7 +93,7 @@ class GitHubSettings:
 
 
 def settings_from_env(env: Mapping[str, str], repository: str | None = None) -> GitHubSettings:
-    """Read the GitHub Actions variables; ``repository`` (``--repo``) wins over the env."""
+    """Read the GitHub Actions variables; ``repository`` (``--github-repo``) wins over the env."""
     token = env.get("GITHUB_TOKEN", "").strip()
     if not token:
         raise ConfigError(
@@ -105,7 +105,7 @@ def settings_from_env(env: Mapping[str, str], repository: str | None = None) -> 
     if not repo:
         raise UsageError(
             "no repository given",
-            "Pass --repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it).",
+            "Pass --github-repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it).",
         )
     validate_repository(repo)
     api_url = (env.get("GITHUB_API_URL") or DEFAULT_API_URL).strip().rstrip("/")
@@ -251,7 +251,7 @@ class GitHubClient:
         hints = {
             401: "The token is invalid or expired: check GITHUB_TOKEN.",
             403: "The token may not do this: the job needs `permissions: pull-requests: write`.",
-            404: "Check the pull-request number and --repo (or GITHUB_REPOSITORY); a token "
+            404: "Check the pull-request number and --github-repo (or GITHUB_REPOSITORY); a token "
             "without access to a private repository also gets 404.",
         }
         raise GitHubRefused(

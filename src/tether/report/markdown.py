@@ -22,12 +22,13 @@ from typing import Any
 
 from tether.metrics.render import fmt_value, md_escape
 from tether.report.github import COMMENT_LIMIT
-from tether.report.model import ArtifactView, Change, Report, Series
+from tether.report.model import ArtifactView, Change, Report, Series, Uncharted
 
 # ``tether comment`` adds a marker line of about 30 characters: keep a margin.
 MARGIN = 512
 CELL_MAX = 200  # characters of one value shown in a table cell
 STAGE_DELTAS_MAX = 6
+UNCHARTED_NAMED = 12  # names of metrics left out of the history charts, then "and N more"
 
 HEADINGS = {
     "fail": "## :x: tether: {breached} of {total} gate{s} breached",
@@ -102,7 +103,9 @@ def _verdict(report: Report) -> list[str]:
         changed = sum(1 for m in report.metrics if fmt(m.old) != fmt(m.new))
         lines.append(
             f"{changed} of {len(report.metrics)} metric{'s' if len(report.metrics) != 1 else ''} changed. "
-            "Add gates with `fail_on` under `[tool.tether]` in pyproject.toml."
+            "Gates are read from `fail_on` under `[tool.tether]` in pyproject.toml at the base "
+            f"revision ({text(report.base)}), not at the head: gates this pull request adds apply "
+            "once it is merged."
         )
     if lines[-1] != "":
         lines.append("")
@@ -193,12 +196,19 @@ def _chart(series: Series) -> list[str]:
     ]
 
 
-def _history(history: list[Series]) -> list[str]:
+def _history(history: list[Series], uncharted: list[Uncharted]) -> list[str]:
     charts = [line for series in history for line in _chart(series)]
     if not charts:
         return []
     releases = max(len(s.labels) - 1 for s in history)
-    return [f"### Metric history (last {releases} release{'s' if releases != 1 else ''} and this PR)", "", *charts]
+    lines = [f"### Metric history (last {releases} release{'s' if releases != 1 else ''} and this PR)", ""]
+    for left in uncharted:
+        total = left.charted + len(left.left_out)
+        names = ", ".join(text(n) for n in left.left_out[:UNCHARTED_NAMED])
+        more = len(left.left_out) - UNCHARTED_NAMED
+        names += f" and {more} more" if more > 0 else ""
+        lines += [f"{text(left.artifact)}: charted {left.charted} of {total} metrics; left out: {names}.", ""]
+    return [*lines, *charts]
 
 
 def _artifacts(url: str | None) -> list[str]:
@@ -229,7 +239,7 @@ def render(report: Report, limit: int = COMMENT_LIMIT - MARGIN) -> Rendered:
         lines += _table("Metrics", ["File", "Metric", "Base", "Head", "Change"], metric_rows, keep_metrics, "metrics")
         lines += _table("Params", ["File", "Param", "Base", "Head"], param_rows, keep_params, "params")
         lines += _registry(report.artifacts)
-        lines += _history(report.history)
+        lines += _history(report.history, report.uncharted)
         lines += _artifacts(report.artifacts_url)
         head = f"workspace on {_short(report.head_commit)}" if report.head_is_workspace else _short(report.head_commit)
         lines.append(f"<sub>tether report · base {_short(report.base_commit)} · head {head}</sub>")

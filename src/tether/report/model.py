@@ -81,6 +81,15 @@ class Series:
     values: list[float | None]
 
 
+@dataclass(frozen=True)
+class Uncharted:
+    """The metrics of one artifact's history that were not charted (past the cap)."""
+
+    artifact: str
+    charted: int
+    left_out: list[str]
+
+
 @dataclass
 class Report:
     base: str
@@ -93,6 +102,7 @@ class Report:
     errors: list[str] = field(default_factory=list)  # files that could not be read
     artifacts: list[ArtifactView] = field(default_factory=list)
     history: list[Series] = field(default_factory=list)
+    uncharted: list[Uncharted] = field(default_factory=list)
     artifacts_url: str | None = None
     head_is_workspace: bool = False  # head_commit is then the commit the workspace is on
 

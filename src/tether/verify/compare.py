@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,14 @@ class Tolerance:
         return self.metric == name
 
 
+# The --tolerance grammar, as the error for a malformed one spells it out.
+TOLERANCE_FORMS = (
+    "Accepted forms: METRIC=ABS (accuracy=0.001; nested keys dotted, test.accuracy=0.001) "
+    "or FILE:METRIC=ABS for one metrics file (reports/metrics.json:accuracy=0.001), "
+    "where ABS is a number >= 0."
+)
+
+
 def parse_tolerance(text: str) -> Tolerance:
     metric, sep, value = text.partition("=")
     metric = metric.strip()
@@ -43,12 +52,60 @@ def parse_tolerance(text: str) -> Tolerance:
         bound = float(value)
     except ValueError:
         bound = math.nan
-    if not sep or not metric or not math.isfinite(bound) or bound < 0:
-        raise UsageError(
-            f"--tolerance {text!r} is not METRIC=ABS",
-            "Give a metric name and a non-negative bound, e.g. --tolerance accuracy=0.001",
-        )
+    file, colon, key = metric.partition(":")
+    scoped_ok = not colon or (file.strip() and key.strip() and ":" not in key)
+    if not sep or not metric or not scoped_ok or not math.isfinite(bound) or bound < 0:
+        raise UsageError(f"--tolerance {text!r} is not METRIC=ABS or FILE:METRIC=ABS", TOLERANCE_FORMS)
     return Tolerance(metric, bound)
+
+
+def unmatched(tolerances: Sequence[Tolerance], recorded: dict[str, dict[str, Any]]) -> list[Tolerance]:
+    """The tolerances that name none of the ``recorded`` metrics (``{file: {name: value}}``)."""
+    return [
+        t
+        for t in tolerances
+        if not any(t.applies_to(path, name) for path, names in recorded.items() for name in names)
+    ]
+
+
+def check_tolerances(
+    tolerances: Sequence[Tolerance],
+    recorded: dict[str, dict[str, Any]],
+    rev: str,
+    unread: Sequence[str] = (),
+    commit: str | None = None,
+) -> None:
+    """Refuse a tolerance that names no metric recorded at ``rev``: it could never
+    apply, and a typo must not pass for a tolerance that was honoured.
+
+    The error lists the names that exist, plain and as ``FILE:METRIC``, and the
+    metrics files whose recorded values could not be read (``unread``).
+    """
+    missing = unmatched(tolerances, recorded)
+    if not missing:
+        return
+    named = ", ".join(repr(t.metric) for t in missing)
+    what = "metrics" if len(missing) > 1 else "a metric"
+    if unread:
+        message = f"--tolerance names {what} not found in the metrics of {rev} that could be read: {named}"
+    else:
+        message = f"--tolerance names {what} that {rev} did not record: {named}"
+    names = sorted({name for values in recorded.values() for name in values})
+    if names:
+        scoped = [f"{path}:{name}" for path in sorted(recorded) for name in sorted(recorded[path])]
+        hint = f"Metrics recorded at {rev}: {', '.join(names)} (as FILE:METRIC: {', '.join(scoped)})."
+    elif unread:
+        hint = f"No recorded metric values of {rev} could be read."
+    else:
+        hint = f"{rev} records no metrics: leave out --tolerance."
+    if unread:
+        fetch = commit[:8] if commit else rev
+        hint += (
+            f" Recorded values could not be read from {', '.join(sorted(unread))}, so no tolerance "
+            f"can apply there; for a file DVC stores, fetch it (`dvc fetch --rev {fetch}`) or "
+            "verify with --from-remote."
+        )
+    raise UsageError(message, hint)
 
 
 @dataclass(frozen=True)

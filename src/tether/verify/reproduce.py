@@ -30,10 +30,12 @@ from tether.verify.compare import (
     WITHIN_TOLERANCE,
     MetricComparison,
     Tolerance,
+    check_tolerances,
     compare_metrics,
     flatten,
     output_status,
     parse_metrics,
+    unmatched,
 )
 from tether.verify.manifest import Expected, find_manifest, from_manifest
 from tether.verify.worktree import temporary_worktree
@@ -172,13 +174,46 @@ def _bring_objects(
     return len(report.copied)
 
 
-def _recorded_metrics(
+def _in_git_or_manifest(
     git: GitRepo, commit: str, path: str, expected: Expected
 ) -> dict[str, Any] | None:
     recorded = parse_metrics(git.read_blob(commit, path))
     if recorded is None and isinstance(expected.metrics.get(path), dict):
         recorded = flatten(expected.metrics[path])
     return recorded
+
+
+def recorded_metrics(
+    root: Path, git: GitRepo, rev: str, commit: str, expected: Expected
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The metric values ``commit`` recorded, ``{file: {dotted name: value}}``, and
+    the metrics files whose recorded values could not be read.
+
+    Which files are metrics is DVC's rule, as ``tether diff`` applies it
+    (``tether.metrics.collect``). Each file is read from git, else from the release
+    manifest, else from the DVC cache under ``root`` (the project's, or once data
+    has been fetched, the worktree's).
+    """
+    from tether.metrics.collect import Collector
+
+    snap = Collector(root, git, params=False).at_commit(rev, commit)
+    # A path still holding ``${...}`` is DVC's to resolve (see ``_templated``).
+    errors = {e.path for e in snap.errors if "${" not in e.path}
+    recorded: dict[str, dict[str, Any]] = {}
+    for path in dict.fromkeys([*snap.metrics, *sorted(errors)]):
+        values = _in_git_or_manifest(git, commit, path, expected)
+        if values is None:
+            values = snap.metrics.get(path)
+        if values is not None:
+            recorded[path] = values
+    unread = sorted(errors - recorded.keys())
+    return recorded, unread
+
+
+def _templated(git: GitRepo, commit: str) -> bool:
+    """dvc.yaml uses ``${...}`` templating, which tether.metrics.collect leaves to DVC:
+    its metrics files are known only once DVC has read the worktree."""
+    return b"${" in (git.read_blob(commit, dvc.PIPELINE_FILE) or b"")
 
 
 def _fetch(
@@ -224,6 +259,7 @@ def _compare_output(
     out: dvc.TrackedOutput,
     ignored: Callable[[str], bool],
     expected: Expected,
+    recorded: dict[str, dict[str, Any]],
     tolerances: list[Tolerance],
 ) -> tuple[OutputComparison, list[MetricComparison]]:
     """Hash one reproduced output from its bytes and judge it."""
@@ -231,7 +267,7 @@ def _compare_output(
     reproduced = hashing.output_md5(written, ignored)
     metrics: list[MetricComparison] = []
     if out.metric:
-        before = _recorded_metrics(git, commit, out.path, expected)
+        before = recorded.get(out.path) or _in_git_or_manifest(git, commit, out.path, expected)
         after = parse_metrics(written.read_bytes()) if written.is_file() else None
         if before is not None and after is not None:
             metrics = compare_metrics(out.path, before, after, tolerances)
@@ -276,6 +312,17 @@ def verify(
     if manifest is None:
         manifest = find_manifest(git, rev)
     expected = from_manifest(manifest) if manifest else Expected()
+    # Tolerances are checked against the recorded metric names before anything is
+    # built; when some recorded values are only in a cache not yet fetched, a
+    # tolerance that names nothing readable waits for the fetch below.
+    tolerances = list(tolerances)
+    recorded, unread = recorded_metrics(root, git, rev, commit, expected)
+    defer = bool(unread) or _templated(git, commit)
+    if not defer or not unmatched(tolerances, recorded):
+        check_tolerances(tolerances, recorded, rev, commit=commit)
+        tolerances_checked = True
+    else:
+        tolerances_checked = False
     source_remote = dvc.remote_settings(root, remote) if from_remote else None
     source = (
         f"remote {source_remote[0]} ({source_remote[1].get('url')})"
@@ -316,6 +363,18 @@ def verify(
                 root, repo, tree, commit, tracked, source_remote, source
             )
             step("fetch", "done", t)
+            if not tolerances_checked:
+                # The worktree's cache now holds what was fetched (with a remote:
+                # every recorded output), and DVC has named the metrics files.
+                found, unread = recorded_metrics(tree, git, rev, commit, expected)
+                recorded = {**found, **recorded}
+                for out in tracked:
+                    values = None
+                    if out.metric and out.path not in recorded:
+                        values = _in_git_or_manifest(git, commit, out.path, expected)
+                    if values is not None:
+                        recorded[out.path] = values
+                check_tolerances(tolerances, recorded, rev, unread, commit)
 
             stages = dvc.pipeline_stages(repo)
             for index, stage in enumerate(stages, start=1):
@@ -331,7 +390,7 @@ def verify(
             ignored = dvc.ignore_checker(repo)
             for out in produced:
                 comparison, metrics = _compare_output(
-                    git, commit, tree, out, ignored, expected, list(tolerances)
+                    git, commit, tree, out, ignored, expected, recorded, tolerances
                 )
                 result.outputs.append(comparison)
                 result.metrics.extend(metrics)
