@@ -55,25 +55,16 @@ def capture(packages: Sequence[str] = DEFAULT_PACKAGES) -> dict[str, Any]:
     }
 
 
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
 def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[EnvironmentDifference]:
     """Every key the recorded environment has whose value differs now.
 
     Keys the record lacks are not differences: an older manifest that recorded
     less says nothing about them.
     """
-    then = _flatten(recorded)
-    now = _flatten(current)
+    from tether.metrics.collect import flatten
+
+    then = flatten(recorded)
+    now = flatten(current)
     return [
         EnvironmentDifference(key, then[key], now.get(key))
         for key in sorted(then)

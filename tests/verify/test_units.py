@@ -84,8 +84,9 @@ def test_a_tolerance_on_metrics_that_could_not_be_read_says_how_to_read_them() -
 
 
 def test_metrics_compare_by_name_with_tolerances() -> None:
-    recorded = parse_metrics(b'{"acc": 0.91, "loss": {"test": 0.2}, "n": 10, "model": "lr"}')
+    recorded = parse_metrics("m.json", b'{"acc": 0.91, "loss": {"test": 0.2}, "n": 10, "model": "lr"}')
     reproduced = parse_metrics(
+        "m.json",
         b'{"acc": 0.9100004, "loss": {"test": 0.3}, "n": 10, "model": "lr", "new": 1}'
     )
     assert recorded is not None and reproduced is not None
@@ -126,9 +127,10 @@ def test_output_status() -> None:
 
 
 def test_yaml_metrics_and_unreadable_ones() -> None:
-    assert parse_metrics(b"acc: 0.5\nnested:\n  x: 1\n") == {"acc": 0.5, "nested.x": 1}
-    assert parse_metrics(b"[1, 2]") is None
-    assert parse_metrics(None) is None
+    assert parse_metrics("m.yaml", b"acc: 0.5\nnested:\n  x: 1\n") == {"acc": 0.5, "nested.x": 1}
+    assert parse_metrics("m.json", b"[1, 2]") is None
+    assert parse_metrics("m.json", b"{not json") is None
+    assert parse_metrics("m.json", None) is None
 
 
 # manifest ---------------------------------------------------------------------

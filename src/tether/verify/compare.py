@@ -3,15 +3,14 @@ values, and the tolerance rules that let a metric differ a little."""
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from tether.errors import UsageError
+from tether.metrics.collect import DuplicateKey, flatten
+from tether.metrics.formats import FormatError, parse
 
 EXACT = "exact"
 WITHIN_TOLERANCE = "within tolerance"
@@ -119,31 +118,16 @@ class MetricComparison:
     tolerance: float | None = None
 
 
-def parse_metrics(data: bytes | None) -> dict[str, Any] | None:
-    """A metrics file (JSON or YAML) flattened to ``{"dotted.key": value}``."""
+def parse_metrics(path: str, data: bytes | None) -> dict[str, Any] | None:
+    """A metrics file flattened to ``{"dotted.key": value}`` the way ``tether diff``
+    reads it (format by extension, DVC's rules); None when absent or unreadable."""
     if data is None:
         return None
     try:
-        loaded = json.loads(data)
-    except ValueError:
-        try:
-            loaded = yaml.safe_load(data)
-        except yaml.YAMLError:
-            return None
-    if not isinstance(loaded, dict):
+        loaded = parse(path, data)
+        return flatten(loaded) if isinstance(loaded, dict) else None
+    except (FormatError, DuplicateKey):
         return None
-    return flatten(loaded)
-
-
-def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
 
 
 def _number(value: Any) -> float | None:

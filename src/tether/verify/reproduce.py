@@ -22,6 +22,7 @@ from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
+from tether.metrics.collect import flatten
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
@@ -32,7 +33,6 @@ from tether.verify.compare import (
     Tolerance,
     check_tolerances,
     compare_metrics,
-    flatten,
     output_status,
     parse_metrics,
     unmatched,
@@ -177,7 +177,7 @@ def _bring_objects(
 def _in_git_or_manifest(
     git: GitRepo, commit: str, path: str, expected: Expected
 ) -> dict[str, Any] | None:
-    recorded = parse_metrics(git.read_blob(commit, path))
+    recorded = parse_metrics(path, git.read_blob(commit, path))
     if recorded is None and isinstance(expected.metrics.get(path), dict):
         recorded = flatten(expected.metrics[path])
     return recorded
@@ -268,7 +268,7 @@ def _compare_output(
     metrics: list[MetricComparison] = []
     if out.metric:
         before = recorded.get(out.path) or _in_git_or_manifest(git, commit, out.path, expected)
-        after = parse_metrics(written.read_bytes()) if written.is_file() else None
+        after = parse_metrics(out.path, written.read_bytes()) if written.is_file() else None
         if before is not None and after is not None:
             metrics = compare_metrics(out.path, before, after, tolerances)
     status = output_status(out.md5, reproduced, metrics)
