@@ -69,6 +69,8 @@ def test_release_promote_bump_rollback_agrees_with_gto(template_repo: Path, cloc
     assert manifest["overrides"] == [] and manifest["packages"]["dvc"]
     assert manifest["platform"] and manifest["threads"]["cpu_count"] >= 1
     assert len(manifest["dvc_lock_sha256"]) == 64
+    shown = tether(root, "manifest", f"{NAME}#prod", check=True).stdout
+    assert "param params.yaml:dataset.target" in shown and "metric reports/metrics.json:f1" in shown
     message = git(root, "tag", "-l", "--format=%(contents:subject)", f"{NAME}@v0.1.0")
     assert message == f"Release {NAME} v0.1.0 (models/model.pkl) from commit {first_commit[:8]}"
 

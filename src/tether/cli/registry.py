@@ -349,11 +349,14 @@ def manifest_command(
         ["dvc.lock sha256", m.dvc_lock_sha256],
         ["overrides", " ".join(m.overrides) or "(none)"],
         ["python", m.python],
+        *([["platform", m.platform]] if m.platform else []),
         ["packages", ", ".join(f"{k} {v}" for k, v in m.packages.items())],
     ]
     for path, values in m.metrics.items():
         flat = values.items() if isinstance(values, dict) else [("value", values)]
         rows.extend([f"metric {path}:{k}", str(v)] for k, v in flat)
+    for path, values in m.params.items():
+        rows.extend([f"param {path}:{k}", str(v)] for k, v in values.items())
     rows.extend([f"out {path}", md5] for path, md5 in m.outs.items())
     rows.extend([f"dep {path}", md5] for path, md5 in m.deps.items())
     _columns(["field", "value"], rows)
