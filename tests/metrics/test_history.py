@@ -69,3 +69,19 @@ def test_wide_table_is_never_cut(project: Path) -> None:
     assert header.split()[:3] == ["Revision", "Date", "Tags"]
     assert first.split()[0] == "v1.0.0" and "baseline" in first and "0.001" in first
     assert second.split()[0] == "v1.1.0" and "tuned" in second and "mlp" in second
+
+
+def test_tags_column_shows_releases_and_current_stages_not_stage_history(project: Path) -> None:
+    first = git(project, "rev-list", "-n1", "v1.0.0")
+    second = git(project, "rev-list", "-n1", "v1.1.0")
+    git(project, "tag", "-a", "m@v0.1.0", first, "-m", "register")
+    git(project, "tag", "-a", "m@v0.2.0", second, "-m", "register")
+    git(project, "tag", "-a", "m#prod#1", first, "-m", "assign")
+    git(project, "tag", "-a", "m#prod#2", second, "-m", "assign")
+    git(project, "tag", "-a", "m#dev#3", first, "-m", "assign")
+    git(project, "tag", "-a", "m#dev!#4", first, "-m", "unassign")
+    proc = tether(project, "history", "--json", "-m", "acc")
+    assert proc.returncode == 0, proc.stderr
+    tags = {row["rev"]: row["tags"] for row in json.loads(proc.stdout)["rows"]}
+    assert tags["m@v0.1.0"] == ["m@v0.1.0", "v1.0.0"]
+    assert tags["m@v0.2.0"] == ["m#prod", "m@v0.2.0", "v1.1.0"]

@@ -71,6 +71,27 @@ def _version(tag: str) -> tuple[int, int, int] | None:
     return (int(match[1]), int(match[2]), int(match[3])) if match else None
 
 
+def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
+    """What the Tags column shows per commit: plain tags and release tags
+    (``NAME@vX.Y.Z``), plus ``NAME#STAGE`` for each stage a release holds now.
+    The registry's assignment, unassignment and deregistration tags are history,
+    not labels, and are left out."""
+    from tether.registry import state
+    from tether.registry.tags import Action, parse_tag
+
+    labels: dict[str, list[str]] = {}
+    for name, sha in git.tag_commits():
+        parsed = parse_tag(name)
+        if parsed is None or parsed.action is Action.REGISTER:
+            labels.setdefault(sha, []).append(name)
+    for artifact in state.read(git).artifacts.values():
+        for stage, version in artifact.stages.items():
+            held = artifact.versions.get(version)
+            if held is not None:
+                labels.setdefault(held.commit, []).append(f"{artifact.name}#{stage}")
+    return labels
+
+
 def select_revisions(
     git: GitRepo, tags: str | None = None, branch: str | None = None, last: int | None = None
 ) -> list[tuple[str, str]]:
@@ -121,9 +142,7 @@ def history(
     params (none, by default)."""
     git = GitRepo(root)
     revisions = select_revisions(git, tags=tags, branch=branch, last=last)
-    tags_by_commit: dict[str, list[str]] = {}
-    for name, sha in git.tag_commits():
-        tags_by_commit.setdefault(sha, []).append(name)
+    tags_by_commit = _labels_by_commit(git)
 
     collector = Collector(root, git, params=bool(params))
     snaps: list[Snapshot] = collector.at_commits(revisions)
