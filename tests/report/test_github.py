@@ -81,9 +81,22 @@ def test_a_body_cannot_ping_people_or_cross_link_issues(fake, sleeps):
     assert posted == f"{MARKER}\ncc @\u200balice @\u200bacme/ml, fixes #\u200b12 and other/repo#\u200b3"
 
 
-def test_defusing_leaves_entities_emails_and_headings_alone():
-    text = "## Metrics\n&#64;ok &#35;12 mail x@y.test `@code` #tag"
+def test_defusing_leaves_emails_headings_and_tags_alone():
+    text = "## Metrics\nmail x@y.test #tag a&b"
     assert defuse(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "defused"),
+    [
+        ("\\`@octocat", "\\`@\u200boctocat"),  # an escaped backtick opens no code span
+        ("y `@team", "y `@\u200bteam"),  # nor does an unmatched one
+        ("&#64;octocat &#x40;bob &commat;eve", "&#64;\u200boctocat &#x40;\u200bbob &commat;\u200beve"),
+        ("&#35;12 &num;3 GH-12", "&#35;\u200b12 &num;\u200b3 GH-\u200b12"),
+    ],
+)
+def test_defusing_covers_backticks_entities_and_gh_references(text, defused):
+    assert defuse(text) == defused
 
 
 def test_pagination_follows_link_headers_to_find_our_comment(fake, sleeps):

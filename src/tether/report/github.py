@@ -389,9 +389,16 @@ def find_pull_request(client: GitHubClient, head_sha: str, head_repo: str | None
 
 
 # What GitHub would turn into a ping (@user, @org/team) or a cross-reference (#12,
-# owner/repo#12) when a bot posts it. HTML entities (&#64;) and e-mail addresses are
-# left alone.
-_PINGS = re.compile(r"(?<![\w`])(@)(?=[A-Za-z0-9])|(?<!&)(#)(?=\d)")
+# owner/repo#12, GH-12) when a bot posts it, also when spelled as an HTML entity
+# (&#64;, &#x40;, &commat;, &#35;, &num;) or after a backtick: an unmatched or escaped
+# backtick opens no code span, so a mention after it is live. E-mail addresses
+# (x@y.test) are left alone.
+_PINGS = re.compile(
+    r"(?<!\w)(?:@|&#0*64;|&#x0*40;|&commat;)(?=[A-Za-z0-9])"
+    r"|(?<!&)(?:#|&#0*35;|&#x0*23;|&num;)(?=\d)"
+    r"|\bGH-(?=\d)",
+    re.IGNORECASE,
+)
 
 
 def defuse(body: str) -> str:
