@@ -199,3 +199,23 @@ def test_failing_stage_says_how_to_go_back(template_repo):
     assert proc.returncode == 3
     assert "stage 'train' failed" in proc.stderr
     assert "git checkout -- params.yaml .tether/overrides.yaml" in proc.stderr
+
+
+def test_data_added_with_dvc_add_must_be_committed_and_match(template_repo):
+    table = template_repo / "data/mine/table.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("a,label\n1,0\n2,1\n")
+    dvc(template_repo, "add", "-q", "data/mine/table.csv")
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert "data/mine/table.csv.dvc is untracked" in proc.stdout
+    assert "data/mine/.gitignore is untracked" in proc.stdout
+
+    commit_all(template_repo, "add my table")
+    assert tether(template_repo, "check").returncode == 0
+    table.write_text("a,label\n1,0\n2,1\n3,1\n")
+    proc = tether(template_repo, "check", "--json")
+    assert proc.returncode == 1
+    problem = next(p for p in json.loads(proc.stdout)["problems"] if p["kind"] == "data")
+    assert problem["subject"] == "data/mine/table.csv.dvc"
+    assert problem["fix"] == "dvc add data/mine/table.csv (to record the new data), then commit data/mine/table.csv.dvc"

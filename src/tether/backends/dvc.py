@@ -118,6 +118,23 @@ def quiet_git_hints(repo: Repo) -> None:
     repo.scm_context.quiet = True
 
 
+def versioned_paths(repo: Repo) -> list[str]:
+    """Every path Git must hold for the pipeline to be reproducible from a commit:
+    each stage's file (dvc.yaml, or the ``.dvc`` file of data added with
+    ``dvc add``), each pipeline stage's dependencies, each output (Git ignores the
+    ones DVC caches), and the ``.gitignore`` DVC writes beside a cached output."""
+    paths: list[str] = []
+    for stage in repo.index.stages:
+        paths.append(stage.path)
+        if getattr(stage, "cmd", None):
+            paths.extend(dep.fs_path for dep in stage.deps)
+        for out in stage.outs:
+            paths.append(out.fs_path)
+            if out.use_cache:
+                paths.append(os.path.join(os.path.dirname(out.fs_path), ".gitignore"))
+    return paths
+
+
 def stage_status(repo: Repo) -> dict[str, list[Any]]:
     """DVC's own staleness verdict: ``{stage: [reasons]}`` for stages out of date."""
     try:
@@ -146,8 +163,17 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
         with interpreter_first_on_path():
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
-        raise ExternalError(f"stage {addressing!r} failed: {exc}") from None
+        # DVC's outer message is "failed to reproduce 'X'"; the reason is inside.
+        raise ExternalError(f"stage {addressing!r} failed: {_causes(exc)[-1]}") from None
     return bool(done)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from, outermost first."""
+    chain = [exc]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    return chain
 
 
 def ignore_checker(repo: Repo) -> Any:
@@ -490,14 +516,10 @@ def reproduce_forced(repo: Repo, stage: Any, log: Path | None = None) -> None:
         with interpreter_first_on_path(), _stage_output_to(log), _dvc_log_level(logging.WARNING):
             repo.reproduce(stage.addressing, single_item=True, force=True, no_commit=True)
     except dvc_error_types() as exc:
-        cause: BaseException = exc
-        while True:
-            if any(str(cause).endswith(s) for s in _INTERRUPTED_STATUS):
-                raise KeyboardInterrupt from None
-            if cause.__cause__ is None:
-                break
-            cause = cause.__cause__
-        detail = str(cause)  # the innermost reason: "failed to run: CMD, exited with N"
+        causes = _causes(exc)
+        if any(str(c).endswith(s) for c in causes for s in _INTERRUPTED_STATUS):
+            raise KeyboardInterrupt from None
+        detail = str(causes[-1])  # the innermost reason: "failed to run: CMD, exited with N"
         tail = ""
         if log and log.exists():
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]

@@ -92,20 +92,24 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     """Staleness per DVC plus our own hashing of every recorded dep and out.
 
     Returns the problems and the paths that must be committed (for the git check):
-    what stages depend on, and their outputs (Git ignores those DVC caches).
+    see ``dvc.versioned_paths``. Outputs kept in Git (``cache: false``) are among
+    them: a commit's metrics must not disagree with its own dvc.lock.
     """
     problems: list[Problem] = []
     with dvc.open_repo(root) as repo:
         stale = dvc.stage_status(repo)
         ignored = dvc.ignore_checker(repo)
         git_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
-        for stage in dvc.pipeline_stages(repo):
-            for dep in stage.deps:
-                path = Path(dep.fs_path).resolve()
-                if path.is_relative_to(root.resolve()):
-                    git_paths.add(path.relative_to(root.resolve()).as_posix())
+        for path in dvc.versioned_paths(repo):
+            absolute = Path(path).resolve()
+            if absolute.is_relative_to(root.resolve()):
+                git_paths.add(absolute.relative_to(root.resolve()).as_posix())
 
     for name, reasons in sorted(stale.items()):
+        if name.endswith(".dvc"):
+            # Data tracked with `dvc add`: the .dvc file and the data disagree.
+            problems.append(_data_problem(name, reasons))
+            continue
         stage = name.split(":")[-1]
         problems.append(
             Problem(
@@ -120,9 +124,6 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     lock = dvc.read_lock(root)
     cache = dvc.cache_dir(root)
     for stage, entry in sorted((lock.get("stages") or {}).items()):
-        # Outputs kept in Git (``cache: false``) must be committed like code: the
-        # commit's metrics would otherwise disagree with its own dvc.lock.
-        git_paths.update(item["path"] for item in entry.get("outs") or [] if "path" in item)
         # Outputs are always hashed, so a changed file is named even when DVC already
         # calls its stage stale; deps of a stale stage are covered by DVC's reason.
         roles = ("outs",) if stage in stale_stages else ("deps", "outs")
@@ -147,6 +148,23 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                     )
                 )
     return problems, sorted(git_paths)
+
+
+def _data_problem(name: str, reasons: list[Any]) -> Problem:
+    """A ``.dvc`` file whose data differs: re-add changed data, pull missing data."""
+    changed = {
+        path: state
+        for reason in reasons
+        if isinstance(reason, dict)
+        for path, state in (reason.get("changed outs") or {}).items()
+    }
+    modified = sorted(p for p, state in changed.items() if state == "modified")
+    if modified:
+        fix = f"dvc add {' '.join(modified)} (to record the new data), then commit {name}"
+    else:
+        fix = f"dvc pull {name} (or `dvc checkout {name}` if the cache has it)"
+    described = "; ".join(_describe(r) for r in reasons)
+    return Problem("data", name, f"data tracked by {name} does not match it: {described}", fix)
 
 
 def _restore(cache: Path, path: str, md5: str) -> str:

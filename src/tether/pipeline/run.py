@@ -75,8 +75,8 @@ def _failure_hint(overrides: Sequence[str]) -> str:
     shown = " ".join(overrides) if overrides else "no overrides"
     return (
         f"params.yaml and {OVERRIDES_FILE} now hold the composition with {shown}. "
-        "Fix the stage or the override and run `tether run OVERRIDE...` again, or go "
-        f"back to the committed ones with `git checkout -- params.yaml {OVERRIDES_FILE}`."
+        "If an override caused this, fix it and run `tether run OVERRIDE...` again, or "
+        f"go back to the committed ones with `git checkout -- params.yaml {OVERRIDES_FILE}`."
     )
 
 
