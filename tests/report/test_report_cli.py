@@ -112,3 +112,8 @@ def test_gates_come_from_the_base_so_a_pr_cannot_loosen_them(released: Path):
     done = tether(released, "report", "--base", "main", "--head", "feature")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("## :x: tether: 1 of 1 gate breached\n")
+    # --strict still writes the report, then fails the build on the base's gates.
+    strict = tether(released, "report", "--base", "main", "--head", "feature", "--strict", "-o", "r.md")
+    assert strict.returncode == 1
+    assert (released / "r.md").read_text(encoding="utf-8").startswith("## :x: tether: 1 of 1 gate breached")
+    assert "error: --strict: 1 gate(s) breached; the report says which" in strict.stderr

@@ -10,7 +10,7 @@ import typer
 
 from tether.cli import app, repo_root
 from tether.cli.output import out, print_json
-from tether.errors import UsageError
+from tether.errors import CheckFailed, UsageError
 
 # The body may come from an untrusted artifact: read no more than this. GitHub
 # takes 65,536 characters, at most 4 bytes each in UTF-8.
@@ -133,6 +133,12 @@ def report_command(
     artifacts_url: str | None = typer.Option(
         None, "--artifacts-url", metavar="URL", help="Link to the workflow run's artifacts (plots, full report)."
     ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Exit 1 once the report is written when a gate is breached or a metric "
+        "could not be read (for CI: the report is still written first).",
+    ),
     repo: Path = typer.Option(Path("."), "--repo", "-C", help="Report on this repository."),
 ) -> None:
     """Write the pull-request report: a Markdown body for `tether comment`.
@@ -145,8 +151,9 @@ def report_command(
     artifacts. Gates come from --fail-on or the base revision's [tool.tether]
     fail_on, never from the head's. Everything read from the
     repository is escaped; the body stays under GitHub's 65,536-character limit,
-    cutting table rows with a notice. Exits 0 once written, whatever the verdict:
-    `tether diff --fail-on` is the gate that fails a build.
+    cutting table rows with a notice. Exits 0 once written, whatever the verdict,
+    unless --strict: then a breached gate or an unreadable metric exits 1, with
+    the gates of the base revision (a pull request cannot loosen them).
     """
     from tether.report.build import build_report
     from tether.report.markdown import render
@@ -168,6 +175,10 @@ def report_command(
         if rendered.metrics_cut or rendered.params_cut:
             cut = f"; left out {rendered.metrics_cut} metrics and {rendered.params_cut} params rows"
         out(f"wrote {output} ({len(rendered.body):,} characters, verdict {report.verdict}{cut})")
+    if strict and report.verdict in ("fail", "error"):
+        breached = [g for g in report.gates if not g.passed]
+        what = f"{len(breached)} gate(s) breached" if breached else "metrics could not be read"
+        raise CheckFailed(f"--strict: {what}; the report says which")
 
 
 def _write(path: Path, body: str) -> None:
