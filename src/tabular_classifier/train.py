@@ -28,6 +28,14 @@ def fit(
 ) -> Pipeline:
     """Fit the configured preprocessing and estimator on ``train``."""
     target = dataset["target"]
+    labels = set(train[target].unique().tolist())
+    if not labels <= {0, 1}:
+        shown = ", ".join(sorted(map(repr, labels))[:5])
+        raise ValueError(
+            f"the target column {target!r} must hold 0 and 1 (this example is a binary "
+            f"classifier); found {shown}. Map your labels to 0/1 in the data, or extend "
+            "src/tabular_classifier for more classes."
+        )
     features = dataset.get("features", {})
     numeric, categorical = select_columns(
         train, target, features.get("numeric"), features.get("categorical", [])

@@ -87,3 +87,10 @@ def test_every_model_trains_and_scores_the_mixed_frame(mixed_frame, model):
     assert set(result.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc"}
     assert list(result.roc.columns) == ["fpr", "tpr"]
     assert list(result.confusion.columns) == ["actual", "predicted"]
+
+
+def test_training_refuses_a_target_that_is_not_0_1(mixed_frame):
+    frame = mixed_frame.assign(target=["yes", "no"] * (len(mixed_frame) // 2))
+    dataset = {"target": "target", "features": {"numeric": None, "categorical": ["city"]}}
+    with pytest.raises(ValueError, match="must hold 0 and 1"):
+        fit(frame, dataset, {"name": "random_forest", "params": {}}, seed=0)
