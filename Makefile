@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # downloads a binary at build time), pinned by tools/package-lock.json.
 NODE_STAMP := tools/node_modules/.installed
 
-.PHONY: setup repro test lint typecheck bench clean
+.PHONY: install setup repro test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,8 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 $(NODE_STAMP): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
+
+install: $(RUN_STAMP)
 
 setup: $(DEV_STAMP) $(NODE_STAMP)
 
