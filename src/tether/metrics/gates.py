@@ -31,6 +31,13 @@ from typing import Any
 from tether.errors import ConfigError, UsageError
 from tether.metrics.diff import METRICS, MetricsDiff, Row, numeric
 
+
+def _shown(value: Any) -> str:
+    """A value in a verdict line: as the diff table shows it, "missing" for none."""
+    from tether.metrics.render import fmt_value  # render imports this module
+
+    return "missing" if value is None else fmt_value(value)
+
 _RULE = re.compile(r"^(?P<metric>[^<>]+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?$")
 
 
@@ -155,16 +162,6 @@ def is_lower_better(row_or_name: Row | str, lower_is_better: tuple[str, ...] | l
     return row_or_name in lower_is_better
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Inf" if value > 0 else "-Inf"
-        return f"{value:.6g}"
-    return "missing" if value is None else str(value)
-
-
 def evaluate_gates(
     diff: MetricsDiff, rules: list[str] | tuple[str, ...], lower_is_better: tuple[str, ...] | list[str] = ()
 ) -> list[Verdict]:
@@ -182,7 +179,7 @@ def evaluate_gates(
             verdicts.append(
                 Verdict(
                     rule.text, rule.metric, old, new, False, lower,
-                    f"FAIL {rule.metric}: no number at {where} ({_fmt(old)} -> {_fmt(new)}), "
+                    f"FAIL {rule.metric}: no number at {where} ({_shown(old)} -> {_shown(new)}), "
                     f"so gate `{rule.text}` cannot pass",
                 )
             )
@@ -193,14 +190,14 @@ def evaluate_gates(
             moved = "unchanged"
         else:
             better = (change < 0) == lower
-            moved = f"{'improved' if better else 'worsened'} by {_fmt(abs(change))}"
+            moved = f"{'improved' if better else 'worsened'} by {_shown(abs(change))}"
             if row.relative is not None:
                 moved += f" ({abs(row.relative) * 100:.3g}%)"
         status = "FAIL" if breached else "ok"
         verdicts.append(
             Verdict(
                 rule.text, rule.metric, row.old, row.new, not breached, lower,
-                f"{status} {rule.metric} {moved}: {_fmt(row.old)} -> {_fmt(row.new)}, gate `{rule.text}`",
+                f"{status} {rule.metric} {moved}: {_shown(row.old)} -> {_shown(row.new)}, gate `{rule.text}`",
             )
         )
     return verdicts

@@ -24,6 +24,10 @@ MARKER = "tether-manifest:"
 SCHEMA = 1
 
 
+# The fields that record the machine (``tether.environment.capture``'s keys).
+ENVIRONMENT_FIELDS = ("python", "implementation", "platform", "machine", "packages", "threads")
+
+
 @dataclass(frozen=True)
 class Manifest:
     artifact: str
@@ -69,14 +73,7 @@ class Manifest:
     def environment(self) -> dict[str, Any]:
         """The recorded environment in ``tether.environment.capture``'s shape,
         leaving out what an older manifest did not record."""
-        recorded = {
-            "python": self.python,
-            "implementation": self.implementation,
-            "platform": self.platform,
-            "machine": self.machine,
-            "packages": self.packages,
-            "threads": self.threads,
-        }
+        recorded = {key: getattr(self, key) for key in ENVIRONMENT_FIELDS}
         return {key: value for key, value in recorded.items() if value}
 
     @classmethod
@@ -237,12 +234,7 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
     artifact = registry.find(reference.artifact)
     if artifact is None:
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
-    if reference.stage is not None:
-        name = artifact.stages.get(reference.stage)
-    elif reference.version == "latest":
-        name = artifact.latest
-    else:
-        name = reference.version
+    name = state.referenced_version(artifact, reference)
     found = artifact.versions.get(name) if name else None
     if found is None or not (found.active or (found.registered and name == reference.version)):
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))

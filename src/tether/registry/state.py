@@ -333,6 +333,16 @@ def show_dict(registry: Registry, name: str | None = None) -> dict[str, Any]:
 # --- registry references -------------------------------------------------------------
 
 
+def referenced_version(artifact: Artifact, reference: Reference) -> str | None:
+    """The version name a reference points at in ``artifact``: the stage's current
+    holder, the latest live version, or the version written, whatever its state."""
+    if reference.stage is not None:
+        return artifact.stages.get(reference.stage)
+    if reference.version == "latest":
+        return artifact.latest
+    return reference.version
+
+
 def resolve_reference(registry: Registry, reference: Reference) -> str | None:
     """The commit a reference names, or None when the registry has no such thing.
 
@@ -342,12 +352,7 @@ def resolve_reference(registry: Registry, reference: Reference) -> str | None:
     artifact = registry.find(reference.artifact)
     if artifact is None:
         return None
-    if reference.stage is not None:
-        version = artifact.stages.get(reference.stage)
-    elif reference.version == "latest":
-        version = artifact.latest
-    else:
-        version = reference.version
+    version = referenced_version(artifact, reference)
     found = artifact.versions.get(version) if version else None
     if found is None or not found.active:
         return None
