@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,19 @@ def _write_gitconfig(home: Path) -> None:
     )
 
 
+@contextmanager
+def isolated_environ(home: Path, extra: dict[str, str] | None = None) -> Iterator[None]:
+    """os.environ isolated like a test's (``home`` as HOME), for session fixtures that
+    run before any test's ``isolated_home``; restored afterwards."""
+    saved = dict(os.environ)
+    _apply_env({**_isolated_env(home), **(extra or {})})
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _apply_env(env: dict[str, str]) -> None:
     for key, value in env.items():
         if value == "":
@@ -91,9 +106,7 @@ def reproduced_template(tmp_path_factory: pytest.TempPathFactory, session_home: 
 
     Tests must not change it: take ``template_repo`` for a private copy.
     """
-    saved = dict(os.environ)
-    _apply_env(_isolated_env(session_home))
-    try:
+    with isolated_environ(session_home):
         root = tmp_path_factory.mktemp("template") / "project"
         root.mkdir()
         for rel in TEMPLATE_PATHS:
@@ -110,9 +123,6 @@ def reproduced_template(tmp_path_factory: pytest.TempPathFactory, session_home: 
         run(BIN / "tether", "run", cwd=root)
         commit_all(root, "reproduce")
         return root
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@ releases and params in two files; built once per session, copied per test."""
 
 from __future__ import annotations
 
-import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _apply_env, _isolated_env
+from tests.conftest import isolated_environ
 from tests.helpers import commit_all, copy_repo, dvc, git, init_repo, write_tree
 
 PIPELINE = textwrap.dedent(
@@ -77,9 +76,7 @@ def release(
 @pytest.fixture(scope="session")
 def metrics_project(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
     """Tags v1.0.0 and v1.1.0; do not modify (take ``project`` for a copy)."""
-    saved = dict(os.environ)
-    _apply_env(_isolated_env(session_home))
-    try:
+    with isolated_environ(session_home):
         root = init_repo(tmp_path_factory.mktemp("metrics") / "project")
         write_tree(
             root,
@@ -114,9 +111,6 @@ def metrics_project(tmp_path_factory: pytest.TempPathFactory, session_home: Path
             scalar="0.25",
         )
         return root
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture

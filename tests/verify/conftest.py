@@ -11,7 +11,6 @@ remote and to an S3 bucket on a moto server on 127.0.0.1. Tests copy it (``relea
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import _apply_env, _isolated_env
+from tests.conftest import isolated_environ
 from tests.helpers import commit_all, copy_repo, dvc, git, tether
 
 BUCKET = "tether-verify"
@@ -101,9 +100,7 @@ def releases(
     tmp_path_factory: pytest.TempPathFactory,
     session_home: Path,
 ) -> Releases:
-    saved = dict(os.environ)
-    _apply_env({**_isolated_env(session_home), **S3_ENV})
-    try:
+    with isolated_environ(session_home, S3_ENV):
         base = tmp_path_factory.mktemp("releases")
         origin = copy_repo(reproduced_template, base / "origin")
         remote = base / "remote"
@@ -123,9 +120,6 @@ def releases(
         commit_all(origin, "a stage that writes the current time")
         refs["v3"] = _release(origin, 3)
         return Releases(refs, origin, remote, s3_url, s3_endpoint)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture
@@ -220,9 +214,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
 
     from tests.helpers import init_repo, write_tree
 
-    saved = dict(os.environ)
-    _apply_env(_isolated_env(session_home))
-    try:
+    with isolated_environ(session_home):
         base = tmp_path_factory.mktemp("tiny")
         remote = base / "remote"
         repo = init_repo(base / "origin")
@@ -263,9 +255,6 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
         git(repo, "rm", "-q", "broken")
         commit_all(repo, "not broken")
         return Tiny(repo, remote)
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
 
 
 @pytest.fixture
