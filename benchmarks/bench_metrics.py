@@ -32,18 +32,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from precompile import compile_tether
-
-BIN = Path(sys.executable).parent
-ENV = {
-    **os.environ,
-    "DVC_NO_ANALYTICS": "1",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-}
+from common import BIN, ENV, compile_tether
 
 PROJECT = Path(__file__).resolve().parents[1]
 METRICS = "reports/metrics.json"

@@ -13,27 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from precompile import compile_tether
+from common import BIN, ENV, compile_tether
 
-BIN = Path(sys.executable).parent
 STAGES = ("dev", "staging", "prod")
 T0 = 1_780_000_000
-ENV = {
-    **os.environ,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@tether.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@tether.invalid",
-}
 
 
 def build(root: Path, tags: int) -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -30,19 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from precompile import compile_tether
+from common import BIN, ENV, compile_tether
 
-BIN = Path(sys.executable).parent
 MODEL = "model"
-ENV = {
-    **os.environ,
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@tether.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@tether.invalid",
-    "DVC_NO_ANALYTICS": "1",
-}
 DVC_YAML = """\
 stages:
   evaluate:

@@ -14,11 +14,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-from precompile import compile_tether
-
-BIN = Path(sys.executable).parent
+from common import BIN, compile_tether
 
 
 def timed(cmd: list[str], repeat: int) -> list[float]:

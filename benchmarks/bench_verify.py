@@ -27,10 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from precompile import compile_tether
+from common import BIN, compile_tether
 
 PROJECT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 TEMPLATE = [
     ".dvc/config",
     ".dvc/.gitignore",
