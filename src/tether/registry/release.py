@@ -174,6 +174,13 @@ def _artifact(registry: state.Registry, name: str) -> state.Artifact:
     return found
 
 
+def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifact]:
+    """The repository, its registry read once, and the released artifact ``name``."""
+    git = GitRepo(root)
+    registry = state.read(git)
+    return git, registry, _artifact(registry, name)
+
+
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
@@ -332,9 +339,7 @@ def promote(root: Path, name: str, version: str, stage: str, push: bool = False)
     validate_name(name)
     validate_version(version)
     validate_stage(stage)
-    git = GitRepo(root)
-    registry = state.read(git)
-    artifact = _artifact(registry, name)
+    git, registry, artifact = _open(root, name)
     found = _live_version(artifact, version)
     if artifact.stages.get(stage) == version:
         raise UsageError(f"{name} {version} is already in stage {stage!r}", "Run `tether show`.")
@@ -372,9 +377,7 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     """Assign ``stage`` back to the version that held it before the current one."""
     validate_name(name)
     validate_stage(stage)
-    git = GitRepo(root)
-    registry = state.read(git)
-    artifact = _artifact(registry, name)
+    git, registry, artifact = _open(root, name)
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(
@@ -397,9 +400,7 @@ def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     """Take ``stage`` from the version that holds it now."""
     validate_name(name)
     validate_stage(stage)
-    git = GitRepo(root)
-    registry = state.read(git)
-    artifact = _artifact(registry, name)
+    git, registry, artifact = _open(root, name)
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(f"no version of {name} is in stage {stage!r}", "Run `tether show`.")
@@ -414,9 +415,7 @@ def deregister(root: Path, name: str, version: str, push: bool = False) -> Dereg
     """Mark ``version`` as withdrawn; it leaves every stage and `latest`."""
     validate_name(name)
     validate_version(version)
-    git = GitRepo(root)
-    registry = state.read(git)
-    artifact = _artifact(registry, name)
+    git, registry, artifact = _open(root, name)
     found = _live_version(artifact, version)
     remote = _git_remote(git) if push else None
     held = sorted(stage for stage, holder in artifact.stages.items() if holder == version)
