@@ -87,7 +87,9 @@ def build(root: Path, n: int, cached: bool) -> None:
     cache = root / ".dvc" / "cache" / "files" / "md5"
     pipeline = (PROJECT / "dvc.yaml").read_text(encoding="utf-8")
     if cached:
-        pipeline = pipeline.replace(f"      - {METRICS}:\n          cache: false\n", f"      - {METRICS}\n")
+        pipeline = pipeline.replace(
+            f"      - {METRICS}:\n          cache: false\n", f"      - {METRICS}\n"
+        )
         assert f"- {METRICS}\n" in pipeline, "dvc.yaml layout changed; update the benchmark"
     params_text = (PROJECT / "params.yaml").read_text(encoding="utf-8")
     assert "    C: 1.0\n" in params_text, "params.yaml layout changed; update the benchmark"
@@ -113,7 +115,9 @@ def build(root: Path, n: int, cached: bool) -> None:
         }
         metrics = json.dumps(values, indent=2).encode()
         stream.append(b"commit refs/heads/main\n")
-        stream.append(f"mark :{i}\ncommitter bench <bench@example.invalid> {base + i * 60} +0000\n".encode())
+        stream.append(
+            f"mark :{i}\ncommitter bench <bench@example.invalid> {base + i * 60} +0000\n".encode()
+        )
         data(f"release {i}".encode())
         stream.append(b"from refs/heads/main^0\n" if i == 1 else f"from :{i - 1}\n".encode())
         file("params.yaml", params)
@@ -121,7 +125,9 @@ def build(root: Path, n: int, cached: bool) -> None:
             file("dvc.yaml", pipeline.encode())
             for source in sorted((PROJECT / "src" / "tabular_classifier").glob("*.py")):
                 file(f"src/tabular_classifier/{source.name}", source.read_bytes())
-            file(".gitignore", b"/data/\n/models/\n" + (f"/{METRICS}\n".encode() if cached else b""))
+            file(
+                ".gitignore", b"/data/\n/models/\n" + (f"/{METRICS}\n".encode() if cached else b"")
+            )
         if cached:
             md5 = hashlib.md5(metrics, usedforsecurity=False).hexdigest()
             (cache / md5[:2]).mkdir(parents=True, exist_ok=True)
@@ -136,7 +142,9 @@ def build(root: Path, n: int, cached: bool) -> None:
         else:
             file(METRICS, metrics)
         stream.append(f"reset refs/tags/v1.0.{i}\nfrom :{i}\n\n".encode())
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, env=ENV, input=b"".join(stream), check=True)
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=root, env=ENV, input=b"".join(stream), check=True
+    )
     run(["git", "reset", "-q", "--hard", "main"], root)
     if cached:
         (root / METRICS).parent.mkdir(parents=True, exist_ok=True)
@@ -148,28 +156,38 @@ def timed(args: list[str], cwd: Path, repeat: int) -> tuple[float, int]:
     best, peak = float("inf"), 0
     for _ in range(repeat):
         start = time.perf_counter()
-        proc = subprocess.Popen(args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            args, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise SystemExit(
+                f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+            )
         best, peak = min(best, elapsed), max(peak, usage.ru_maxrss)
     return best, peak
 
 
 def main() -> None:
     compile_tether()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="sizes 10 and 100, one run each")
     parser.add_argument("--sizes", type=int, nargs="*", help="override the sizes")
-    parser.add_argument("--repeat", type=int, default=None, help="runs per tether measurement (default 3)")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="runs per tether measurement (default 3)"
+    )
     args = parser.parse_args()
     sizes = args.sizes or ([10, 100] if args.quick else [10, 100, 500])
     repeat = args.repeat or (1 if args.quick else 3)
     tether, dvc = str(BIN / "tether"), str(BIN / "dvc")
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {repeat} (dvc show -T at 100+ tags: 1 run)")
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, best of {repeat} (dvc show -T at 100+ tags: 1 run)"
+    )
     header = (
         f"{'variant':8} {'tags':>5} | {'tether diff':>11} {'dvc diff':>9} {'ratio':>6} | "
         f"{'tether hist':>11} {'dvc show -T':>11} {'ratio':>6} | {'bare loop':>9} {'t/bare':>6} | {'peak RSS':>8}"
@@ -188,14 +206,23 @@ def main() -> None:
                 d_params, _ = timed([dvc, "params", "diff", first, last, "--json"], root, repeat)
                 t_hist, rss = timed([tether, "history", "--json"], root, repeat)
                 # DVC's history over 100+ tags takes many seconds: one run is enough.
-                d_show, _ = timed([dvc, "metrics", "show", "-T", "--json"], root, repeat if n < 100 else 1)
+                d_show, _ = timed(
+                    [dvc, "metrics", "show", "-T", "--json"], root, repeat if n < 100 else 1
+                )
                 bare, _ = timed([sys.executable, "-c", BARE_LOOP, variant], root, repeat)
                 d_diff = d_metrics + d_params
                 row = {
-                    "variant": variant, "tags": n,
-                    "tether_diff": t_diff, "dvc_diff": d_diff, "diff_ratio": d_diff / t_diff,
-                    "tether_history": t_hist, "dvc_show": d_show, "history_ratio": d_show / t_hist,
-                    "bare_loop": bare, "vs_bare": t_hist / bare, "peak_rss_mb": rss / 1024,
+                    "variant": variant,
+                    "tags": n,
+                    "tether_diff": t_diff,
+                    "dvc_diff": d_diff,
+                    "diff_ratio": d_diff / t_diff,
+                    "tether_history": t_hist,
+                    "dvc_show": d_show,
+                    "history_ratio": d_show / t_hist,
+                    "bare_loop": bare,
+                    "vs_bare": t_hist / bare,
+                    "peak_rss_mb": rss / 1024,
                 }
                 results.append(row)
                 print(
@@ -209,7 +236,12 @@ def main() -> None:
     print("and within 3x of the bare loop; peak RSS < 150 MB at 500 tags.")
     big = [r for r in results if r["tags"] == max(sizes)]
     for r in big:
-        ok = r["diff_ratio"] >= 5 and r["history_ratio"] >= 50 and r["vs_bare"] <= 3 and r["peak_rss_mb"] < 150
+        ok = (
+            r["diff_ratio"] >= 5
+            and r["history_ratio"] >= 50
+            and r["vs_bare"] <= 3
+            and r["peak_rss_mb"] < 150
+        )
         print(f"{r['variant']:8} {r['tags']} tags: {'all targets met' if ok else 'TARGET MISSED'}")
 
 

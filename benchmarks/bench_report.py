@@ -46,12 +46,18 @@ stages:
 
 
 def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, text=True, env=ENV)
+    done = subprocess.run(
+        ["git", *args], cwd=root, check=True, capture_output=True, text=True, env=ENV
+    )
     return done.stdout.strip()
 
 
 def commit(root: Path, release: int, message: str) -> None:
-    metrics = {"accuracy": 0.90 + release / 1000, "f1": 0.88 + release / 900, "loss": 0.3 - release / 500}
+    metrics = {
+        "accuracy": 0.90 + release / 1000,
+        "f1": 0.88 + release / 900,
+        "loss": 0.3 - release / 500,
+    }
     (root / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (root / "params.yaml").write_text(
         f"model:\n  name: forest\n  n_estimators: {100 + release}\n  max_depth: {release % 7}\n"
@@ -74,7 +80,15 @@ def build(root: Path, releases: int) -> dict[str, str]:
         git(root, "tag", "-a", f"{MODEL}@v0.{i}.0", "-m", f"Registering {MODEL} v0.{i}.0")
     prod, staging = f"{MODEL}@v0.{releases // 2}.0", f"{MODEL}@v0.{releases - 1}.0"
     for counter, (stage, tag) in enumerate((("prod", prod), ("staging", staging)), start=1):
-        git(root, "tag", "-a", f"{MODEL}#{stage}#{counter}", f"{tag}^{{commit}}", "-m", f"Assign {stage}")
+        git(
+            root,
+            "tag",
+            "-a",
+            f"{MODEL}#{stage}#{counter}",
+            f"{tag}^{{commit}}",
+            "-m",
+            f"Assign {stage}",
+        )
     git(root, "checkout", "-q", "-b", "feature")
     commit(root, releases + 3, "the pull request")
     git(root, "checkout", "-q", "main")
@@ -102,7 +116,9 @@ def main() -> int:
         root = Path(tmp) / "repo"
         stages = build(root, args.releases)
         report = [BIN / "tether", "report", "--base", "main", "--head", "feature"]
-        body = subprocess.run(report, cwd=root, capture_output=True, text=True, env=ENV, check=True).stdout
+        body = subprocess.run(
+            report, cwd=root, capture_output=True, text=True, env=ENV, check=True
+        ).stdout
         prod = stages["prod"].split("@")[1]
         assert f"prod is {prod}; this PR vs prod:" in body and "| metrics.json | f1 |" in body, body
         ours = timed(report, root, args.runs)
@@ -111,7 +127,13 @@ def main() -> int:
             "dvc params diff": [BIN / "dvc", "params", "diff", "main", "feature", "--md"],
             "gto show": [BIN / "gto", "show", "--json"],
             "dvc metrics diff prod": [BIN / "dvc", "metrics", "diff", stages["prod"], "feature"],
-            "dvc metrics diff staging": [BIN / "dvc", "metrics", "diff", stages["staging"], "feature"],
+            "dvc metrics diff staging": [
+                BIN / "dvc",
+                "metrics",
+                "diff",
+                stages["staging"],
+                "feature",
+            ],
             "dvc metrics show -T": [BIN / "dvc", "metrics", "show", "-T"],
         }
         times = {name: timed(cmd, root, args.runs) for name, cmd in glued.items()}

@@ -11,7 +11,9 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def run(*args: str | os.PathLike[str], cwd: Path, check: bool = True, **kw) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str | os.PathLike[str], cwd: Path, check: bool = True, **kw
+) -> subprocess.CompletedProcess[str]:
     """Run a command (no shell) and return its completed process with text output."""
     proc = subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True, **kw)
     if check and proc.returncode != 0:
@@ -65,3 +67,18 @@ def dvc(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProces
 def copy_repo(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, symlinks=True)
     return dst
+
+
+def require_executable(name: str, package: str) -> str:
+    """The path of ``name``; a test that needs a Debian package (listed in
+    tools/apt-packages.txt) is skipped where it is missing, with the command that
+    installs it, except under CI, where a missing package is a failure."""
+    import pytest
+
+    found = shutil.which(name)
+    if found:
+        return found
+    message = f"{name} not found: install it with `sudo apt-get install {package}`"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI must have it: add it to tools/apt-packages.txt)")
+    pytest.skip(message)

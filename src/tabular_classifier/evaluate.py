@@ -62,10 +62,14 @@ def main() -> None:
     )
     METRICS.parent.mkdir(parents=True, exist_ok=True)
     PLOTS.mkdir(parents=True, exist_ok=True)
-    METRICS.write_text(json.dumps(result.metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    METRICS.write_text(
+        json.dumps(result.metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     for name in ("roc", "precision_recall", "confusion"):
         getattr(result, name).to_csv(PLOTS / f"{name}.csv", index=False, lineterminator="\n")
-    print("evaluate: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items()), file=sys.stderr)
+    print(
+        "evaluate: " + ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items()), file=sys.stderr
+    )
 
 
 if __name__ == "__main__":

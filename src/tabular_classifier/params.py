@@ -20,8 +20,7 @@ def load_params(*sections: str, path: Path = PARAMS_FILE) -> dict[str, Any]:
     missing = [s for s in sections if s not in params]
     if missing:
         raise SystemExit(
-            f"params.yaml has no section {', '.join(missing)}: "
-            "recompose it with `tether run`."
+            f"params.yaml has no section {', '.join(missing)}: recompose it with `tether run`."
         )
     return {s: params[s] for s in sections}
 

@@ -42,7 +42,10 @@ def fit(
     )
     pipeline = Pipeline(
         [
-            ("preprocess", build_preprocessor(numeric, categorical, dataset.get("preprocessing", {}))),
+            (
+                "preprocess",
+                build_preprocessor(numeric, categorical, dataset.get("preprocessing", {})),
+            ),
             ("estimator", build_estimator(model["name"], model.get("params", {}), seed)),
         ]
     )
@@ -55,7 +58,9 @@ def main() -> None:
 
     pin_threads()
     params = load_params("dataset", "model", "train")
-    pipeline = fit(pd.read_csv(INPUT), params["dataset"], params["model"], int(params["train"]["seed"]))
+    pipeline = fit(
+        pd.read_csv(INPUT), params["dataset"], params["model"], int(params["train"]["seed"])
+    )
     MODEL.parent.mkdir(parents=True, exist_ok=True)
     MODEL.write_bytes(pickle.dumps(pipeline, protocol=PICKLE_PROTOCOL))
     print(f"train: {params['model']['name']} -> {MODEL}", file=sys.stderr)

@@ -53,7 +53,14 @@ SUB_PIPELINE = textwrap.dedent(
 
 
 def release(
-    root: Path, version: str, cached: dict, tracked: str, params: str, scores: str, summary: str, scalar: str
+    root: Path,
+    version: str,
+    cached: dict,
+    tracked: str,
+    params: str,
+    scores: str,
+    summary: str,
+    scalar: str,
 ) -> None:
     import json
 

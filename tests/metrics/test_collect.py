@@ -56,7 +56,14 @@ def test_many_revisions_share_parsed_blobs(tmp_path: Path) -> None:
 
 def test_git_tracked_metrics_directory(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo", dvc=False)
-    write_tree(root, {"dvc.yaml": "metrics:\n  - scores\n", "scores/a.json": '{"x": 1}', "scores/deep/b.yaml": "y: 2\n"})
+    write_tree(
+        root,
+        {
+            "dvc.yaml": "metrics:\n  - scores\n",
+            "scores/a.json": '{"x": 1}',
+            "scores/deep/b.yaml": "y: 2\n",
+        },
+    )
     first = commit_all(root, "one")
     write_tree(root, {"scores/deep/b.yaml": "y: 3\n"})
     result = diff(root, first, None)

@@ -14,7 +14,9 @@ from tests.helpers import commit_all, dvc, git, tether, write_tree
 def test_cached_metric_without_cache_fails_closed(project: Path) -> None:
     shutil.rmtree(project / ".dvc" / "cache")
     # DVC's own answer is silent: no cached metrics compared, yet exit 0.
-    assert dvc(project, "metrics", "diff", "v1.0.0", "v1.1.0", "--json", check=False).returncode == 0
+    assert (
+        dvc(project, "metrics", "diff", "v1.0.0", "v1.1.0", "--json", check=False).returncode == 0
+    )
     proc = tether(project, "diff", "v1.0.0", "v1.1.0")
     assert proc.returncode == 1
     assert "could not read 4 metrics/params file(s)" in proc.stderr
@@ -35,7 +37,9 @@ def test_cached_metric_errors_are_in_json_too(project: Path) -> None:
 
 
 def test_gate_breach_exits_1_with_verdict(project: Path) -> None:
-    proc = tether(project, "diff", "v1.0.0", "v1.1.0", "--fail-on", "test.f1<-0.01", "--fail-on", "acc<-0.01")
+    proc = tether(
+        project, "diff", "v1.0.0", "v1.1.0", "--fail-on", "test.f1<-0.01", "--fail-on", "acc<-0.01"
+    )
     assert proc.returncode == 1, proc.stderr
     assert "FAIL test.f1 worsened by 0.05 (7.14%): 0.7 -> 0.65, gate `test.f1<-0.01`" in proc.stdout
     assert "ok acc improved by 0.05 (6.25%): 0.8 -> 0.85, gate `acc<-0.01`" in proc.stdout
@@ -126,7 +130,10 @@ def test_hostile_names_and_values_in_markdown_and_json(project: Path) -> None:
     }
     (project / "summary.yaml").unlink()
     write_tree(project, {"summary.json": json.dumps(hostile)})
-    write_tree(project, {"dvc.yaml": (project / "dvc.yaml").read_text().replace("summary.yaml", "summary.json")})
+    write_tree(
+        project,
+        {"dvc.yaml": (project / "dvc.yaml").read_text().replace("summary.yaml", "summary.json")},
+    )
     commit_all(project, "hostile")
     proc = tether(project, "diff", "v1.1.0", "HEAD", "--md")
     assert proc.returncode == 0, proc.stderr
@@ -182,6 +189,8 @@ def test_hostile_dvc_yaml_cannot_read_outside_the_repo(project: Path) -> None:
         proc = tether(project, *args)
         assert proc.returncode == 1
         assert "hunter2" not in proc.stdout + proc.stderr
-    assert "../secret.yaml: dvc.yaml at workspace names a file outside the repository" in proc.stderr
+    assert (
+        "../secret.yaml: dvc.yaml at workspace names a file outside the repository" in proc.stderr
+    )
     assert "/etc/hostname: dvc.yaml at workspace names a file outside the repository" in proc.stderr
     assert "eval/link.yaml: not found in the work tree" in proc.stderr

@@ -26,11 +26,16 @@ def test_release_tags_in_version_order(project: Path) -> None:
 
 
 def test_tags_glob_sort_and_csv(project: Path) -> None:
-    proc = tether(project, "history", "--tags", "v1.*", "--sort", "loss", "-m", "loss", "-m", "label", "--csv")
+    proc = tether(
+        project, "history", "--tags", "v1.*", "--sort", "loss", "-m", "loss", "-m", "label", "--csv"
+    )
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.reader(io.StringIO(proc.stdout)))
     assert rows[0] == ["revision", "commit", "date", "tags", "loss", "label"]
-    assert [(r[0], r[4], r[5]) for r in rows[1:]] == [("v1.1.0", "0.4", "tuned"), ("v1.0.0", "0.5", "baseline")]
+    assert [(r[0], r[4], r[5]) for r in rows[1:]] == [
+        ("v1.1.0", "0.4", "tuned"),
+        ("v1.0.0", "0.5", "baseline"),
+    ]
 
 
 def test_last_commits_of_a_branch_in_markdown(project: Path) -> None:
@@ -62,7 +67,15 @@ def test_unknown_column_and_no_tags(project: Path) -> None:
 
 
 def test_wide_table_is_never_cut(project: Path) -> None:
-    proc = tether(project, "history", "-p", "train.lr", "-p", "model.name", env={**os.environ, "COLUMNS": "40"})
+    proc = tether(
+        project,
+        "history",
+        "-p",
+        "train.lr",
+        "-p",
+        "model.name",
+        env={**os.environ, "COLUMNS": "40"},
+    )
     assert proc.returncode == 0, proc.stderr
     assert "…" not in proc.stdout
     header, first, second = proc.stdout.splitlines()[:3]

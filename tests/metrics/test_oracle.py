@@ -46,18 +46,36 @@ def test_diff_between_tags_equals_dvc(project: Path, extra: list[str]) -> None:
     assert ours["params"] == params
     assert ours["errors"] == {"v1.0.0": [], "v1.1.0": []}
     # Both storage kinds and both dvc.yaml files took part.
-    assert {"eval/cached.json", "eval/tracked.json", "summary.yaml", "sub/scores.yaml", "scalar.json"} <= set(metrics)
+    assert {
+        "eval/cached.json",
+        "eval/tracked.json",
+        "summary.yaml",
+        "sub/scores.yaml",
+        "scalar.json",
+    } <= set(metrics)
     assert ours["metrics"]["scalar.json"] == {"": {"old": 0.5, "new": 0.25, "diff": -0.25}}
     assert ours["metrics"]["eval/tracked.json"]["ok"] == {"old": True, "new": False, "diff": -1}
     if extra:
-        assert set(params) == {"params.yaml", "extra.toml", "top.json", "sub/params.yaml", "sub/whole.yaml"}
+        assert set(params) == {
+            "params.yaml",
+            "extra.toml",
+            "top.json",
+            "sub/params.yaml",
+            "sub/whole.yaml",
+        }
         assert ours["params"]["top.json"]["tags"] == {"old": "['a', 'b']", "new": "['a', 'b']"}
-    assert ours["metrics"]["eval/cached.json"]["test.f1"] == {"old": 0.7, "new": 0.65, "diff": 0.65 - 0.7}
+    assert ours["metrics"]["eval/cached.json"]["test.f1"] == {
+        "old": 0.7,
+        "new": 0.65,
+        "diff": 0.65 - 0.7,
+    }
     assert ours["params"]["params.yaml"]["train.lr"] == {"old": 0.001, "new": 0.002, "diff": 0.001}
 
 
 def test_diff_against_workspace_equals_dvc(project: Path) -> None:
-    write_tree(project, {"src/cached.json": '{"acc": 0.9, "loss": 0.3, "test": {"f1": 0.75, "n": 120}}'})
+    write_tree(
+        project, {"src/cached.json": '{"acc": 0.9, "loss": 0.3, "test": {"f1": 0.75, "n": 120}}'}
+    )
     write_tree(project, {"extra.toml": "depth = 5\nunused = 'y'\n"})
     dvc(project, "repro", "-q", "--all-pipelines")
     ours = tether_json(project, "v1.0.0")
@@ -104,4 +122,8 @@ def test_cached_metric_missing_from_workspace_is_read_from_cache(project: Path) 
     (project / "eval" / "cached.json").unlink()
     ours = tether_json(project, "v1.0.0")
     assert ours["metrics"] == dvc_json(project, "metrics", "diff", "v1.0.0")
-    assert ours["metrics"]["eval/cached.json"]["acc"] == {"old": 0.8, "new": 0.85, "diff": 0.85 - 0.8}
+    assert ours["metrics"]["eval/cached.json"]["acc"] == {
+        "old": 0.8,
+        "new": 0.85,
+        "diff": 0.85 - 0.8,
+    }

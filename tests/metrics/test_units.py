@@ -47,7 +47,10 @@ def test_verdicts_word_direction_and_nan() -> None:
         Row("metrics", "m.json", "name", "a", "b"),
     )
     loss, f1, name = evaluate_gates(diff, ["loss>10%", "f1<0", "name<0"], lower_is_better=["loss"])
-    assert (loss.passed, loss.message) == (False, "FAIL loss worsened by 0.1 (20%): 0.5 -> 0.6, gate `loss>10%`")
+    assert (loss.passed, loss.message) == (
+        False,
+        "FAIL loss worsened by 0.1 (20%): 0.5 -> 0.6, gate `loss>10%`",
+    )
     assert not f1.passed and "NaN" in f1.message
     assert not name.passed and "no number at main" in name.message
 
@@ -57,7 +60,10 @@ def test_markdown_table_exactly() -> None:
         Row("metrics", "eval/m.json", "f1", 0.8, 0.75),
         Row("metrics", "eval/m.json", "same", 1, 1),
         Row("params", "params.yaml", "model|name", "a", "b"),
-        errors={"main": [ReadError("c.json", "missing", "Run `dvc fetch --rev main`, then retry.")], "pr": []},
+        errors={
+            "main": [ReadError("c.json", "missing", "Run `dvc fetch --rev main`, then retry.")],
+            "pr": [],
+        },
     )
     assert diff_markdown(diff) == (
         "**Metrics** (main → pr)\n"
@@ -86,7 +92,9 @@ def test_md_escape_neutralises_hostile_text() -> None:
 
 
 def test_json_safe() -> None:
-    assert json_safe({"a": [math.nan, math.inf, -math.inf, 1.5]}) == {"a": ["NaN", "Infinity", "-Infinity", 1.5]}
+    assert json_safe({"a": [math.nan, math.inf, -math.inf, 1.5]}) == {
+        "a": ["NaN", "Infinity", "-Infinity", 1.5]
+    }
 
 
 def test_yaml_is_read_as_yaml_1_2_like_dvc() -> None:
@@ -103,12 +111,17 @@ def test_yaml_is_read_as_yaml_1_2_like_dvc() -> None:
 
 
 def test_dvc_key_rules() -> None:
-    assert extract_metrics({"a": 1, "b": [1], "c": None, "d": {"e": {}}, "f": True}) == {"a": 1, "f": True}
+    assert extract_metrics({"a": 1, "b": [1], "c": None, "d": {"e": {}}, "f": True}) == {
+        "a": 1,
+        "f": True,
+    }
     assert flatten({"a": {"b": 1, "c": [1, 2]}, "d": {}}) == {"a.b": 1, "a.c": "[1, 2]"}
     assert flatten(0.5) == {"": 0.5}
     with pytest.raises(DuplicateKey):
         flatten({"a": {"b": 1}, "a.b": 2})
-    assert select_keys({"train": {"lr": 1, "seed": 2}, "model": {"x": 1}}, ["train.lr", "model", "nope.x"]) == {
+    assert select_keys(
+        {"train": {"lr": 1, "seed": 2}, "model": {"x": 1}}, ["train.lr", "model", "nope.x"]
+    ) == {
         "train": {"lr": 1},
         "model": {"x": 1},
     }

@@ -45,7 +45,9 @@ def test_every_config_group_option_composes(conf_repo, model, dataset):
 
 
 def test_at_least_the_three_models_exist():
-    assert {"logistic_regression", "random_forest", "hist_gradient_boosting"} <= set(_options("model"))
+    assert {"logistic_regression", "random_forest", "hist_gradient_boosting"} <= set(
+        _options("model")
+    )
 
 
 def test_hydra_must_be_enabled(conf_repo):

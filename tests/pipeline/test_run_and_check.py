@@ -16,7 +16,9 @@ OVERRIDES = Path(".tether/overrides.yaml")
 
 def _snapshot(repo: Path) -> tuple[bytes, bytes | None]:
     overrides = repo / OVERRIDES
-    return (repo / "params.yaml").read_bytes(), overrides.read_bytes() if overrides.exists() else None
+    return (
+        repo / "params.yaml"
+    ).read_bytes(), overrides.read_bytes() if overrides.exists() else None
 
 
 def test_fresh_template_is_reproducible(template_repo):
@@ -26,7 +28,11 @@ def test_fresh_template_is_reproducible(template_repo):
     assert len(proc.stdout.strip().splitlines()) == 1
 
     data = json.loads(tether(template_repo, "check", "--json").stdout)
-    assert data == {"reproducible": True, "commit": git(template_repo, "rev-parse", "HEAD"), "problems": []}
+    assert data == {
+        "reproducible": True,
+        "commit": git(template_repo, "rev-parse", "HEAD"),
+        "problems": [],
+    }
 
 
 def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
@@ -40,7 +46,10 @@ def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
     ("override", "words"),
     [
         ("model=nope", ["Could not find 'model/nope'", "random_forest"]),
-        ("model.params.nope=1", ["conf/ has no key 'model.params.nope'", "`+model.params.nope=...`"]),
+        (
+            "model.params.nope=1",
+            ["conf/ has no key 'model.params.nope'", "`+model.params.nope=...`"],
+        ),
         ("model.params.CC=2", ["Did you mean model.params.C?"]),
         ("model=5", ["invalid override", "Got int", "e.g. `model=random_forest`"]),
         ("model=null", ["invalid override", "Got NoneType"]),
@@ -83,19 +92,33 @@ def test_run_records_reuses_and_resets_overrides(template_repo):
 
     # The same composition DVC's own Hydra integration writes.
     ours = (template_repo / "params.yaml").read_bytes()
-    dvc(template_repo, "exp", "run", "-S", "model=random_forest", "-S", "model.params.n_estimators=20")
+    dvc(
+        template_repo,
+        "exp",
+        "run",
+        "-S",
+        "model=random_forest",
+        "-S",
+        "model.params.n_estimators=20",
+    )
     assert (template_repo / "params.yaml").read_bytes() == ours
 
     proc = tether(template_repo, "run")
     assert "overrides: model=random_forest model.params.n_estimators=20" in proc.stdout
     assert "Everything is up to date: no stage of 4 needed to run." in proc.stdout
-    assert yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"] == "random_forest"
+    assert (
+        yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"]
+        == "random_forest"
+    )
 
     proc = tether(template_repo, "run", "--reset")
     assert proc.returncode == 0
     assert "overrides: (none)" in proc.stdout
     assert yaml.safe_load((template_repo / OVERRIDES).read_text()) == {"overrides": []}
-    assert yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"] == "logistic_regression"
+    assert (
+        yaml.safe_load((template_repo / "params.yaml").read_text())["model"]["name"]
+        == "logistic_regression"
+    )
 
 
 def test_new_config_key_without_rerun_fails_check(template_repo):
@@ -218,4 +241,7 @@ def test_data_added_with_dvc_add_must_be_committed_and_match(template_repo):
     assert proc.returncode == 1
     problem = next(p for p in json.loads(proc.stdout)["problems"] if p["kind"] == "data")
     assert problem["subject"] == "data/mine/table.csv.dvc"
-    assert problem["fix"] == "dvc add data/mine/table.csv (to record the new data), then commit data/mine/table.csv.dvc"
+    assert (
+        problem["fix"]
+        == "dvc add data/mine/table.csv (to record the new data), then commit data/mine/table.csv.dvc"
+    )

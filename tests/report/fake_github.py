@@ -54,11 +54,19 @@ class FakeGitHub:
 
     def add_pull(self, number: int, head_sha: str, head_repo: str, state: str = "open") -> None:
         self.pulls.append(
-            {"number": number, "state": state, "head": {"sha": head_sha, "repo": {"full_name": head_repo}}}
+            {
+                "number": number,
+                "state": state,
+                "head": {"sha": head_sha, "repo": {"full_name": head_repo}},
+            }
         )
 
-    def fail(self, method: str, status: int, headers: dict[str, str] | None = None, body: Any = None) -> None:
-        self.scripted.append((method, status, headers or {}, body if body is not None else {"message": "boom"}))
+    def fail(
+        self, method: str, status: int, headers: dict[str, str] | None = None, body: Any = None
+    ) -> None:
+        self.scripted.append(
+            (method, status, headers or {}, body if body is not None else {"message": "boom"})
+        )
 
     # -- the endpoints ----------------------------------------------------
 
@@ -73,7 +81,11 @@ class FakeGitHub:
         token = auth.removeprefix("Bearer ").strip()
         login = self.users.get(token)
         if login is None:
-            return 401, {}, {"message": "Bad credentials", "documentation_url": "https://docs.github.test"}
+            return (
+                401,
+                {},
+                {"message": "Bad credentials", "documentation_url": "https://docs.github.test"},
+            )
         parts = [p for p in path.split("/") if p]
         # Enterprise puts the REST API under /api/v3 and GraphQL at /api/graphql.
         if parts[:2] == ["api", "v3"]:
@@ -93,20 +105,40 @@ class FakeGitHub:
             state = query.get("state", ["open"])[0]
             pulls = [p for p in self.pulls if state == "all" or p["state"] == state]
             return self._page(pulls, path, query, {"state": state})
-        if len(parts) == 6 and parts[0] == "repos" and parts[3] == "issues" and parts[5] == "comments":
+        if (
+            len(parts) == 6
+            and parts[0] == "repos"
+            and parts[3] == "issues"
+            and parts[5] == "comments"
+        ):
             pr = int(parts[4])
             if method == "GET":
                 return self._list(pr, path, query)
             if method == "POST":
                 text = (data or {}).get("body", "")
                 if len(text) > 65536:
-                    return 422, {}, {
-                        "message": "Validation Failed",
-                        "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
-                                    "message": "body is too long (maximum is 65536 characters)"}],
-                    }
+                    return (
+                        422,
+                        {},
+                        {
+                            "message": "Validation Failed",
+                            "errors": [
+                                {
+                                    "resource": "IssueComment",
+                                    "code": "custom",
+                                    "field": "body",
+                                    "message": "body is too long (maximum is 65536 characters)",
+                                }
+                            ],
+                        },
+                    )
                 return 201, {}, self.add_comment(pr, login, text)
-        if len(parts) == 6 and parts[0] == "repos" and parts[3:5] == ["issues", "comments"] and method == "PATCH":
+        if (
+            len(parts) == 6
+            and parts[0] == "repos"
+            and parts[3:5] == ["issues", "comments"]
+            and method == "PATCH"
+        ):
             comment_id = int(parts[5])
             for comments in self.comments.values():
                 for comment in comments:
@@ -120,7 +152,9 @@ class FakeGitHub:
     def _list(self, pr: int, path: str, query: dict[str, list[str]]) -> Reply:
         return self._page(self.comments.get(pr, []), path, query, {})
 
-    def _page(self, items: list[Any], path: str, query: dict[str, list[str]], keep: dict[str, str]) -> Reply:
+    def _page(
+        self, items: list[Any], path: str, query: dict[str, list[str]], keep: dict[str, str]
+    ) -> Reply:
         per_page = min(int(query.get("per_page", [self.default_per_page])[0]), self.max_per_page)
         page = int(query.get("page", ["1"])[0])
         start = (page - 1) * per_page

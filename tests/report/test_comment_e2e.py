@@ -48,12 +48,17 @@ def test_comment_is_created_once_then_updated_and_others_are_left_alone(github, 
     assert lines[2] == "left alone 1 marked comment(s) written by other users"
 
     body.write_text("## tether report\n\n**fail**: f1 dropped\n", encoding="utf-8")
-    second = tether(tmp_path, "comment", "--pr", "12", "--body-file", str(body), "--json", env=_env(url))
+    second = tether(
+        tmp_path, "comment", "--pr", "12", "--body-file", str(body), "--json", env=_env(url)
+    )
     assert second.returncode == 0, second.stderr
     assert '"action": "updated"' in second.stdout
 
     ours = [c for c in fake.comments[12] if c["user"]["login"] == "github-actions[bot]"]
-    assert len(ours) == 1 and ours[0]["body"] == f"{MARKER}\n## tether report\n\n**fail**: f1 dropped\n"
+    assert (
+        len(ours) == 1
+        and ours[0]["body"] == f"{MARKER}\n## tether report\n\n**fail**: f1 dropped\n"
+    )
     assert fake.comments[12][0]["body"] == f"{MARKER}\nnot the real report"
     # GET /user refused (installation token), then GraphQL; lists paged by Link headers
     assert ("GET", "/user") in fake.requests and ("POST", "/graphql") in fake.requests
@@ -68,7 +73,15 @@ def test_refusals_exit_1_with_githubs_words_and_never_the_token(github, tmp_path
     body = tmp_path / "report.md"
     body.write_text("report", encoding="utf-8")
 
-    bad = tether(tmp_path, "comment", "--pr", "3", "--body-file", str(body), env=_env(url, "ghp_wrongTOKENvalue"))
+    bad = tether(
+        tmp_path,
+        "comment",
+        "--pr",
+        "3",
+        "--body-file",
+        str(body),
+        env=_env(url, "ghp_wrongTOKENvalue"),
+    )
     assert bad.returncode == 1
     assert "error: GitHub refused GET /user (401): Bad credentials" in bad.stderr
     assert "ghp_wrongTOKENvalue" not in bad.stdout + bad.stderr
@@ -90,7 +103,15 @@ def test_the_pull_request_is_found_from_the_head_sha(github, tmp_path: Path):
     fake.add_pull(21, sha, "fork-owner/churn")
     body = tmp_path / "report.md"
     body.write_text("report", encoding="utf-8")
-    args = ("comment", "--head-sha", sha, "--head-repo", "fork-owner/churn", "--body-file", str(body))
+    args = (
+        "comment",
+        "--head-sha",
+        sha,
+        "--head-repo",
+        "fork-owner/churn",
+        "--body-file",
+        str(body),
+    )
     done = tether(tmp_path, *args, env=_env(url))
     assert done.returncode == 0, done.stderr
     assert " on acme/churn#21 as github-actions[bot]" in done.stdout
@@ -98,7 +119,9 @@ def test_the_pull_request_is_found_from_the_head_sha(github, tmp_path: Path):
 
     body.write_bytes(b"x" * (1024 * 1024 + 1))
     big = tether(tmp_path, *args, env=_env(url))
-    assert big.returncode == 2 and "is larger than 1,048,576 bytes; refusing to post it" in big.stderr
+    assert (
+        big.returncode == 2 and "is larger than 1,048,576 bytes; refusing to post it" in big.stderr
+    )
 
     both = tether(tmp_path, "comment", "--pr", "1", *args[1:], env=_env(url))
     assert both.returncode == 2 and "give either --pr N or --head-sha SHA" in both.stderr

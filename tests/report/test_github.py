@@ -28,8 +28,10 @@ NOW = 1_800_000_000.0
 
 @pytest.fixture
 def fake() -> FakeGitHub:
-    return FakeGitHub(users={TOKEN: "tether-bot", "other": "mallory", "app": "github-actions[bot]"},
-                      app_tokens={"app"})
+    return FakeGitHub(
+        users={TOKEN: "tether-bot", "other": "mallory", "app": "github-actions[bot]"},
+        app_tokens={"app"},
+    )
 
 
 @pytest.fixture
@@ -39,7 +41,9 @@ def sleeps() -> list[float]:
 
 def client_for(fake: FakeGitHub, sleeps: list[float], token: str = TOKEN, **kw) -> GitHubClient:
     settings = GitHubSettings(token=token, repository="acme/churn", api_url=fake.base_url)
-    return GitHubClient(settings, transport=fake.transport(), sleep=sleeps.append, clock=lambda: NOW, **kw)
+    return GitHubClient(
+        settings, transport=fake.transport(), sleep=sleeps.append, clock=lambda: NOW, **kw
+    )
 
 
 # creating and updating -------------------------------------------------------
@@ -78,7 +82,10 @@ def test_a_body_cannot_ping_people_or_cross_link_issues(fake, sleeps):
     with client_for(fake, sleeps) as client:
         upsert_comment(client, 3, "cc @alice @acme/ml, fixes #12 and other/repo#3")
     posted = fake.comments[3][0]["body"]
-    assert posted == f"{MARKER}\ncc @\u200balice @\u200bacme/ml, fixes #\u200b12 and other/repo#\u200b3"
+    assert (
+        posted
+        == f"{MARKER}\ncc @\u200balice @\u200bacme/ml, fixes #\u200b12 and other/repo#\u200b3"
+    )
 
 
 def test_defusing_leaves_emails_headings_and_tags_alone():
@@ -91,7 +98,10 @@ def test_defusing_leaves_emails_headings_and_tags_alone():
     [
         ("\\`@octocat", "\\`@\u200boctocat"),  # an escaped backtick opens no code span
         ("y `@team", "y `@\u200bteam"),  # nor does an unmatched one
-        ("&#64;octocat &#x40;bob &commat;eve", "&#64;\u200boctocat &#x40;\u200bbob &commat;\u200beve"),
+        (
+            "&#64;octocat &#x40;bob &commat;eve",
+            "&#64;\u200boctocat &#x40;\u200bbob &commat;\u200beve",
+        ),
         ("&#35;12 &num;3 GH-12", "&#35;\u200b12 &num;\u200b3 GH-\u200b12"),
     ],
 )
@@ -106,7 +116,9 @@ def test_pagination_follows_link_headers_to_find_our_comment(fake, sleeps):
     with client_for(fake, sleeps) as client:
         result = upsert_comment(client, 9, "new report")
     assert result.action == "updated" and result.comment_id == ours["id"]
-    pages = [target for method, target in fake.requests if method == "GET" and "/issues/9/" in target]
+    pages = [
+        target for method, target in fake.requests if method == "GET" and "/issues/9/" in target
+    ]
     assert len(pages) == 3
     assert ours["body"].endswith("new report")
 
@@ -115,7 +127,9 @@ def test_a_pagination_link_to_another_host_is_refused(fake, sleeps):
     for i in range(150):
         fake.add_comment(9, "someone", f"comment {i}")
     fake.base_url = "https://evil.test"  # the fake now writes Link headers pointing elsewhere
-    settings = GitHubSettings(token=TOKEN, repository="acme/churn", api_url="https://api.github.test")
+    settings = GitHubSettings(
+        token=TOKEN, repository="acme/churn", api_url="https://api.github.test"
+    )
     client = GitHubClient(settings, transport=fake.transport(), sleep=sleeps.append)
     with client, pytest.raises(ExternalError, match="another host"):
         upsert_comment(client, 9, "report")
@@ -130,19 +144,31 @@ def test_an_installation_token_is_identified_through_graphql(fake, sleeps):
 
 
 def test_enterprise_urls_put_graphql_beside_the_rest_api():
-    ghes = settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b",
-                              "GITHUB_API_URL": "https://ghe.acme.test/api/v3/"})
+    ghes = settings_from_env(
+        {
+            "GITHUB_TOKEN": "t",
+            "GITHUB_REPOSITORY": "a/b",
+            "GITHUB_API_URL": "https://ghe.acme.test/api/v3/",
+        }
+    )
     assert ghes.api_url == "https://ghe.acme.test/api/v3"
     assert ghes.graphql == "https://ghe.acme.test/api/graphql"
     dotcom = settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b"})
     assert dotcom.graphql == "https://api.github.com/graphql"
-    given = settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "a/b",
-                               "GITHUB_GRAPHQL_URL": "https://x.test/gql"})
+    given = settings_from_env(
+        {
+            "GITHUB_TOKEN": "t",
+            "GITHUB_REPOSITORY": "a/b",
+            "GITHUB_GRAPHQL_URL": "https://x.test/gql",
+        }
+    )
     assert given.graphql == "https://x.test/gql"
 
 
 def test_enterprise_paths_reach_the_server(fake, sleeps):
-    settings = GitHubSettings(token=TOKEN, repository="acme/churn", api_url=f"{fake.base_url}/api/v3")
+    settings = GitHubSettings(
+        token=TOKEN, repository="acme/churn", api_url=f"{fake.base_url}/api/v3"
+    )
     with GitHubClient(settings, transport=fake.transport(), sleep=sleeps.append) as client:
         upsert_comment(client, 2, "report")
     assert ("POST", "/api/v3/repos/acme/churn/issues/2/comments") in fake.requests
@@ -156,10 +182,16 @@ def test_settings_need_a_token_and_a_repository():
         settings_from_env({"GITHUB_REPOSITORY": "a/b"})
     with pytest.raises(UsageError, match="no repository given") as exc:
         settings_from_env({"GITHUB_TOKEN": "t"})
-    assert exc.value.hint == "Pass --github-repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it)."
+    assert (
+        exc.value.hint
+        == "Pass --github-repo OWNER/NAME or set GITHUB_REPOSITORY (GitHub Actions sets it)."
+    )
     with pytest.raises(UsageError, match="not a repository name"):
         settings_from_env({"GITHUB_TOKEN": "t"}, "acme/churn/../../user")
-    assert settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "x/y"}, "a/b").repository == "a/b"
+    assert (
+        settings_from_env({"GITHUB_TOKEN": "t", "GITHUB_REPOSITORY": "x/y"}, "a/b").repository
+        == "a/b"
+    )
 
 
 def test_the_token_is_not_in_reprs():
@@ -194,14 +226,20 @@ def test_retry_after_is_honoured_in_seconds_and_as_a_date(fake, sleeps):
     fake.fail("GET", 503, {"Retry-After": "Fri, 15 Jan 2027 08:00:12 GMT"})
     clock = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
     settings = GitHubSettings(token=TOKEN, repository="acme/churn", api_url=fake.base_url)
-    with GitHubClient(settings, transport=fake.transport(), sleep=sleeps.append, clock=lambda: clock) as client:
+    with GitHubClient(
+        settings, transport=fake.transport(), sleep=sleeps.append, clock=lambda: clock
+    ) as client:
         upsert_comment(client, 1, "x")
     assert sleeps == [7.0, 12.0]
 
 
 def test_primary_rate_limit_waits_until_the_reset(fake, sleeps):
-    fake.fail("GET", 403, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 30)},
-              {"message": "API rate limit exceeded for installation ID 1."})
+    fake.fail(
+        "GET",
+        403,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 30)},
+        {"message": "API rate limit exceeded for installation ID 1."},
+    )
     with client_for(fake, sleeps) as client:
         upsert_comment(client, 1, "x")
     assert sleeps == [31.0]
@@ -217,8 +255,12 @@ def test_secondary_rate_limits_are_retried(fake, sleeps):
 
 
 def test_a_wait_longer_than_allowed_fails_instead_of_hanging(fake, sleeps):
-    fake.fail("GET", 429, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 3600)},
-              {"message": "API rate limit exceeded"})
+    fake.fail(
+        "GET",
+        429,
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 3600)},
+        {"message": "API rate limit exceeded"},
+    )
     with client_for(fake, sleeps) as client, pytest.raises(ExternalError) as exc:
         upsert_comment(client, 1, "x")
     assert "rate limit" in exc.value.message and "3601s" in exc.value.message
@@ -230,7 +272,10 @@ def test_persistent_server_errors_end_as_an_external_error(fake, sleeps):
         fake.fail("GET", 502, {}, {"message": "Server Error"})
     with client_for(fake, sleeps, attempts=3) as client, pytest.raises(ExternalError) as exc:
         upsert_comment(client, 1, "x")
-    assert exc.value.message == "GitHub kept failing: GET /user answered 502 Server Error after 3 attempts"
+    assert (
+        exc.value.message
+        == "GitHub kept failing: GET /user answered 502 Server Error after 3 attempts"
+    )
     assert sleeps == [1.0, 2.0]
 
 
@@ -247,9 +292,14 @@ def test_lost_connections_are_retried_but_a_sent_post_is_not(sleeps):
             return httpx.Response(200, json=[])
         raise httpx.ReadTimeout("timed out", request=request)
 
-    settings = GitHubSettings(token=TOKEN, repository="acme/churn", api_url="https://api.github.test")
+    settings = GitHubSettings(
+        token=TOKEN, repository="acme/churn", api_url="https://api.github.test"
+    )
     client = GitHubClient(settings, transport=httpx.MockTransport(flaky), sleep=sleeps.append)
-    with client, pytest.raises(ExternalError, match="POST /repos/acme/churn/issues/1/comments failed"):
+    with (
+        client,
+        pytest.raises(ExternalError, match="POST /repos/acme/churn/issues/1/comments failed"),
+    ):
         upsert_comment(client, 1, "x")
     assert calls == ["GET", "GET", "GET", "POST"]
 
@@ -260,7 +310,10 @@ def test_lost_connections_are_retried_but_a_sent_post_is_not(sleeps):
 def test_a_4xx_is_refused_with_githubs_message(fake, sleeps):
     with client_for(fake, sleeps) as client, pytest.raises(GitHubRefused) as exc:
         client.request("GET", "/repos/acme/churn/issues/999/nothing")
-    assert exc.value.message == "GitHub refused GET /repos/acme/churn/issues/999/nothing (404): Not Found"
+    assert (
+        exc.value.message
+        == "GitHub refused GET /repos/acme/churn/issues/999/nothing (404): Not Found"
+    )
     assert "pull-request number" in (exc.value.hint or "")
     assert exc.value.exit_code == 1 and sleeps == []
 
@@ -306,12 +359,18 @@ def test_the_pull_request_is_found_by_head_sha_and_head_repository(fake, sleeps)
         assert find_pull_request(client, SHA.upper(), "alice/churn") == 6
         with pytest.raises(GitHubRefused, match=r"more than one open pull request .*: #5, #6"):
             find_pull_request(client, SHA)
-        with pytest.raises(GitHubRefused, match=r"no open pull request in acme/churn has head commit 0123456789ab from bob/churn"):
+        with pytest.raises(
+            GitHubRefused,
+            match=r"no open pull request in acme/churn has head commit 0123456789ab from bob/churn",
+        ):
             find_pull_request(client, SHA, "bob/churn")
 
 
 @pytest.mark.parametrize("bad", ["0123abc", SHA + "0", "g" * 40, f"{SHA[:-1]}\n", "--output=x"])
 def test_a_head_sha_must_be_40_hex_digits(fake, sleeps, bad):
-    with client_for(fake, sleeps) as client, pytest.raises(UsageError, match="not a full commit SHA"):
+    with (
+        client_for(fake, sleeps) as client,
+        pytest.raises(UsageError, match="not a full commit SHA"),
+    ):
         find_pull_request(client, bad)
     assert fake.requests == []

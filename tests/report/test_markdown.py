@@ -28,15 +28,22 @@ def _report(**kw) -> Report:
     return Report(**values)
 
 
-BREACH = Gate("f1<-0.01", "f1", False, "FAIL f1 worsened by 0.012 (1.32%): 0.91 -> 0.898, gate `f1<-0.01`")
-HOLD = Gate("accuracy<0", "accuracy", True, "ok accuracy unchanged: 0.95 -> 0.95, gate `accuracy<0`")
+BREACH = Gate(
+    "f1<-0.01", "f1", False, "FAIL f1 worsened by 0.012 (1.32%): 0.91 -> 0.898, gate `f1<-0.01`"
+)
+HOLD = Gate(
+    "accuracy<0", "accuracy", True, "ok accuracy unchanged: 0.95 -> 0.95, gate `accuracy<0`"
+)
 
 
 def test_a_breach_comes_first():
     body = render(_report(gates=[HOLD, BREACH])).body
     lines = body.splitlines()
     assert lines[0] == "## :x: tether: 1 of 2 gates breached"
-    assert lines[2] == "- :x: FAIL f1 worsened by 0.012 \\(1.32%\\): 0.91 -&gt; 0.898, gate \\`f1&lt;-0.01\\`"
+    assert (
+        lines[2]
+        == "- :x: FAIL f1 worsened by 0.012 \\(1.32%\\): 0.91 -&gt; 0.898, gate \\`f1&lt;-0.01\\`"
+    )
     assert lines[3].startswith("- :heavy_check_mark: ok accuracy unchanged")
     assert "Base main (11111111) → head feature (22222222)." in lines
 
@@ -68,14 +75,18 @@ def test_no_gates_and_unreadable_metrics_are_said_plainly():
         "pyproject.toml at the base revision (main), not at the head: gates this pull request "
         "adds apply once it is merged.\n"
     ) in none
-    error = render(_report(errors=["reports/metrics.json at main: not in the DVC cache. Fix: dvc fetch"])).body
+    error = render(
+        _report(errors=["reports/metrics.json at main: not in the DVC cache. Fix: dvc fetch"])
+    ).body
     assert error.startswith("## :warning: tether: metrics could not be read\n")
     assert "- :warning: reports/metrics.json at main: not in the DVC cache. Fix: dvc fetch" in error
 
 
 def test_hostile_strings_stay_inert():
     hostile = "a|b\n<img src=x onerror=alert(1)> @alice fixes #12 `x` [l](javascript:y) GH-7"
-    body = render(_report(metrics=[Change("m.json", hostile, float("nan"), float("inf"))], params=[])).body
+    body = render(
+        _report(metrics=[Change("m.json", hostile, float("nan"), float("inf"))], params=[])
+    ).body
     [row] = [line for line in body.splitlines() if line.startswith("| m.json")]
     assert len(re.findall(r"(?<!\\)\|", row)) == 6  # five cells, intact
     for bad in ("<img", "@alice", "#12", "`x`", "[l]"):
@@ -104,8 +115,10 @@ def test_long_tables_are_cut_params_first_with_a_notice():
     assert result.params_cut > 0
     shown = sum(1 for line in result.body.splitlines() if line.startswith("| params.yaml"))
     assert shown + result.params_cut == 2000
-    assert f"> {result.params_cut} of 2000 params rows are not shown: the comment must stay under " \
-           "GitHub's limit of 65,536 characters." in result.body
+    assert (
+        f"> {result.params_cut} of 2000 params rows are not shown: the comment must stay under "
+        "GitHub's limit of 65,536 characters." in result.body
+    )
     assert "| reports/metrics.json | f1 |" in result.body  # metrics untouched
 
 
@@ -118,12 +131,19 @@ def test_metrics_are_cut_when_params_alone_are_not_enough():
 
 
 def test_registry_stages_against_this_pr():
-    stage = StageView("prod", "v1.3.0", "3" * 40, [
-        Change("reports/metrics.json", "f1", 0.886, 0.898),
-        Change("reports/metrics.json", "accuracy", 0.95, 0.95),
-    ])
+    stage = StageView(
+        "prod",
+        "v1.3.0",
+        "3" * 40,
+        [
+            Change("reports/metrics.json", "f1", 0.886, 0.898),
+            Change("reports/metrics.json", "accuracy", 0.95, 0.95),
+        ],
+    )
     empty = ArtifactView("other-model", None, [])
-    body = render(_report(artifacts=[ArtifactView("cancer-classifier", "v1.4.0", [stage]), empty])).body
+    body = render(
+        _report(artifacts=[ArtifactView("cancer-classifier", "v1.4.0", [stage]), empty])
+    ).body
     assert (
         "### Registry\n\n"
         "- **cancer-classifier**: latest v1.4.0\n"
@@ -134,9 +154,11 @@ def test_registry_stages_against_this_pr():
 
 
 def test_history_is_a_mermaid_chart_with_safe_labels():
-    series = Series('evil"```\nmodel', "f1", ["v1.0.0", "v1.1.0", "v1.2.0", "PR"], [0.88, None, 0.9, 0.91])
+    series = Series(
+        'evil"```\nmodel', "f1", ["v1.0.0", "v1.1.0", "v1.2.0", "PR"], [0.88, None, 0.9, 0.91]
+    )
     body = render(_report(history=[series])).body
-    chart = body[body.index("```mermaid"):]
+    chart = body[body.index("```mermaid") :]
     chart = chart[: chart.index("```\n", 3) + 3]
     assert chart.splitlines() == [
         "```mermaid",
@@ -167,8 +189,12 @@ def test_metrics_left_out_of_the_history_are_named():
 
 def test_artifacts_link_or_placeholder():
     url = "https://github.com/acme/churn/actions/runs/42"
-    assert f"[Plots (`dvc plots diff`) and the full report of this run]({url})" in render(
-        _report(artifacts_url=url)).body
+    assert (
+        f"[Plots (`dvc plots diff`) and the full report of this run]({url})"
+        in render(_report(artifacts_url=url)).body
+    )
     for bad in (None, "javascript:alert(1)", "https://x.test/a)(b"):
-        assert "_Plots and the full report: see the workflow run's artifacts._" in render(
-            _report(artifacts_url=bad)).body
+        assert (
+            "_Plots and the full report: see the workflow run's artifacts._"
+            in render(_report(artifacts_url=bad)).body
+        )

@@ -41,7 +41,8 @@ def released(template_repo: Path) -> Path:
     git(root, "checkout", "-q", "-b", "feature")
     _metrics(root, f1=0.93, accuracy=0.96)
     (root / "params.yaml").write_text(
-        (root / "params.yaml").read_text(encoding="utf-8").replace("C: 1.0", "C: 0.5"), encoding="utf-8"
+        (root / "params.yaml").read_text(encoding="utf-8").replace("C: 1.0", "C: 0.5"),
+        encoding="utf-8",
     )
     commit_all(root, "smaller C")
     return root
@@ -49,14 +50,32 @@ def released(template_repo: Path) -> Path:
 
 @pytest.mark.slow
 def test_a_breach_is_reported_first_with_diffs_registry_and_history(released: Path):
-    done = tether(released, "report", "--base", "main", "--head", "feature", "--fail-on", "f1<-0.01",
-                  "--fail-on", "accuracy<-0.01", "--releases", "2",
-                  "--artifacts-url", "https://github.com/acme/churn/actions/runs/7")
+    done = tether(
+        released,
+        "report",
+        "--base",
+        "main",
+        "--head",
+        "feature",
+        "--fail-on",
+        "f1<-0.01",
+        "--fail-on",
+        "accuracy<-0.01",
+        "--releases",
+        "2",
+        "--artifacts-url",
+        "https://github.com/acme/churn/actions/runs/7",
+    )
     assert done.returncode == 0, done.stderr
     body = done.stdout
     lines = body.splitlines()
     assert lines[0] == "## :x: tether: 1 of 2 gates breached"
-    assert lines[2].startswith("- :x: ") and "f1" in lines[2] and "0.95" in lines[2] and "0.93" in lines[2]
+    assert (
+        lines[2].startswith("- :x: ")
+        and "f1" in lines[2]
+        and "0.95" in lines[2]
+        and "0.93" in lines[2]
+    )
     assert lines[3].startswith("- :heavy_check_mark: ") and "accuracy" in lines[3]
     assert "| reports/metrics.json | f1 | 0.95 | 0.93 | -0.02 (-2.11%) worse |" in body
     assert "| reports/metrics.json | accuracy | 0.94 | 0.96 | +0.02 (+2.13%) better |" in body
@@ -67,7 +86,9 @@ def test_a_breach_is_reported_first_with_diffs_registry_and_history(released: Pa
     assert '  x-axis ["v1.1.0", "v1.2.0", "PR"]' in body
     charts = [line for line in body.splitlines() if line.startswith("  title ")]
     # The gated metrics first, then the others alphabetically up to four charts.
-    assert charts == [f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "precision", "recall")]
+    assert charts == [
+        f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "precision", "recall")
+    ]
     assert "  line [0.92, 0.95, 0.93]" in body  # f1
     assert f"{MODEL}: charted 4 of 5 metrics; left out: roc\\_auc." in body
     assert "(https://github.com/acme/churn/actions/runs/7)" in body
@@ -86,10 +107,15 @@ def test_the_workspace_is_the_default_head_and_output_goes_to_a_file(released: P
     assert body.startswith("## :information_source: tether: no gates configured\n")
     assert f"→ head workspace (on {head})." in body
     assert "| reports/metrics.json | f1 | 0.92 | 0.99 | +0.07 (+7.61%) better |" in body
-    assert f"at the base revision ({MODEL}#&#8203;prod), not at the head: gates this pull request" in body
+    assert (
+        f"at the base revision ({MODEL}#&#8203;prod), not at the head: gates this pull request"
+        in body
+    )
     # What changed is charted first (roc_auc last alphabetically, but it moved).
     charts = [line for line in body.splitlines() if line.startswith("  title ")]
-    assert charts == [f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "roc_auc", "precision")]
+    assert charts == [
+        f'  title "{MODEL}: {name}"' for name in ("accuracy", "f1", "roc_auc", "precision")
+    ]
     assert f"{MODEL}: charted 4 of 5 metrics; left out: recall." in body
 
 
@@ -103,7 +129,9 @@ def test_an_unknown_base_is_a_usage_error(released: Path):
 @pytest.mark.slow
 def test_gates_come_from_the_base_so_a_pr_cannot_loosen_them(released: Path):
     git(released, "checkout", "-q", "main")
-    (released / "pyproject.toml").write_text('[tool.tether]\nfail_on = ["f1<-0.01"]\n', encoding="utf-8")
+    (released / "pyproject.toml").write_text(
+        '[tool.tether]\nfail_on = ["f1<-0.01"]\n', encoding="utf-8"
+    )
     commit_all(released, "gate f1")
     git(released, "checkout", "-q", "feature")
     git(released, "merge", "-q", "--no-edit", "main")
@@ -113,7 +141,13 @@ def test_gates_come_from_the_base_so_a_pr_cannot_loosen_them(released: Path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("## :x: tether: 1 of 1 gate breached\n")
     # --strict still writes the report, then fails the build on the base's gates.
-    strict = tether(released, "report", "--base", "main", "--head", "feature", "--strict", "-o", "r.md")
+    strict = tether(
+        released, "report", "--base", "main", "--head", "feature", "--strict", "-o", "r.md"
+    )
     assert strict.returncode == 1
-    assert (released / "r.md").read_text(encoding="utf-8").startswith("## :x: tether: 1 of 1 gate breached")
+    assert (
+        (released / "r.md")
+        .read_text(encoding="utf-8")
+        .startswith("## :x: tether: 1 of 1 gate breached")
+    )
     assert "error: --strict: 1 gate(s) breached; the report says which" in strict.stderr

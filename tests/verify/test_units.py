@@ -34,7 +34,18 @@ def test_parse_tolerance() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["acc", "=0.1", "acc=", "acc=abc", "acc=-1", "acc=nan", "acc=inf", "x:y:z=1", ":acc=1", "m.json:=1"],
+    [
+        "acc",
+        "=0.1",
+        "acc=",
+        "acc=abc",
+        "acc=-1",
+        "acc=nan",
+        "acc=inf",
+        "x:y:z=1",
+        ":acc=1",
+        "m.json:=1",
+    ],
 )
 def test_bad_tolerances_are_refused_naming_the_accepted_forms(text: str) -> None:
     with pytest.raises(UsageError) as refused:
@@ -84,10 +95,11 @@ def test_a_tolerance_on_metrics_that_could_not_be_read_says_how_to_read_them() -
 
 
 def test_metrics_compare_by_name_with_tolerances() -> None:
-    recorded = parse_metrics("m.json", b'{"acc": 0.91, "loss": {"test": 0.2}, "n": 10, "model": "lr"}')
+    recorded = parse_metrics(
+        "m.json", b'{"acc": 0.91, "loss": {"test": 0.2}, "n": 10, "model": "lr"}'
+    )
     reproduced = parse_metrics(
-        "m.json",
-        b'{"acc": 0.9100004, "loss": {"test": 0.3}, "n": 10, "model": "lr", "new": 1}'
+        "m.json", b'{"acc": 0.9100004, "loss": {"test": 0.3}, "n": 10, "model": "lr", "new": 1}'
     )
     assert recorded is not None and reproduced is not None
     result = {

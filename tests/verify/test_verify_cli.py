@@ -148,7 +148,9 @@ def test_tolerance_on_a_metrics_file_named_through_dvc_templating(tiny_copy: Pat
     assert statuses(report)["metrics.json"] == "within tolerance"
     proc = tether(tiny_copy, "verify", "HEAD", "--tolerance", "nosuch=1")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: --tolerance names a metric that HEAD did not record: 'nosuch'\n")
+    assert proc.stderr.startswith(
+        "error: --tolerance names a metric that HEAD did not record: 'nosuch'\n"
+    )
 
 
 def test_tolerance_on_metrics_kept_only_in_the_dvc_cache(tiny_copy: Path) -> None:

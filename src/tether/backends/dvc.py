@@ -188,7 +188,9 @@ def read_lock(root: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        data = yaml.load(
+            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        )
     except yaml.YAMLError as exc:
         raise ConfigError(f"dvc.lock is not valid YAML: {exc}") from None
     return data or {}
@@ -224,6 +226,7 @@ def push_outputs(root: Path, remote: str) -> int:
                 "Check the remote with `dvc remote list` and that the outputs are in the cache "
                 "(`dvc status -c`).",
             ) from None
+
 
 # metrics: reading DVC-cached files without a Repo object --------------------
 #
@@ -323,7 +326,10 @@ def remote_settings(root: Path, name: str | None = None) -> tuple[str, dict[str,
         )
     # Loaded local paths are absolute already; str() drops DVC's RelPath marker so
     # they are written back absolute, not relative to the worktree's .dvc folder.
-    settings = {key: str(value) if isinstance(value, str) else value for key, value in remotes[chosen].items()}
+    settings = {
+        key: str(value) if isinstance(value, str) else value
+        for key, value in remotes[chosen].items()
+    }
     return chosen, settings
 
 

@@ -36,7 +36,9 @@ def find_root(start: str | os.PathLike[str] = ".") -> Path:
     )
     lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
     if proc.returncode != 0 and lines[:1] == ["true"]:
-        raise NotATetherRepo(f"{where.resolve()} is a bare git repository; tether needs a work tree")
+        raise NotATetherRepo(
+            f"{where.resolve()} is a bare git repository; tether needs a work tree"
+        )
     if proc.returncode != 0 or len(lines) < 2:
         raise NotATetherRepo(
             f"{where.resolve()} is not inside a git repository",
@@ -83,7 +85,9 @@ class GitRepo:
         """
         if not rev or rev.startswith("-") or "\n" in rev or "\0" in rev:
             raise UnknownRevision(rev)
-        proc = self._call(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"])
+        proc = self._call(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"]
+        )
         if proc.returncode != 0:
             raise UnknownRevision(rev)
         return proc.stdout.decode().strip()
@@ -97,7 +101,9 @@ class GitRepo:
 
     # work tree state -----------------------------------------------------
 
-    def changed_paths(self, paths: Sequence[str] = (), untracked: bool = True) -> list[tuple[str, str]]:
+    def changed_paths(
+        self, paths: Sequence[str] = (), untracked: bool = True
+    ) -> list[tuple[str, str]]:
         """``(status, path)`` for each path under ``paths`` that differs from HEAD.
 
         Status is git's two-letter porcelain code (``" M"``, ``"A "``, ``"??"``...).
@@ -227,7 +233,9 @@ class GitRepo:
 
     def push_tag(self, remote: str, name: str) -> None:
         """Push one tag; refuses to replace a tag of that name on the remote."""
-        self.run("push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}")
+        self.run(
+            "push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}"
+        )
 
     def remote_tag_names(self, remote: str) -> list[str]:
         """Names of every tag on the Git remote ``remote``, asked with one
@@ -243,7 +251,6 @@ class GitRepo:
     def tracked_changes(self) -> list[tuple[str, str]]:
         """Tracked files that differ from HEAD, staged or not (untracked ignored)."""
         return self.changed_paths(untracked=False)
-
 
     # metrics: many revisions through one object stream ----------------------
     #
@@ -279,7 +286,9 @@ class GitRepo:
         """``(tag name, commit SHA)`` for every tag that points (maybe through an
         annotated tag object) at a commit."""
         out = self.run(
-            "for-each-ref", "refs/tags", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(*objecttype)%00%(objecttype)"
+            "for-each-ref",
+            "refs/tags",
+            "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(*objecttype)%00%(objecttype)",
         )
         tags = []
         for line in out.splitlines():
@@ -326,6 +335,7 @@ def _offset_minutes(offset: str) -> int:
         return 0
     minutes = int(offset[1:3]) * 60 + int(offset[3:])
     return -minutes if offset[0] == "-" else minutes
+
 
 def parse_commit_header(data: bytes) -> tuple[str, int]:
     """``(tree SHA, committer Unix time)`` from the raw bytes of a commit object."""
@@ -394,7 +404,11 @@ class ObjectStream:
     def read_many(self, shas: Iterable[str]) -> dict[str, tuple[str, bytes]]:
         """``{sha: (type, bytes)}`` for the objects that exist; others are left out.
         Anything that is not a full hex SHA is never sent to git."""
-        wanted = [s for s in dict.fromkeys(shas) if len(s) == 40 and all(c in "0123456789abcdef" for c in s)]
+        wanted = [
+            s
+            for s in dict.fromkeys(shas)
+            if len(s) == 40 and all(c in "0123456789abcdef" for c in s)
+        ]
         found: dict[str, tuple[str, bytes]] = {}
         if not wanted:
             return found

@@ -48,7 +48,9 @@ def dir_md5(path: str | os.PathLike[str], ignored: Callable[[str], bool] | None 
     return tree.hash_info.value
 
 
-def output_md5(path: str | os.PathLike[str], ignored: Callable[[str], bool] | None = None) -> str | None:
+def output_md5(
+    path: str | os.PathLike[str], ignored: Callable[[str], bool] | None = None
+) -> str | None:
     """The hash of a file or directory as dvc.lock would record it; None if missing."""
     if os.path.isdir(path):
         return dir_md5(path, ignored)

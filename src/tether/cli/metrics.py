@@ -25,14 +25,20 @@ def diff_command(
     a: str = typer.Argument("HEAD", metavar="A", help="Old revision (default HEAD)."),
     b: str = typer.Argument(None, metavar="B", help="New revision (default: the work tree)."),
     show_all: bool = typer.Option(False, "--all", "-a", help="Show unchanged rows too."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON shaped like `dvc metrics/params diff --json`."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print JSON shaped like `dvc metrics/params diff --json`."
+    ),
     as_md: bool = typer.Option(False, "--md", help="Print GitHub-flavoured Markdown."),
     fail_on: list[str] = typer.Option(
-        None, "--fail-on", metavar="RULE",
+        None,
+        "--fail-on",
+        metavar="RULE",
         help="Gate on a metric's change, e.g. 'f1<-0.01' or 'loss>5%'; repeatable. "
         "Replaces the `fail_on` list of [tool.tether] in pyproject.toml.",
     ),
-    repo: Path = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Compare in this repository."),
+    repo: Path = typer.Option(
+        Path("."), "--repo", "-C", metavar="DIR", help="Compare in this repository."
+    ),
 ) -> None:
     """Compare metrics and params between two revisions, side by side.
 
@@ -60,7 +66,9 @@ def diff_command(
         if result.shown(show_all):
             print_table(render.diff_table(result, show_all, config.lower_is_better))
         else:
-            console().print(f"no metrics or params changed between {result.a} and {result.b}", markup=False)
+            console().print(
+                f"no metrics or params changed between {result.a} and {result.b}", markup=False
+            )
         for verdict in verdicts:
             console().print(render.plain(verdict.message), markup=False)
 
@@ -84,16 +92,26 @@ def diff_command(
 )
 def history_command(
     tags: str = typer.Option(None, "--tags", metavar="GLOB", help="Tags matching this glob."),
-    last: int = typer.Option(None, "--last", "-n", metavar="N", help="The last N commits of --branch."),
-    branch: str = typer.Option(None, "--branch", "-b", metavar="BRANCH", help="Branch for --last (default HEAD)."),
-    metric: list[str] = typer.Option(None, "--metric", "-m", metavar="KEY", help="Metric column; repeatable (default: all)."),
-    param: list[str] = typer.Option(None, "--param", "-p", metavar="KEY", help="Param column; repeatable (default: none)."),
+    last: int = typer.Option(
+        None, "--last", "-n", metavar="N", help="The last N commits of --branch."
+    ),
+    branch: str = typer.Option(
+        None, "--branch", "-b", metavar="BRANCH", help="Branch for --last (default HEAD)."
+    ),
+    metric: list[str] = typer.Option(
+        None, "--metric", "-m", metavar="KEY", help="Metric column; repeatable (default: all)."
+    ),
+    param: list[str] = typer.Option(
+        None, "--param", "-p", metavar="KEY", help="Param column; repeatable (default: none)."
+    ),
     sort: str = typer.Option(None, "--sort", metavar="COLUMN", help="Sort rows by this column."),
     desc: bool = typer.Option(False, "--desc", help="Sort descending."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     as_md: bool = typer.Option(False, "--md", help="Print GitHub-flavoured Markdown."),
     as_csv: bool = typer.Option(False, "--csv", help="Print CSV."),
-    repo: Path = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Read this repository."),
+    repo: Path = typer.Option(
+        Path("."), "--repo", "-C", metavar="DIR", help="Read this repository."
+    ),
 ) -> None:
     """One row per revision with its date, tags, metrics and chosen params.
 
@@ -110,8 +128,14 @@ def history_command(
         raise typer.BadParameter("give --tags or --last/--branch, not both")
     root = repo_root(repo)
     hist = history(
-        root, tags=tags, branch=branch, last=last, metrics=metric or None,
-        params=param or None, sort=sort, descending=desc,
+        root,
+        tags=tags,
+        branch=branch,
+        last=last,
+        metrics=metric or None,
+        params=param or None,
+        sort=sort,
+        descending=desc,
     )
     if as_json:
         print_json(render.history_json(hist))

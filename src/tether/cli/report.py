@@ -25,7 +25,9 @@ def _read_body(path: Path) -> str:
             with path.open("rb") as handle:
                 raw = handle.read(MAX_BODY_BYTES + 1)
     except FileNotFoundError:
-        raise UsageError(f"body file {path} does not exist", "Write it with `tether report -o FILE`.") from None
+        raise UsageError(
+            f"body file {path} does not exist", "Write it with `tether report -o FILE`."
+        ) from None
     except OSError as exc:
         raise UsageError(f"cannot read body file {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_BODY_BYTES:
@@ -45,11 +47,13 @@ def _read_body(path: Path) -> str:
         "Examples:\n\n"
         "  tether comment --pr 42 --body-file report.md\n\n"
         "  tether comment --pr 42 --body-file report.md --github-repo acme/churn --json\n\n"
-        "  tether comment --head-sha \"$SHA\" --head-repo fork-owner/churn --body-file report.md"
+        '  tether comment --head-sha "$SHA" --head-repo fork-owner/churn --body-file report.md'
     ),
 )
 def comment_command(
-    pr: int | None = typer.Option(None, "--pr", min=1, metavar="N", help="The pull-request number."),
+    pr: int | None = typer.Option(
+        None, "--pr", min=1, metavar="N", help="The pull-request number."
+    ),
     body_file: Path = typer.Option(
         ..., "--body-file", metavar="FILE", help="Markdown to post (`-` for standard input)."
     ),
@@ -60,10 +64,16 @@ def comment_command(
         help="The GitHub repository of the pull request; default $GITHUB_REPOSITORY.",
     ),
     head_sha: str | None = typer.Option(
-        None, "--head-sha", metavar="SHA", help="Instead of --pr: the open PR whose head is this commit."
+        None,
+        "--head-sha",
+        metavar="SHA",
+        help="Instead of --pr: the open PR whose head is this commit.",
     ),
     head_repo: str | None = typer.Option(
-        None, "--head-repo", metavar="OWNER/NAME", help="With --head-sha: the repository the head is in."
+        None,
+        "--head-repo",
+        metavar="OWNER/NAME",
+        help="With --head-sha: the repository the head is in.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -86,7 +96,10 @@ def comment_command(
     )
 
     if (pr is None) == (head_sha is None):
-        raise UsageError("give either --pr N or --head-sha SHA", "e.g. `tether comment --pr 42 --body-file report.md`")
+        raise UsageError(
+            "give either --pr N or --head-sha SHA",
+            "e.g. `tether comment --pr 42 --body-file report.md`",
+        )
     if head_repo is not None and head_sha is None:
         raise UsageError("--head-repo goes with --head-sha")
     body = _read_body(body_file)
@@ -114,7 +127,9 @@ def comment_command(
     ),
 )
 def report_command(
-    base: str = typer.Option(..., "--base", metavar="REF", help="The revision to compare against (the PR's target)."),
+    base: str = typer.Option(
+        ..., "--base", metavar="REF", help="The revision to compare against (the PR's target)."
+    ),
     head: str | None = typer.Option(
         None, "--head", metavar="REF", help="The revision reported on; default the workspace."
     ),
@@ -127,11 +142,19 @@ def report_command(
         "creating missing parent directories.",
     ),
     fail_on: list[str] = typer.Option(
-        None, "--fail-on", metavar="RULE", help="A gate, e.g. 'f1<-0.01' (repeatable); default fail_on in the base's [tool.tether]."
+        None,
+        "--fail-on",
+        metavar="RULE",
+        help="A gate, e.g. 'f1<-0.01' (repeatable); default fail_on in the base's [tool.tether].",
     ),
-    releases: int = typer.Option(5, "--releases", min=0, metavar="N", help="Releases in the metric history charts."),
+    releases: int = typer.Option(
+        5, "--releases", min=0, metavar="N", help="Releases in the metric history charts."
+    ),
     artifacts_url: str | None = typer.Option(
-        None, "--artifacts-url", metavar="URL", help="Link to the workflow run's artifacts (plots, full report)."
+        None,
+        "--artifacts-url",
+        metavar="URL",
+        help="Link to the workflow run's artifacts (plots, full report).",
     ),
     strict: bool = typer.Option(
         False,
@@ -164,7 +187,12 @@ def report_command(
             f"Name the file to write, e.g. -o {output / 'report.md'}",
         )
     report = build_report(
-        repo_root(repo), base, head, fail_on=fail_on or (), releases=releases, artifacts_url=artifacts_url
+        repo_root(repo),
+        base,
+        head,
+        fail_on=fail_on or (),
+        releases=releases,
+        artifacts_url=artifacts_url,
     )
     rendered = render(report)
     if output is None:

@@ -78,7 +78,9 @@ class TreeIndex:
 
     def entries(self, tree: str) -> dict[str, tuple[bool, str]]:
         if tree not in self._trees:
-            self._trees[tree] = {name: (is_tree, sha) for name, is_tree, sha in self.git.tree_entries(tree)}
+            self._trees[tree] = {
+                name: (is_tree, sha) for name, is_tree, sha in self.git.tree_entries(tree)
+            }
         return self._trees[tree]
 
     def load_all(self, roots: list[str]) -> None:
@@ -92,7 +94,8 @@ class TreeIndex:
                 entries = parse_tree(data) if kind == "tree" else []
                 self._trees[tree] = {name: (is_tree, sha) for name, is_tree, sha in entries}
                 following.extend(
-                    sha for name, is_tree, sha in entries
+                    sha
+                    for name, is_tree, sha in entries
                     if is_tree and name not in (".git", ".dvc") and sha not in self._trees
                 )
             frontier = list(dict.fromkeys(following))
@@ -151,7 +154,9 @@ class _Source:
 
 
 class _CommitSource(_Source):
-    def __init__(self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str, commit: str) -> None:
+    def __init__(
+        self, trees: TreeIndex, blobs: dict[str, bytes], label: str, tree: str, commit: str
+    ) -> None:
         self.trees, self.blobs, self.label, self.tree = trees, blobs, label, tree
         # What `dvc fetch --rev` understands: the revision as typed, unless it is a
         # registry reference like NAME#STAGE, which only tether resolves.
@@ -251,7 +256,9 @@ def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
     """Add what one dvc.yaml declares to ``declared``."""
     base = posixpath.dirname(pipeline)
     if not isinstance(doc, dict):
-        declared.errors.append(ReadError(pipeline, "not a valid dvc.yaml (not a mapping)", f"Fix {pipeline}."))
+        declared.errors.append(
+            ReadError(pipeline, "not a valid dvc.yaml (not a mapping)", f"Fix {pipeline}.")
+        )
         return
     lock = _join(base, LOCK_FILE)
     declared.locks.setdefault(lock, {})
@@ -473,7 +480,9 @@ class Collector:
         for pipeline, blob in pipelines:
             doc = self._parse(pipeline, blob) if blob else FormatError("unreadable")
             if isinstance(doc, FormatError):
-                declared.errors.append(ReadError(pipeline, str(doc), f"Fix {pipeline} at {source.label}."))
+                declared.errors.append(
+                    ReadError(pipeline, str(doc), f"Fix {pipeline} at {source.label}.")
+                )
                 unparsable = True
                 continue
             _declare(pipeline, doc, declared)
@@ -529,7 +538,9 @@ class Collector:
                     continue
                 self._store(snap.params, snap, file, select_keys(value, keys) if keys else value)
 
-    def _store(self, into: dict[str, dict[str, Any]], snap: Snapshot, path: str, value: Any) -> None:
+    def _store(
+        self, into: dict[str, dict[str, Any]], snap: Snapshot, path: str, value: Any
+    ) -> None:
         try:
             into[path] = flatten(value)
         except DuplicateKey as exc:
@@ -548,10 +559,13 @@ class Collector:
         rev = source.label
         if _outside(path):
             # dvc.yaml may come from an untrusted branch: never read outside the repo.
-            yield path, ReadError(
+            yield (
                 path,
-                f"dvc.yaml at {rev} names a file outside the repository; tether does not read it",
-                "Keep metrics and params files inside the repository.",
+                ReadError(
+                    path,
+                    f"dvc.yaml at {rev} names a file outside the repository; tether does not read it",
+                    "Keep metrics and params files inside the repository.",
+                ),
             )
             return
         blob = source.blob(path)
@@ -567,27 +581,36 @@ class Collector:
             return
         where = "in the work tree" if rev == WORKSPACE else f"in git at {rev}"
         if kind == "params":
-            yield path, ReadError(
+            yield (
                 path,
-                f"params file named in dvc.yaml, not found {where}",
-                "Create the file, or remove it from the stage's `params:` in dvc.yaml.",
+                ReadError(
+                    path,
+                    f"params file named in dvc.yaml, not found {where}",
+                    "Create the file, or remove it from the stage's `params:` in dvc.yaml.",
+                ),
             )
             return
         recorded = outs().get(path)
         if recorded is None:
-            yield path, ReadError(
+            yield (
                 path,
-                f"not found {where}, and no dvc.lock there records it",
-                "Reproduce the pipeline (`tether run` or `dvc repro`) and commit dvc.lock, "
-                "or commit the file with git.",
+                ReadError(
+                    path,
+                    f"not found {where}, and no dvc.lock there records it",
+                    "Reproduce the pipeline (`tether run` or `dvc repro`) and commit dvc.lock, "
+                    "or commit the file with git.",
+                ),
             )
             return
         md5, legacy = recorded
         if uncached:
-            yield path, ReadError(
+            yield (
                 path,
-                f"declared `cache: false` but not committed to git at {rev}",
-                "Commit the file with git.",
+                ReadError(
+                    path,
+                    f"declared `cache: false` but not committed to git at {rev}",
+                    "Commit the file with git.",
+                ),
             )
             return
         yield from self._read_cached(rev, path, md5, legacy, getattr(source, "fetch_rev", rev))
@@ -595,8 +618,14 @@ class Collector:
     def _read_cached(
         self, rev: str, path: str, md5: str, legacy: bool, fetch_rev: str
     ) -> Iterator[tuple[str, Any]]:
-        fix = "Run `dvc pull`." if rev == WORKSPACE else f"Run `dvc fetch --rev {fetch_rev}`, then retry."
-        missing = ReadError(path, f"stored in the DVC cache (md5 {md5}), which does not have it at {rev}", fix)
+        fix = (
+            "Run `dvc pull`."
+            if rev == WORKSPACE
+            else f"Run `dvc fetch --rev {fetch_rev}`, then retry."
+        )
+        missing = ReadError(
+            path, f"stored in the DVC cache (md5 {md5}), which does not have it at {rev}", fix
+        )
         location = cached_file(self.cache, md5, legacy)
         if location is None or not location.is_file():
             yield path, missing

@@ -102,7 +102,9 @@ class MetricsDiff:
         return [r for r in self.rows if r.changed and (kind is None or r.kind == kind)]
 
     def shown(self, show_all: bool = False, kind: str | None = None) -> list[Row]:
-        return [r for r in self.rows if (show_all or r.changed) and (kind is None or r.kind == kind)]
+        return [
+            r for r in self.rows if (show_all or r.changed) and (kind is None or r.kind == kind)
+        ]
 
     @property
     def failed(self) -> bool:

@@ -38,7 +38,10 @@ def _shown(value: Any) -> str:
 
     return "missing" if value is None else fmt_value(value)
 
-_RULE = re.compile(r"^(?P<metric>[^<>]+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?$")
+
+_RULE = re.compile(
+    r"^(?P<metric>[^<>]+?)\s*(?P<op><=|>=|<|>)\s*(?P<bound>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*(?P<pct>%)?$"
+)
 
 
 @dataclass(frozen=True)
@@ -158,12 +161,17 @@ def find_row(diff: MetricsDiff, metric: str) -> Row | None:
 
 def is_lower_better(row_or_name: Row | str, lower_is_better: tuple[str, ...] | list[str]) -> bool:
     if isinstance(row_or_name, Row):
-        return row_or_name.key in lower_is_better or f"{row_or_name.path}:{row_or_name.key}" in lower_is_better
+        return (
+            row_or_name.key in lower_is_better
+            or f"{row_or_name.path}:{row_or_name.key}" in lower_is_better
+        )
     return row_or_name in lower_is_better
 
 
 def evaluate_gates(
-    diff: MetricsDiff, rules: list[str] | tuple[str, ...], lower_is_better: tuple[str, ...] | list[str] = ()
+    diff: MetricsDiff,
+    rules: list[str] | tuple[str, ...],
+    lower_is_better: tuple[str, ...] | list[str] = (),
 ) -> list[Verdict]:
     """One verdict per rule; a rule naming a metric that is missing, or not a number,
     at either revision fails."""
@@ -178,7 +186,12 @@ def evaluate_gates(
             where = diff.a if not numeric(old) else diff.b
             verdicts.append(
                 Verdict(
-                    rule.text, rule.metric, old, new, False, lower,
+                    rule.text,
+                    rule.metric,
+                    old,
+                    new,
+                    False,
+                    lower,
                     f"FAIL {rule.metric}: no number at {where} ({_shown(old)} -> {_shown(new)}), "
                     f"so gate `{rule.text}` cannot pass",
                 )
@@ -196,7 +209,12 @@ def evaluate_gates(
         status = "FAIL" if breached else "ok"
         verdicts.append(
             Verdict(
-                rule.text, rule.metric, row.old, row.new, not breached, lower,
+                rule.text,
+                rule.metric,
+                row.old,
+                row.new,
+                not breached,
+                lower,
                 f"{status} {rule.metric} {moved}: {_shown(row.old)} -> {_shown(row.new)}, gate `{rule.text}`",
             )
         )

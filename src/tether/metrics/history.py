@@ -180,7 +180,10 @@ def history(
         )
     if sort is not None:
         if sort not in columns:
-            raise UsageError(f"cannot sort by {sort!r}: not a column", f"Columns: {', '.join(columns) or '(none)'}.")
+            raise UsageError(
+                f"cannot sort by {sort!r}: not a column",
+                f"Columns: {', '.join(columns) or '(none)'}.",
+            )
         rows.sort(key=lambda r: _sort_key(r.values.get(sort)), reverse=descending)
     return History(columns=columns, rows=rows)
 

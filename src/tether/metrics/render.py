@@ -115,7 +115,9 @@ def _direction_style(row: Row, lower_is_better: Iterable[str]) -> str:
 # -- diff ---------------------------------------------------------------------------
 
 
-def diff_table(diff: MetricsDiff, show_all: bool = False, lower_is_better: Iterable[str] = ()) -> Table:
+def diff_table(
+    diff: MetricsDiff, show_all: bool = False, lower_is_better: Iterable[str] = ()
+) -> Table:
     """The diff as a rich table: metrics first, then params."""
     # rich is imported here, not at module level: --json, --md and --csv never need it.
     from rich.table import Table
@@ -206,7 +208,9 @@ def verdicts_markdown(verdicts: list[Verdict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def diff_json(diff: MetricsDiff, show_all: bool = False, verdicts: list[Verdict] | None = None) -> Any:
+def diff_json(
+    diff: MetricsDiff, show_all: bool = False, verdicts: list[Verdict] | None = None
+) -> Any:
     data = diff.to_dict(show_all)
     if verdicts is not None:
         data["gates"] = [v.to_dict() for v in verdicts]
@@ -246,7 +250,9 @@ def history_markdown(hist: History) -> str:
     errors = [(r.rev, e) for r in hist.rows for e in r.errors]
     if errors:
         out += ["", "**Could not read:**", ""]
-        out += [f"- `{md_escape(rev)}` {md_escape(e.path)}: {md_escape(e.message)}" for rev, e in errors]
+        out += [
+            f"- `{md_escape(rev)}` {md_escape(e.path)}: {md_escape(e.message)}" for rev, e in errors
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -254,7 +260,11 @@ def _csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return fmt_value(value) if isinstance(value, float) and not math.isfinite(value) else repr(value)
+        return (
+            fmt_value(value)
+            if isinstance(value, float) and not math.isfinite(value)
+            else repr(value)
+        )
     text = plain(fmt_value(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 

@@ -57,7 +57,9 @@ def _check_params(root: Path) -> list[Problem]:
         overrides = load_overrides(root)
         expected = composing.compose(root, overrides)
     except TetherError as exc:
-        return [Problem("config", "conf/", exc.message, exc.hint or "Fix conf/, then run `tether run`.")]
+        return [
+            Problem("config", "conf/", exc.message, exc.hint or "Fix conf/, then run `tether run`.")
+        ]
     params = root / dvc.PARAMS_FILE
     actual = params.read_bytes() if params.exists() else None
     if actual == expected.content:
@@ -115,7 +117,8 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
             Problem(
                 "stale",
                 stage,
-                f"stage {stage!r} is out of date with dvc.lock: " + "; ".join(_describe(r) for r in reasons),
+                f"stage {stage!r} is out of date with dvc.lock: "
+                + "; ".join(_describe(r) for r in reasons),
                 "tether run",
             )
         )
@@ -202,7 +205,12 @@ def check(root: Path) -> CheckResult:
     result = CheckResult(root=str(root), commit=git.head())
     if result.commit is None:
         result.problems.append(
-            Problem("uncommitted", "HEAD", "the repository has no commit yet", "git add -A && git commit")
+            Problem(
+                "uncommitted",
+                "HEAD",
+                "the repository has no commit yet",
+                "git add -A && git commit",
+            )
         )
     result.problems.extend(_check_params(root))
     stage_problems, git_paths = _check_stages(root)

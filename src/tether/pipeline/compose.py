@@ -39,9 +39,10 @@ def hydra_settings(root: Path) -> dvc.HydraSettings:
             "Hydra composition is not enabled for this DVC repo",
             "Run `dvc config hydra.enabled true` and commit .dvc/config.",
         )
-    if settings.config_dir is not None and not (
-        settings.config_dir / f"{settings.config_name}.yaml"
-    ).is_file():
+    if (
+        settings.config_dir is not None
+        and not (settings.config_dir / f"{settings.config_name}.yaml").is_file()
+    ):
         raise ConfigError(
             f"no {settings.config_name}.yaml in {settings.config_dir}",
             "Create the Hydra config root there, or set `dvc config hydra.config_dir`.",

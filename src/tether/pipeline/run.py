@@ -60,7 +60,9 @@ def apply(root: Path, composition: Composition) -> bool:
     temps = []
     try:
         temps.append((atomic.temp_path_beside(params), params, composition.content))
-        temps.append((atomic.temp_path_beside(record), record, render_overrides(list(composition.overrides))))
+        temps.append(
+            (atomic.temp_path_beside(record), record, render_overrides(list(composition.overrides)))
+        )
         for temp, _, data in temps:
             temp.write_bytes(data)
         for temp, target, _ in temps:

@@ -66,8 +66,14 @@ def build_report(
         head_commit=head_commit,
         metrics=changes([r for r in diff.rows if r.kind == METRICS]),
         params=changes(diff.changed(PARAMS)),
-        gates=[Gate(v.rule, v.metric, v.passed, v.message) for v in evaluate_gates(diff, rules, lower)],
-        errors=[f"{e.path} at {rev}: {e.message}. Fix: {e.fix}" for rev, errs in diff.errors.items() for e in errs],
+        gates=[
+            Gate(v.rule, v.metric, v.passed, v.message) for v in evaluate_gates(diff, rules, lower)
+        ],
+        errors=[
+            f"{e.path} at {rev}: {e.message}. Fix: {e.fix}"
+            for rev, errs in diff.errors.items()
+            for e in errs
+        ],
         artifacts_url=artifacts_url,
         head_is_workspace=head is None,
     )
@@ -99,10 +105,14 @@ def build_report(
             stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
         report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
 
-        live = sorted(
-            (v for v in artifact.versions.values() if v.registered and v.active),
-            key=lambda v: SemVer(v.version),
-        )[-releases:] if releases > 0 else []
+        live = (
+            sorted(
+                (v for v in artifact.versions.values() if v.registered and v.active),
+                key=lambda v: SemVer(v.version),
+            )[-releases:]
+            if releases > 0
+            else []
+        )
         if live:
             snaps = [collector.at_commit(v.version, v.commit) for v in live]
             series, left_out = _series([v.version for v in live], snaps, new, gated, changed)

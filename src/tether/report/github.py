@@ -169,7 +169,9 @@ class GitHubClient:
 
     # requests with retries ---------------------------------------------------
 
-    def request(self, method: str, url: str, *, json: Any = None, params: Any = None) -> httpx.Response:
+    def request(
+        self, method: str, url: str, *, json: Any = None, params: Any = None
+    ) -> httpx.Response:
         """Send one request, retrying server errors, rate limits and lost connections.
 
         A POST that timed out after it was sent is not retried (it may have been
@@ -183,12 +185,16 @@ class GitHubClient:
                 response = self._http.request(method, url, json=json, params=params)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if last:
-                    raise ExternalError(self._scrub(f"cannot reach GitHub at {self.settings.api_url}: {exc}")) from None
+                    raise ExternalError(
+                        self._scrub(f"cannot reach GitHub at {self.settings.api_url}: {exc}")
+                    ) from None
                 self._wait(_backoff(attempt))
                 continue
             except httpx.TransportError as exc:
                 if last or not idempotent:
-                    raise ExternalError(self._scrub(f"{method} {_path(url)} failed: {exc}")) from None
+                    raise ExternalError(
+                        self._scrub(f"{method} {_path(url)} failed: {exc}")
+                    ) from None
                 self._wait(_backoff(attempt))
                 continue
             if response.is_success:
@@ -298,7 +304,9 @@ class GitHubClient:
             response = self.request("GET", url, params=params)
             page = response.json()
             if not isinstance(page, list):
-                raise ExternalError(f"GitHub answered GET {_path(url)} with something other than a list")
+                raise ExternalError(
+                    f"GitHub answered GET {_path(url)} with something other than a list"
+                )
             yield from page
             url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query
@@ -320,7 +328,9 @@ class GitHubClient:
         yield from self._paginate(f"/repos/{repository}/pulls", {"state": "open", "per_page": 100})
 
     def create_comment(self, repository: str, pr: int, body: str) -> dict[str, Any]:
-        return self.request("POST", f"/repos/{repository}/issues/{pr}/comments", json={"body": body}).json()
+        return self.request(
+            "POST", f"/repos/{repository}/issues/{pr}/comments", json={"body": body}
+        ).json()
 
     def update_comment(self, repository: str, comment_id: int, body: str) -> dict[str, Any]:
         return self.request(
@@ -348,7 +358,9 @@ class CommentResult:
 
 def validate_repository(repository: str, what: str = "repository") -> str:
     if not _REPO_RE.match(repository):
-        raise UsageError(f"{repository!r} is not a {what} name", "Give it as OWNER/NAME, e.g. acme/churn-model.")
+        raise UsageError(
+            f"{repository!r} is not a {what} name", "Give it as OWNER/NAME, e.g. acme/churn-model."
+        )
     return repository
 
 
@@ -361,7 +373,9 @@ def find_pull_request(client: GitHubClient, head_sha: str, head_repo: str | None
     """
     sha = head_sha.strip().lower()
     if not _SHA_RE.match(sha):
-        raise UsageError(f"{head_sha[:80]!r} is not a full commit SHA", "Give the 40-character hex SHA.")
+        raise UsageError(
+            f"{head_sha[:80]!r} is not a full commit SHA", "Give the 40-character hex SHA."
+        )
     if head_repo is not None:
         validate_repository(head_repo, "head repository")
     repository = client.settings.repository
@@ -370,7 +384,7 @@ def find_pull_request(client: GitHubClient, head_sha: str, head_repo: str | None
         head = pull.get("head") or {}
         if (head.get("sha") or "").lower() != sha:
             continue
-        full_name = ((head.get("repo") or {}).get("full_name") or "")
+        full_name = (head.get("repo") or {}).get("full_name") or ""
         if head_repo is None or full_name.lower() == head_repo.lower():
             found.append(int(pull["number"]))
     if not found:
@@ -416,12 +430,16 @@ def with_marker(body: str, marker: str = MARKER) -> str:
     return body if marker in body else f"{marker}\n{body}"
 
 
-def upsert_comment(client: GitHubClient, pr: int, body: str, *, marker: str = MARKER) -> CommentResult:
+def upsert_comment(
+    client: GitHubClient, pr: int, body: str, *, marker: str = MARKER
+) -> CommentResult:
     """Create the pull request's marked comment, or update the one the token's user wrote."""
     if pr <= 0:
         raise UsageError(f"--pr must be a pull-request number, not {pr}")
     if not body.strip():
-        raise UsageError("the comment body is empty", "Write the report first: `tether report -o report.md`.")
+        raise UsageError(
+            "the comment body is empty", "Write the report first: `tether report -o report.md`."
+        )
     repository = client.settings.repository
     me = client.viewer_login()
     mine: dict[str, Any] | None = None

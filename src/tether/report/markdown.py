@@ -92,7 +92,9 @@ def _size(body: str) -> int:
 def _verdict(report: Report) -> list[str]:
     breached = [g for g in report.gates if not g.passed]
     total = len(report.gates)
-    heading = HEADINGS[report.verdict].format(breached=len(breached), total=total, s="" if total == 1 else "s")
+    heading = HEADINGS[report.verdict].format(
+        breached=len(breached), total=total, s="" if total == 1 else "s"
+    )
     lines = [heading, ""]
     for gate in breached + [g for g in report.gates if g.passed]:
         mark = ":x:" if not gate.passed else ":heavy_check_mark:"
@@ -127,7 +129,9 @@ def _table(
         return [*lines, f"No {what} changed.", ""]
     shown = rows if keep is None else rows[:keep]
     lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|" + "|".join("---:" if c in ("Base", "Head", "Change") else "---" for c in columns) + "|")
+    lines.append(
+        "|" + "|".join("---:" if c in ("Base", "Head", "Change") else "---" for c in columns) + "|"
+    )
     lines += ["| " + " | ".join(cells) + " |" for cells in shown]
     if len(shown) < len(rows):
         left = len(rows) - len(shown)
@@ -140,7 +144,10 @@ def _table(
 
 
 def _metric_rows(report: Report) -> list[list[str]]:
-    return [[text(m.path), text(m.key), text(m.old), text(m.new), change_cell(m)] for m in report.metrics]
+    return [
+        [text(m.path), text(m.key), text(m.old), text(m.new), change_cell(m)]
+        for m in report.metrics
+    ]
 
 
 def _param_rows(report: Report) -> list[list[str]]:
@@ -148,7 +155,11 @@ def _param_rows(report: Report) -> list[list[str]]:
 
 
 def _deltas(deltas: list[Change]) -> str:
-    parts = [f"{text(d.key)} {signed(d.change)}" for d in deltas if d.change is not None and d.change != 0]
+    parts = [
+        f"{text(d.key)} {signed(d.change)}"
+        for d in deltas
+        if d.change is not None and d.change != 0
+    ]
     if not parts:
         return "no metric differs"
     extra = len(parts) - STAGE_DELTAS_MAX
@@ -168,15 +179,22 @@ def _registry(artifacts: list[ArtifactView]) -> list[str]:
         for view in artifact.stages:
             stage, version = text(view.stage), text(view.version)
             if view.error:
-                lines.append(f"  - {stage} is {version}; its metrics could not be read: {text(view.error)}")
+                lines.append(
+                    f"  - {stage} is {version}; its metrics could not be read: {text(view.error)}"
+                )
             else:
-                lines.append(f"  - {stage} is {version}; this PR vs {stage}: {_deltas(view.deltas)}")
+                lines.append(
+                    f"  - {stage} is {version}; this PR vs {stage}: {_deltas(view.deltas)}"
+                )
     return [*lines, ""]
 
 
 def _chart(series: Series) -> list[str]:
-    points = [(label, value) for label, value in zip(series.labels, series.values, strict=True)
-              if value is not None and math.isfinite(value)]
+    points = [
+        (label, value)
+        for label, value in zip(series.labels, series.values, strict=True)
+        if value is not None and math.isfinite(value)
+    ]
     if len(points) < 2:
         return []
     values = [v for _, v in points]
@@ -201,13 +219,19 @@ def _history(history: list[Series], uncharted: list[Uncharted]) -> list[str]:
     if not charts:
         return []
     releases = max(len(s.labels) - 1 for s in history)
-    lines = [f"### Metric history (last {releases} release{'s' if releases != 1 else ''} and this PR)", ""]
+    lines = [
+        f"### Metric history (last {releases} release{'s' if releases != 1 else ''} and this PR)",
+        "",
+    ]
     for left in uncharted:
         total = left.charted + len(left.left_out)
         names = ", ".join(text(n) for n in left.left_out[:UNCHARTED_NAMED])
         more = len(left.left_out) - UNCHARTED_NAMED
         names += f" and {more} more" if more > 0 else ""
-        lines += [f"{text(left.artifact)}: charted {left.charted} of {total} metrics; left out: {names}.", ""]
+        lines += [
+            f"{text(left.artifact)}: charted {left.charted} of {total} metrics; left out: {names}.",
+            "",
+        ]
     return [*lines, *charts]
 
 
@@ -236,12 +260,24 @@ def render(report: Report, limit: int = COMMENT_LIMIT - MARGIN) -> Rendered:
 
     def body(keep_metrics: int | None, keep_params: int | None) -> str:
         lines = _verdict(report)
-        lines += _table("Metrics", ["File", "Metric", "Base", "Head", "Change"], metric_rows, keep_metrics, "metrics")
-        lines += _table("Params", ["File", "Param", "Base", "Head"], param_rows, keep_params, "params")
+        lines += _table(
+            "Metrics",
+            ["File", "Metric", "Base", "Head", "Change"],
+            metric_rows,
+            keep_metrics,
+            "metrics",
+        )
+        lines += _table(
+            "Params", ["File", "Param", "Base", "Head"], param_rows, keep_params, "params"
+        )
         lines += _registry(report.artifacts)
         lines += _history(report.history, report.uncharted)
         lines += _artifacts(report.artifacts_url)
-        head = f"workspace on {_short(report.head_commit)}" if report.head_is_workspace else _short(report.head_commit)
+        head = (
+            f"workspace on {_short(report.head_commit)}"
+            if report.head_is_workspace
+            else _short(report.head_commit)
+        )
         lines.append(f"<sub>tether report · base {_short(report.base_commit)} · head {head}</sub>")
         return "\n".join(lines) + "\n"
 

@@ -54,11 +54,15 @@ def parse_tolerance(text: str) -> Tolerance:
     file, colon, key = metric.partition(":")
     scoped_ok = not colon or (file.strip() and key.strip() and ":" not in key)
     if not sep or not metric or not scoped_ok or not math.isfinite(bound) or bound < 0:
-        raise UsageError(f"--tolerance {text!r} is not METRIC=ABS or FILE:METRIC=ABS", TOLERANCE_FORMS)
+        raise UsageError(
+            f"--tolerance {text!r} is not METRIC=ABS or FILE:METRIC=ABS", TOLERANCE_FORMS
+        )
     return Tolerance(metric, bound)
 
 
-def unmatched(tolerances: Sequence[Tolerance], recorded: dict[str, dict[str, Any]]) -> list[Tolerance]:
+def unmatched(
+    tolerances: Sequence[Tolerance], recorded: dict[str, dict[str, Any]]
+) -> list[Tolerance]:
     """The tolerances that name none of the ``recorded`` metrics (``{file: {name: value}}``)."""
     return [
         t
@@ -92,7 +96,9 @@ def check_tolerances(
     names = sorted({name for values in recorded.values() for name in values})
     if names:
         scoped = [f"{path}:{name}" for path in sorted(recorded) for name in sorted(recorded[path])]
-        hint = f"Metrics recorded at {rev}: {', '.join(names)} (as FILE:METRIC: {', '.join(scoped)})."
+        hint = (
+            f"Metrics recorded at {rev}: {', '.join(names)} (as FILE:METRIC: {', '.join(scoped)})."
+        )
     elif unread:
         hint = f"No recorded metric values of {rev} could be read."
     else:
