@@ -6,11 +6,17 @@
     ├── NotATetherRepo          not inside a git + DVC repo      exit 2
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
     ├── CheckFailed             a check or gate said no          exit 1
-    │   └── MetricsUnreadable   a metric file unreadable at a    exit 1
-    │                           revision (tether.metrics.diff)
+    │   ├── MetricsUnreadable   a metric file unreadable at a    exit 1
+    │   │                       revision (tether.metrics.diff)
+    │   └── ForgedManifest      a release manifest that does not exit 1
+    │                           describe its own tag
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
+    ├── Interrupted             Ctrl-C or SIGTERM stopped a      exit 130
+    │                           stage (tether.pipeline.run)      or 143
     └── ExternalError           git, DVC or a remote failed      exit 3
+        └── WorkspaceBusy       another `tether run` holds the   exit 3
+                                workspace (tether.pipeline.lock)
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
@@ -24,6 +30,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_EXTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 
 
 class TetherError(Exception):
@@ -69,7 +76,23 @@ class CheckFailed(TetherError):
     exit_code = EXIT_FAILED
 
 
+class ForgedManifest(CheckFailed):
+    """A release tag whose manifest names another commit, artifact or version."""
+
+
 class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class WorkspaceBusy(ExternalError):
+    """Another process holds the workspace lock of ``tether run``."""
+
+
+class Interrupted(TetherError):
+    """A signal stopped the command: exit 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+
+    def __init__(self, message: str, hint: str | None = None, *, terminated: bool = False) -> None:
+        super().__init__(message, hint)
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED

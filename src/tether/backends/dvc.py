@@ -271,6 +271,55 @@ def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
     return base / md5[:2] / md5[2:]
 
 
+@dataclass(frozen=True)
+class CorruptObject:
+    """A cache object whose bytes do not hash to its name."""
+
+    oid: str  # the name (``<md5>`` or ``<md5>.dir``)
+    location: str  # the file in the cache
+    actual: str  # what its bytes hash to
+    owner: str  # the output it belongs to (``path`` or ``path (a file inside)``)
+
+
+def corrupted_in_cache(cache: Path, owners: dict[str, str]) -> list[CorruptObject]:
+    """Rehash the local cache objects ``{oid: output path}`` and return the ones whose
+    bytes do not match their name. Objects not in the cache are not judged here
+    (a missing object is found by whatever needs it); a directory object brings
+    the objects of the files it lists.
+
+    DVC itself trusts an object once its state database has seen it (same inode,
+    size and mtime), so a byte flipped in place goes unnoticed until someone
+    downloads it; this reads every byte.
+    """
+    import json
+
+    from tether.backends.hashing import file_md5
+
+    found: list[CorruptObject] = []
+    queue = [(oid, owner) for oid, owner in owners.items()]
+    seen: set[str] = set()
+    while queue:
+        oid, owner = queue.pop(0)
+        if oid in seen:
+            continue
+        seen.add(oid)
+        path = cached_file(cache, oid)
+        if path is None or not path.is_file():
+            continue
+        actual = file_md5(path)
+        if actual != oid.removesuffix(".dir"):
+            found.append(CorruptObject(oid, str(path), actual, owner))
+            continue
+        if oid.endswith(".dir"):
+            try:
+                entries = json.loads(path.read_bytes())
+            except ValueError:
+                continue
+            inside = owner if owner.endswith("(a file inside)") else f"{owner} (a file inside)"
+            queue.extend((e["md5"], inside) for e in entries if isinstance(e, dict) and "md5" in e)
+    return found
+
+
 # verify: reproducing a commit in a clean worktree ---------------------------
 #
 # ``tether verify`` gives a temporary worktree its own empty cache, brings the

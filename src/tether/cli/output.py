@@ -54,5 +54,9 @@ def print_table(table: Any) -> None:
 
 
 def print_json(data: Any) -> None:
-    """Strict JSON (no NaN or Infinity) on stdout."""
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False, sort_keys=False) + "\n")
+    """Strict JSON on stdout: NaN and infinities written as "NaN", "Infinity" and
+    "-Infinity", as every ``--json`` of tether writes them."""
+    from tether.metrics.formats import json_safe
+
+    text = json.dumps(json_safe(data), indent=2, allow_nan=False, sort_keys=False)
+    sys.stdout.write(text + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +24,16 @@ def _short(md5: str | None) -> str:
 
 
 def _value(value: object) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
     return f"{value:.12g}" if isinstance(value, float) else str(value)
+
+
+def _difference(value: float | None) -> str:
+    if value is None:
+        return "-"
+    text = _value(value) if not math.isfinite(value) else f"{value:.3g}"
+    return text if text.startswith(("-", "NaN")) else f"+{text}"
 
 
 def render(result: VerifyResult, console: Console) -> None:
@@ -62,7 +72,7 @@ def render(result: VerifyResult, console: Console) -> None:
         for column in ("metric", "recorded", "reproduced", "difference", "result"):
             metrics.add_column(column, overflow="fold")
         for m in (m for m in result.metrics if m.path == file):
-            diff = "-" if m.difference is None else f"{m.difference:+.3g}"
+            diff = _difference(m.difference)
             status = m.status + (f" (±{m.tolerance:g})" if m.status == "within tolerance" else "")
             metrics.add_row(m.name, _value(m.recorded), _value(m.reproduced), diff, status)
         console.print(metrics)

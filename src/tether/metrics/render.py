@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row
+from tether.metrics.formats import json_safe
 from tether.metrics.gates import Verdict, is_lower_better
 from tether.metrics.history import History
 
@@ -89,17 +90,6 @@ def md_escape(text: str, limit: int = 200) -> str:
     text = _MD_PUNCT.sub(r"\\\1", text)
     text = _PING.sub("\\1&#8203;", text)
     return text
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by strings, for strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _direction_style(row: Row, lower_is_better: Iterable[str]) -> str:

@@ -25,7 +25,7 @@ from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
 class Problem:
     """One reason the workspace is not reproducible, and the command that fixes it."""
 
-    kind: str  # params | stale | output | uncommitted | config
+    kind: str  # params | stale | output | cache | data | uncommitted | config
     subject: str
     message: str
     fix: str
@@ -101,6 +101,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     with dvc.open_repo(root) as repo:
         stale = dvc.stage_status(repo)
         ignored = dvc.ignore_checker(repo)
+        cached = {o.md5: o.path for o in dvc.tracked_outputs(repo) if o.cached and o.md5}
         git_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
         for path in dvc.versioned_paths(repo):
             absolute = Path(path).resolve()
@@ -126,6 +127,9 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
 
     lock = dvc.read_lock(root)
     cache = dvc.cache_dir(root)
+    corrupt = dvc.corrupted_in_cache(cache, cached)
+    problems.extend(_corrupt_problem(root, cache, bad) for bad in corrupt)
+    bad_oids = {bad.oid for bad in corrupt}
     for stage, entry in sorted((lock.get("stages") or {}).items()):
         # Outputs are always hashed, so a changed file is named even when DVC already
         # calls its stage stale; deps of a stale stage are covered by DVC's reason.
@@ -140,7 +144,11 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = "tether run" if role == "deps" else _restore(cache, item["path"], recorded)
+                fix = (
+                    "tether run"
+                    if role == "deps"
+                    else _restore(cache, item["path"], recorded, actual, recorded in bad_oids)
+                )
                 problems.append(
                     Problem(
                         "output" if role == "outs" else "stale",
@@ -170,13 +178,36 @@ def _data_problem(name: str, reasons: list[Any]) -> Problem:
     return Problem("data", name, f"data tracked by {name} does not match it: {described}", fix)
 
 
-def _restore(cache: Path, path: str, md5: str) -> str:
-    """How to bring back an output: from the local cache when it is there, else from
-    the DVC remote, else by running the pipeline."""
+def _restore(
+    cache: Path, path: str, md5: str, found: str | None = None, corrupt: bool = False
+) -> str:
+    """How to bring back an output: from the local cache when it is there (and sound),
+    else from the DVC remote, else by running the pipeline.
+
+    ``--relink``: a file rewritten in place with its old size and mtime looks
+    unchanged to DVC's state database, and a plain ``dvc checkout`` would keep it;
+    ``--force``: the changed bytes are what is to be replaced.
+    """
     cached = dvc.cached_file(cache, md5)
-    if cached is not None and cached.exists():
-        return f"dvc checkout {path}"
+    if cached is not None and cached.exists() and not corrupt:
+        return f"dvc checkout {path}" if found is None else f"dvc checkout --relink --force {path}"
     return f"dvc pull {path} (or `tether run` to rebuild it)"
+
+
+def _corrupt_problem(root: Path, cache: Path, bad: dvc.CorruptObject) -> Problem:
+    """A cache object whose bytes changed: never to be used or pushed. Moved aside,
+    it is written again from the workspace (when that is right) or downloaded."""
+    where = Path(bad.location)
+    shown = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
+    aside = f"mv -f {shown} {shown}.corrupt"
+    return Problem(
+        "cache",
+        bad.owner,
+        f"the DVC cache object {shown} of {bad.owner} is corrupted: its bytes hash to "
+        f"{bad.actual}, not {bad.oid.removesuffix('.dir')}; it must not be used or pushed",
+        f"{aside} && dvc commit -f (rewrites it from the workspace if that matches dvc.lock; "
+        "otherwise `dvc pull` after moving it aside)",
+    )
 
 
 def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[Problem]:

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tether.backends import dvc
-from tether.errors import ExternalError
+from tether.backends.process import SignalGuard, signals_forwarded
+from tether.errors import ExternalError, Interrupted
 from tether.pipeline import atomic
 from tether.pipeline.compose import Composition, compose
+from tether.pipeline.lock import workspace_lock
 from tether.pipeline.overrides import (
     OVERRIDES_FILE,
     load_overrides,
@@ -82,23 +84,69 @@ def _failure_hint(overrides: Sequence[str]) -> str:
     )
 
 
+def _interrupted_hint() -> str:
+    return (
+        "Its outputs may be missing or half-written. To go back to the last commit: "
+        f"`git checkout -- params.yaml {OVERRIDES_FILE} && dvc checkout`; "
+        "or run `tether run` again to finish."
+    )
+
+
 def run(
     root: Path,
     overrides: Sequence[str] = (),
     reset: bool = False,
     force: bool = False,
     on_stage: Callable[[StageEvent], None] | None = None,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Compose, record, reproduce. Nothing is written if the composition fails."""
-    chosen = choose_overrides(root, overrides, reset)
-    composition = compose(root, chosen)
-    changed = apply(root, composition)
-    result = RunResult(overrides=chosen, params_changed=changed)
+    """Compose, record, reproduce. Nothing is written if the composition fails.
+
+    The workspace lock (``tether.pipeline.lock``) is held from before the
+    composition to the end, so a second run waits (``wait``) or stops having
+    written nothing. Ctrl-C and SIGTERM stop the running stage command too and
+    raise ``Interrupted`` naming it.
+    """
+    with workspace_lock(root, wait=wait, on_wait=on_wait), signals_forwarded() as guard:
+        chosen = choose_overrides(root, overrides, reset)
+        composition = compose(root, chosen)
+        if guard.received is not None:
+            raise guard.interrupted(
+                f"interrupted by {guard.signal_name} before any stage ran; nothing was written"
+            )
+        changed = apply(root, composition)
+        result = RunResult(overrides=chosen, params_changed=changed)
+        running: list[str] = []  # the stage whose command is running, if any
+        try:
+            guard.call(lambda: _reproduce(root, chosen, force, on_stage, guard, result, running))
+        except Interrupted:
+            where = f"stage {running[0]!r} was interrupted" if running else "interrupted"
+            raise guard.interrupted(
+                f"{where} by {guard.signal_name}", _interrupted_hint()
+            ) from None
+    return result
+
+
+def _reproduce(
+    root: Path,
+    chosen: list[str],
+    force: bool,
+    on_stage: Callable[[StageEvent], None] | None,
+    guard: SignalGuard,
+    result: RunResult,
+    running: list[str],
+) -> None:
+    """Reproduce the stages in order, each in turn; stop before the next stage once a
+    stop signal arrived. Runs in ``guard``'s worker thread, DVC's Repo with it."""
     notify = on_stage or (lambda event: None)
     with dvc.open_repo(root) as repo:
         dvc.quiet_git_hints(repo)
         stages = dvc.pipeline_stages(repo)
         for index, stage in enumerate(stages, start=1):
+            if guard.received is not None:
+                return
+            running.append(stage.addressing)
             notify(StageEvent(stage.addressing, index, len(stages), "start"))
             started = time.perf_counter()
             try:
@@ -112,6 +160,6 @@ def run(
                 "ran" if ran else "skipped",
                 time.perf_counter() - started,
             )
+            running.clear()
             result.stages.append(event)
             notify(event)
-    return result

@@ -18,7 +18,8 @@ import yaml
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import UsageError
+from tether.errors import ForgedManifest, UsageError
+from tether.metrics.formats import json_restore, json_safe
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -164,7 +165,8 @@ def build(
 
 def render(manifest: Manifest, human: str) -> str:
     """The tag message: the human line, then the manifest as JSON."""
-    body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
+    # NaN and infinite metrics are values: strict JSON spells them as strings.
+    body = json.dumps(json_safe(manifest.to_dict()), indent=2, sort_keys=False, allow_nan=False)
     return f"{human.strip()}\n\n{MARKER}\n{body}\n"
 
 
@@ -179,6 +181,8 @@ def parse(message: str) -> Manifest | None:
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
+    if isinstance(data.get("metrics"), dict):
+        data["metrics"] = json_restore(data["metrics"])
     try:
         return Manifest.from_dict(data)
     except TypeError:  # a required field is missing: not a manifest tether wrote
@@ -189,14 +193,40 @@ def human_line(message: str) -> str:
     return message.split("\n", 1)[0]
 
 
-def require(message: str, tag: str) -> Manifest:
+def check_describes(manifest: Manifest, tag: str, commit: str) -> Manifest:
+    """``manifest`` if it describes the tag ``tag`` pointing at ``commit``; else
+    ForgedManifest (exit 1). Anyone can write any message into a tag: a manifest
+    copied from another release, or written by hand, must not pass for this one's
+    record (its metrics and hashes would be shown and verified as this release's)."""
+    from tether.registry.tags import parse_tag
+
+    parsed = parse_tag(tag)
+    found = []
+    if manifest.commit != commit:
+        found.append(f"commit {manifest.commit[:12]!r}, the tag points at {commit[:12]}")
+    if parsed is not None and manifest.artifact != parsed.artifact:
+        found.append(f"artifact {manifest.artifact!r}, the tag's is {parsed.artifact!r}")
+    if parsed is not None and parsed.version and manifest.version != parsed.version:
+        found.append(f"version {manifest.version!r}, the tag's is {parsed.version!r}")
+    if found:
+        raise ForgedManifest(
+            f"the manifest does not describe this tag: {tag}'s manifest names " + "; ".join(found),
+            f"Do not trust this release. See who made it with `git show {tag}`; "
+            "a release made by `tether release` always describes its own tag.",
+        )
+    return manifest
+
+
+def require(message: str, tag: str, commit: str) -> Manifest:
+    """The manifest in the message of release tag ``tag`` (at ``commit``), checked to
+    describe that tag."""
     found = parse(message)
     if found is None:
         raise UsageError(
             f"tag {tag} has no tether manifest (it was not made by `tether release`)",
             "Only releases made with `tether release` record how they were built.",
         )
-    return found
+    return check_describes(found, tag, commit)
 
 
 @dataclass(frozen=True)
@@ -251,6 +281,6 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
         event.tag,
         found.commit,
         human_line(event.message),
-        require(event.message, event.tag),
+        require(event.message, event.tag, found.commit),
         withdrawn,
     )
