@@ -5,8 +5,9 @@ renderer treats them as hostile text:
 
 * Markdown: ``|``, backslashes and Markdown punctuation are escaped, newlines and
   control characters flattened, ``<``/``>``/``&`` written as entities (no HTML),
-  ``@user`` and ``#123`` broken with a zero-width space so nobody is pinged and
-  nothing is cross-linked;
+  ``@user``, ``#123`` and ``GH-123`` broken with a zero-width space so nobody is
+  pinged and nothing is cross-linked (the one escaping of every Markdown tether
+  writes: ``diff --md``, ``history --md`` and the PR report);
 * terminal: values are rich ``Text`` (never parsed as markup) with control
   characters replaced, so no escape sequence reaches the terminal;
 * JSON: NaN and infinities become the strings ``"NaN"``, ``"Infinity"``,
@@ -37,7 +38,8 @@ if TYPE_CHECKING:
 MISSING = "—"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
-_PING = re.compile(r"([@#])(?=\w)")
+# What GitHub turns into a ping or a cross-reference: @user, #12, GH-12.
+_PING = re.compile(r"([@#]|\bGH-)(?=\w)", re.IGNORECASE)
 
 
 # -- values as text -------------------------------------------------------------
