@@ -12,7 +12,7 @@ from tests.registry.conftest import Clock, tag_annotated
 from tether.registry.manifest import Manifest, render
 
 
-def _manifest(commit: str, version: str, f1: float) -> str:
+def _manifest(commit: str, version: str, f1: float, human: str = "") -> str:
     built = Manifest(
         artifact="m",
         version=version,
@@ -27,7 +27,7 @@ def _manifest(commit: str, version: str, f1: float) -> str:
         python="3.11.0",
         packages={},
     )
-    return render(built, f"m {version}")
+    return render(built, human or f"m {version}")
 
 
 @pytest.fixture
@@ -37,7 +37,10 @@ def forged(tmp_path: Path, clock: Clock) -> Path:
     root = init_repo(tmp_path / "forged", dvc=False)
     write_tree(root, {"dvc.lock": "schema: '2.0'\nstages: {}\n"})
     first = commit_all(root, "one")
-    tag_annotated(root, "m@v0.1.0", message=_manifest(first, "v0.1.0", 0.5), env=clock.env())
+    hostile = "m \x1b]0;pwned\x07 \x1b[31mred\u202e"  # a window title, colour, bidi
+    tag_annotated(
+        root, "m@v0.1.0", message=_manifest(first, "v0.1.0", 0.5, hostile), env=clock.env()
+    )
     write_tree(root, {"a.txt": "2"})
     commit_all(root, "two")
     tag_annotated(root, "m@v0.9.0", message=_manifest(first, "v0.1.0", 0.99), env=clock.env())
@@ -48,6 +51,9 @@ def test_forged_manifest_is_refused_everywhere_it_is_read(forged: Path) -> None:
     honest = tether(forged, "manifest", "m@v0.1.0")
     assert honest.returncode == 0, honest.stderr
     assert "0.5" in honest.stdout
+    # Control characters from the tag message are shown escaped, never obeyed.
+    assert "\x1b" not in honest.stdout and "\u202e" not in honest.stdout
+    assert "m \\x1b]0;pwned" in honest.stdout and "\\x1b[31mred\\u202e" in honest.stdout
 
     for command in (["manifest", "m@v0.9.0"], ["manifest", "m@latest", "--json"]):
         proc = tether(forged, *command)

@@ -51,6 +51,8 @@ class Manifest:
     threads: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as strict JSON data: NaN and infinite metrics written as
+        ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (as ``tether diff --json`` does)."""
         return {
             "schema": self.schema,
             "artifact": self.artifact,
@@ -58,8 +60,8 @@ class Manifest:
             "path": self.path,
             "commit": self.commit,
             "dvc_lock_sha256": self.dvc_lock_sha256,
-            "metrics": self.metrics,
-            "params": self.params,
+            "metrics": json_safe(self.metrics),
+            "params": json_safe(self.params),
             "outs": self.outs,
             "deps": self.deps,
             "overrides": self.overrides,
@@ -165,8 +167,8 @@ def build(
 
 def render(manifest: Manifest, human: str) -> str:
     """The tag message: the human line, then the manifest as JSON."""
-    # NaN and infinite metrics are values: strict JSON spells them as strings.
-    body = json.dumps(json_safe(manifest.to_dict()), indent=2, sort_keys=False, allow_nan=False)
+    # NaN and infinite metrics are values: to_dict spells them as strict JSON strings.
+    body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
     return f"{human.strip()}\n\n{MARKER}\n{body}\n"
 
 

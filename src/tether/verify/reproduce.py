@@ -23,6 +23,7 @@ from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
 from tether.metrics.collect import flatten
+from tether.metrics.formats import json_safe
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
@@ -94,7 +95,8 @@ class VerifyResult:
             "commit": self.commit,
             "source": self.source,
             "outputs": [asdict(o) for o in self.outputs],
-            "metrics": [asdict(m) for m in self.metrics],
+            # NaN and Inf are values, written as `tether diff --json` writes them.
+            "metrics": [json_safe(asdict(m)) for m in self.metrics],
             "environment": {
                 "recorded": self.has_manifest,
                 "differences": [asdict(d) for d in self.environment],
