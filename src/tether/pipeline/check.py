@@ -18,6 +18,7 @@ from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
 from tether.pipeline import compose as composing
+from tether.pipeline import preflight
 from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
 
 
@@ -233,6 +234,9 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
 def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
     git = GitRepo(root)
+    # Files DVC cannot read are refused first (exit 2), with their fix: DVC would
+    # only say "dvc status failed".
+    preflight.require_params(root, preflight.read_project(root))
     result = CheckResult(root=str(root), commit=git.head())
     if result.commit is None:
         result.problems.append(

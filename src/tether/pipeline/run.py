@@ -10,7 +10,7 @@ from pathlib import Path
 from tether.backends import dvc
 from tether.backends.process import SignalGuard, signals_forwarded
 from tether.errors import ExternalError, Interrupted
-from tether.pipeline import atomic
+from tether.pipeline import atomic, preflight
 from tether.pipeline.compose import Composition, compose
 from tether.pipeline.lock import workspace_lock
 from tether.pipeline.overrides import (
@@ -111,6 +111,7 @@ def run(
     with workspace_lock(root, wait=wait, on_wait=on_wait), signals_forwarded() as guard:
         chosen = choose_overrides(root, overrides, reset)
         composition = compose(root, chosen)
+        preflight.require_params(root, preflight.read_project(root), composition.content)
         if guard.received is not None:
             raise guard.interrupted(
                 f"interrupted by {guard.signal_name} before any stage ran; nothing was written"
