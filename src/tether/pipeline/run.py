@@ -75,13 +75,39 @@ def apply(root: Path, composition: Composition) -> bool:
     return before != composition.content
 
 
-def _failure_hint(overrides: Sequence[str]) -> str:
+def _failure_hint(root: Path, overrides: Sequence[str], outputs: list[dvc.TrackedOutput]) -> str:
+    """What a failed stage left, and the way back: DVC deletes a stage's outputs
+    before running it, so the last good ones are named with the command that
+    restores them; a missing input is named with the command that brings it."""
     shown = " ".join(overrides) if overrides else "no overrides"
-    return (
+    back = f"git checkout -- params.yaml {OVERRIDES_FILE}"
+    lines = [
         f"params.yaml and {OVERRIDES_FILE} now hold the composition with {shown}. "
-        "If an override caused this, fix it and run `tether run OVERRIDE...` again, or "
-        f"go back to the committed ones with `git checkout -- params.yaml {OVERRIDES_FILE}`."
-    )
+        "If an override caused this, fix it and run `tether run OVERRIDE...` again."
+    ]
+    gone = [o for o in outputs if not (root / o.path).exists()]
+    inputs = [o.path for o in gone if o.stage is None]
+    if inputs:
+        listed = " ".join(inputs)
+        lines.append(
+            f"Missing input(s): {', '.join(inputs)}: bring them with `dvc pull {listed}` "
+            f"(or `dvc checkout {listed}` if the local cache has them)."
+        )
+    cached = [o.path for o in gone if o.stage is not None and o.cached]
+    in_git = [o.path for o in gone if o.stage is not None and not o.cached]
+    if cached or in_git:
+        restore = [back]
+        if in_git:
+            restore[0] += " " + " ".join(in_git)
+        if cached:
+            restore.append(f"dvc checkout {' '.join(cached)}")
+        lines.append(
+            f"Now missing: {', '.join(cached + in_git)}. Back to the last commit, outputs "
+            f"included: `{' && '.join(restore)}` (`dvc pull` first if the cache lacks them)."
+        )
+    else:
+        lines.append(f"Back to the committed params: `{back}`.")
+    return "\n".join(lines)
 
 
 def _interrupted_hint() -> str:
@@ -153,7 +179,8 @@ def _reproduce(
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
             except ExternalError as exc:
-                raise ExternalError(exc.message, _failure_hint(chosen)) from None
+                hint = _failure_hint(root, chosen, dvc.tracked_outputs(repo))
+                raise ExternalError(exc.message, hint) from None
             event = StageEvent(
                 stage.addressing,
                 index,
