@@ -157,6 +157,12 @@ class GitRepo:
         self._call(["worktree", "remove", "--force", "--force", "--", str(path)])
         self.run("worktree", "prune")  # also when `remove` failed: no directory left
 
+    def worktree_paths(self) -> list[Path]:
+        """The directories of the linked worktrees git has registered (not the main one)."""
+        out = self.run("worktree", "list", "--porcelain", "-z")
+        paths = [Path(f[len("worktree ") :]) for f in out.split("\0") if f.startswith("worktree ")]
+        return paths[1:]
+
     def tag_message(self, name: str) -> str | None:
         """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
         if not name or name.startswith("-") or "\n" in name:

@@ -94,7 +94,8 @@ def render(result: VerifyResult, console: Console) -> None:
             markup=False,
         )
         console.print(
-            f"  remove it with: git worktree remove --force {result.kept_worktree}", markup=False
+            f"  remove it with: rm -rf {Path(result.kept_worktree).parent} && git worktree prune",
+            markup=False,
         )
 
     bad = [o for o in result.outputs if o.status not in ("exact", "within tolerance")]
