@@ -27,8 +27,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from tether.formats import json_safe
 from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row
-from tether.metrics.formats import json_safe
 from tether.metrics.gates import Verdict, is_lower_better
 from tether.metrics.history import History
 

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from tether import dvcfiles
 from tether.errors import ConfigError, InvalidYaml
-from tether.metrics.collect import DuplicateKey, flatten
-from tether.metrics.formats import FormatError, parse
+from tether.formats import DuplicateKey, FormatError, flatten, parse
 
 # Params files tether can read as DVC does (Python params files are DVC's alone).
 _READABLE = (".yaml", ".yml", ".json", ".toml")
