@@ -121,3 +121,8 @@ class IntegrityError(ExternalError):
         self.what = what
         self.expected = expected
         self.actual = actual
+
+
+class TetherWarning(UserWarning):
+    """Something tether skipped and carried on without (``warnings.warn``); the
+    command layer prints it on stderr as ``warning: ...``."""

@@ -90,6 +90,17 @@ def error(message: str, hint: str | None = None) -> None:
         console(stderr=True).print(hint, markup=False)
 
 
+def warn(message: str) -> None:
+    """A warning for the user: something was skipped, the command carried on."""
+    console(stderr=True).print(f"[yellow]warning:[/] {_markup_escape(message)}", highlight=False)
+
+
+def _markup_escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def print_table(table: Any) -> None:
     """A rich table on stdout at its full width (never narrower than the console),
     so no number is cut or wrapped; a narrow terminal wraps whole lines instead."""
