@@ -82,3 +82,37 @@ def test_output_rewritten_with_same_size_and_mtime_gets_a_fix_that_works(
     assert f"fix: dvc checkout --relink --force {MODEL}" in proc.stdout
     _fix(root, f"dvc checkout --relink --force {MODEL}")
     assert tether(root, "check").returncode == 0
+
+
+def test_dvc2_lock_entries_are_hashed_as_dvc2_hashed_them(tmp_path: Path) -> None:
+    """A DVC 2.x dvc.lock entry (md5, no `hash: md5`) of a text file with CRLF line
+    ends: DVC 2 hashed it with CRLF read as LF, and DVC 3 still does for such entries."""
+    from tests.helpers import commit_all, init_repo, write_tree
+
+    root = init_repo(tmp_path / "old")
+    text = b"a,b\r\n1,2\r\n"
+    as_dvc2 = hashlib.md5(text.replace(b"\r\n", b"\n")).hexdigest()
+    write_tree(
+        root,
+        {
+            "dvc.yaml": "stages:\n  make:\n    cmd: python make.py\n    outs:\n    - table.csv\n",
+            "make.py": "open('table.csv', 'wb').write(b'a,b\\r\\n1,2\\r\\n')\n",
+            "dvc.lock": (
+                "schema: '2.0'\nstages:\n  make:\n    cmd: python make.py\n    outs:\n"
+                f"    - path: table.csv\n      md5: {as_dvc2}\n      size: {len(text)}\n"
+            ),
+            "table.csv": text,
+            ".gitignore": "/table.csv\n",
+        },
+    )
+    write_tree(root, {f".dvc/cache/{as_dvc2[:2]}/{as_dvc2[2:]}": text})  # DVC 2's layout
+    commit_all(root, "made by DVC 2")
+    assert "up to date" in run("dvc", "status", cwd=root).stdout  # DVC agrees
+    proc = tether(root, "check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("reproducible: the workspace matches commit")
+    # and a real change is still seen
+    (root / "table.csv").write_bytes(b"a,b\r\n1,3\r\n")
+    proc = tether(root, "check")
+    assert proc.returncode == 1
+    assert "out table.csv of stage 'make' differs from its hash in dvc.lock" in proc.stdout

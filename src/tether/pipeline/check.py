@@ -142,7 +142,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                 recorded = item.md5
                 if not recorded:
                     continue
-                actual = hashing.output_md5(root / item.path, ignored)
+                actual = hashing.output_md5(root / item.path, ignored, item.legacy)
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
