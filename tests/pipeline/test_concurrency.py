@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import BIN, tether
+from tests.helpers import BIN, run, tether
 
 pytestmark = pytest.mark.slow
+
+
+_TEXT: dict = {"capture_output": True, "text": True, "check": True}
 
 
 def _start(root: Path, *args: str) -> subprocess.Popen[str]:
@@ -113,3 +116,29 @@ def test_signal_stops_the_stage_and_names_the_way_back(
     # The lock went with the run: the next one starts at once.
     again = tether(sleepy, "run", "seconds=0")
     assert again.returncode == 0, again.stderr
+
+
+def test_dvc_lock_left_by_a_killed_run_is_named_with_its_pid(sleepy: Path) -> None:
+    import sys
+
+    run("dvc", "config", "core.hardlink_lock", "true", cwd=sleepy)
+    # What a `tether run` killed (SIGKILL) while DVC held its repository lock leaves:
+    # flufl.lock's claim file with the lock hard-linked to it, and tether's own
+    # lock file still naming the dead run.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **_TEXT)
+    tmp = sleepy / ".dvc/tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    claim = tmp / "0123456789abcdef0123456789abcdef.lock"
+    claim.write_text(str(claim))
+    os.link(claim, tmp / "lock")
+    (tmp / "tether-run.lock").write_text(dead.stdout)
+
+    again = tether(sleepy, "run", "seconds=0")
+    assert again.returncode == 3, again.stderr
+    assert "error: DVC's lock on" in again.stderr
+    pid = dead.stdout.strip()
+    assert f"left by `tether run` PID {pid}, which was killed and no longer runs" in again.stderr
+    fix = again.stderr.split("Remove it: `", 1)[1].split("`", 1)[0]
+    assert fix == f"rm -f .dvc/tmp/lock .dvc/tmp/{claim.name}"
+    run(*fix.split(), cwd=sleepy)
+    assert tether(sleepy, "run", "seconds=0").returncode == 0

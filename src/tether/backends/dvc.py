@@ -133,11 +133,48 @@ def versioned_paths(repo: Repo) -> list[str]:
     return paths
 
 
+class DvcLocked(ExternalError):
+    """DVC's repository lock is taken: by a DVC command running now, or left behind
+    by one that was killed (``core.hardlink_lock`` locks are plain files that
+    outlive their process)."""
+
+    def __init__(self, root: Path, files: list[str]) -> None:
+        listed = " ".join(files) or ".dvc/tmp/lock"
+        super().__init__(
+            f"DVC's lock on {root} is taken ({listed})",
+            "If a dvc command is running here, wait for it; if none is (the lock was "
+            f"left by a killed process), remove it: `rm -f {listed}`.",
+        )
+        self.files = files
+
+
+def _lock_files(root: Path) -> list[str]:
+    """DVC's repository lock and, for a hardlink lock, the claim file it links to."""
+    tmp = root / ".dvc" / "tmp"
+    lock = tmp / "lock"
+    if not lock.exists():
+        return []
+    found = [lock]
+    if lock.stat().st_nlink > 1:  # flufl.lock: the lock is a hard link to a claim file
+        inode = lock.stat().st_ino
+        found += [p for p in tmp.glob("*.lock") if p.stat().st_ino == inode]
+    return [p.relative_to(root).as_posix() for p in found]
+
+
+def _raise_if_locked(repo: Repo, exc: BaseException) -> None:
+    from dvc.lock import LockError
+
+    if any(isinstance(c, LockError) for c in _causes(exc)) and "rwlock" not in str(exc):
+        root = Path(repo.root_dir)
+        raise DvcLocked(root, _lock_files(root)) from None
+
+
 def stage_status(repo: Repo) -> dict[str, list[Any]]:
     """DVC's own staleness verdict: ``{stage: [reasons]}`` for stages out of date."""
     try:
         return repo.status()
     except dvc_error_types() as exc:
+        _raise_if_locked(repo, exc)
         raise ExternalError(f"dvc status failed: {exc}") from None
 
 
@@ -161,6 +198,7 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
         with interpreter_first_on_path():
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
+        _raise_if_locked(repo, exc)
         # DVC's outer message is "failed to reproduce 'X'"; the reason is inside.
         raise ExternalError(f"stage {addressing!r} failed: {_causes(exc)[-1]}") from None
     return bool(done)

@@ -35,12 +35,14 @@ def _holder(fd: int) -> str:
 @contextmanager
 def workspace_lock(
     root: Path, wait: bool = False, on_wait: Callable[[str], None] | None = None
-) -> Iterator[None]:
+) -> Iterator[str | None]:
     """Hold the workspace lock of ``root`` while inside.
 
     Without ``wait``, raises WorkspaceBusy naming the holder's PID when another
     process holds it; with ``wait``, calls ``on_wait(pid)`` and blocks until that
-    process is done.
+    process is done. Yields the PID of an earlier run that ended without letting
+    go (killed: SIGKILL, a crash), if any: what it left, DVC's own lock included,
+    is its doing.
     """
     path = root / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -59,10 +61,11 @@ def workspace_lock(
             if on_wait is not None:
                 on_wait(pid)
             fcntl.flock(fd, fcntl.LOCK_EX)
+        killed = _holder(fd)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
-            yield
+            yield killed if killed != "unknown" else None
         finally:
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)

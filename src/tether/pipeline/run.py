@@ -134,7 +134,10 @@ def run(
     written nothing. Ctrl-C and SIGTERM stop the running stage command too and
     raise ``Interrupted`` naming it.
     """
-    with workspace_lock(root, wait=wait, on_wait=on_wait), signals_forwarded() as guard:
+    with (
+        workspace_lock(root, wait=wait, on_wait=on_wait) as killed,
+        signals_forwarded() as guard,
+    ):
         chosen = choose_overrides(root, overrides, reset)
         composition = compose(root, chosen)
         preflight.require_params(root, preflight.read_project(root), composition.content)
@@ -147,6 +150,14 @@ def run(
         running: list[str] = []  # the stage whose command is running, if any
         try:
             guard.call(lambda: _reproduce(root, chosen, force, on_stage, guard, result, running))
+        except dvc.DvcLocked as exc:
+            if killed is None:
+                raise
+            raise ExternalError(
+                f"{exc.message}: left by `tether run` PID {killed}, which was killed and no "
+                "longer runs",
+                f"Remove it: `rm -f {' '.join(exc.files) or '.dvc/tmp/lock'}`, then run again.",
+            ) from None
         except Interrupted:
             where = f"stage {running[0]!r} was interrupted" if running else "interrupted"
             raise guard.interrupted(
@@ -178,6 +189,8 @@ def _reproduce(
             started = time.perf_counter()
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+            except dvc.DvcLocked:
+                raise  # nothing ran: the lock's own message says what to do
             except ExternalError as exc:
                 hint = _failure_hint(root, chosen, dvc.tracked_outputs(repo))
                 raise ExternalError(exc.message, hint) from None
