@@ -19,6 +19,7 @@ from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import (
@@ -32,6 +33,8 @@ from tether.registry.tags import (
     validate_stage,
     validate_version,
 )
+from tether.release import record
+from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
 
@@ -225,8 +228,6 @@ def release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
-    from tether.revisions import resolve
-
     git = GitRepo(root)
     head = git.head()
     if head is None:
@@ -274,8 +275,6 @@ def release(
     remote = _git_remote(git) if push else None
     taken = _taken_names(git, registry, name, remote)  # before the slow checks
 
-    from tether.pipeline.check import check
-
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -292,7 +291,7 @@ def release(
         )
     uploaded = dvc.push_outputs(root, dvc_remote)
 
-    built = manifests.build(root, git, commit, name, new_version, path)
+    built = record.build(root, git, commit, name, new_version, path)
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
