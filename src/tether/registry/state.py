@@ -296,7 +296,7 @@ def show(root: Path, name: str | None = None) -> Shown:
         artifact = _known(registry, name)
         if artifact.deprecated:
             raise UsageError(
-                f"{name} is deprecated (tag {artifact.events[-1].tag})", "Run `tether log {name}`."
+                f"{name} is deprecated (tag {artifact.events[-1].tag})", f"Run `tether log {name}`."
             )
     return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
 
