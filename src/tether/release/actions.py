@@ -218,6 +218,20 @@ def release(
     push: bool = False,
 ) -> Released:
     """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    with GitRepo(root) as git:
+        return _release(git, root, name, version, bump, ref, message, push)
+
+
+def _release(
+    git: GitRepo,
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+) -> Released:
     validate_name(name)
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
@@ -226,7 +240,6 @@ def release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
-    git = GitRepo(root)
     head = git.head()
     if head is None:
         raise UsageError("the repository has no commits yet", "Commit the project first.")

@@ -41,7 +41,22 @@ def build_report(
     part covers every artifact: its stages (this head against each), and the
     metric history of its last ``releases`` versions.
     """
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _build_report(
+            git, root, base, head, fail_on=fail_on, releases=releases, artifacts_url=artifacts_url
+        )
+
+
+def _build_report(
+    git: GitRepo,
+    root: Path,
+    base: str,
+    head: str | None = None,
+    *,
+    fail_on: list[str] | tuple[str, ...] = (),
+    releases: int = 5,
+    artifacts_url: str | None = None,
+) -> Report:
     collector = Collector(root, git)
     base_commit = resolve(git, base)
     old = collector.at_commit(base, base_commit)

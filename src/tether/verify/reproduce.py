@@ -311,9 +311,34 @@ def verify(
     cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
     """
+    with GitRepo(root) as git:
+        return _verify(
+            git,
+            root,
+            rev,
+            from_remote=from_remote,
+            remote=remote,
+            tolerances=tolerances,
+            keep=keep,
+            manifest=manifest,
+            on_event=on_event,
+        )
+
+
+def _verify(
+    git: GitRepo,
+    root: Path,
+    rev: str,
+    *,
+    from_remote: bool = False,
+    remote: str | None = None,
+    tolerances: Sequence[Tolerance] = (),
+    keep: bool = False,
+    manifest: Manifest | None = None,
+    on_event: Notify | None = None,
+) -> VerifyResult:
     started = time.perf_counter()
     notify = on_event or (lambda event: None)
-    git = GitRepo(root)
     commit = resolve(git, rev)
     if git.read_blob(commit, dvc.LOCK_FILE) is None:
         raise UsageError(
