@@ -11,6 +11,7 @@ Four questions, each answered from the bytes rather than from timestamps:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,23 @@ from tether.pipeline import preflight
 from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
 
 
+class ProblemKind(StrEnum):
+    """Which of check's questions a problem answers no to."""
+
+    PARAMS = "params"  # params.yaml is not the composition
+    STALE = "stale"  # a stage is out of date with dvc.lock
+    OUTPUT = "output"  # an output does not hash to what dvc.lock records
+    DATA = "data"  # data added with `dvc add` differs from its .dvc file
+    CACHE = "cache"  # a DVC cache object's bytes do not hash to its name
+    UNCOMMITTED = "uncommitted"  # a file the pipeline needs is not committed
+    CONFIG = "config"  # conf/ or DVC's config is invalid
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason the workspace is not reproducible, and the command that fixes it."""
 
-    kind: str  # params | stale | output | cache | data | uncommitted | config
+    kind: ProblemKind
     subject: str
     message: str
     fix: str
@@ -60,7 +73,12 @@ def _check_params(root: Path) -> list[Problem]:
         expected = composing.compose(root, overrides)
     except TetherError as exc:
         return [
-            Problem("config", "conf/", exc.message, exc.hint or "Fix conf/, then run `tether run`.")
+            Problem(
+                ProblemKind.CONFIG,
+                "conf/",
+                exc.message,
+                exc.hint or "Fix conf/, then run `tether run`.",
+            )
         ]
     params = root / dvc.PARAMS_FILE
     actual = params.read_bytes() if params.exists() else None
@@ -71,7 +89,7 @@ def _check_params(root: Path) -> list[Problem]:
         message = "params.yaml is missing"
     else:
         message = f"params.yaml is not the composition of conf/ with {shown}"
-    return [Problem("params", dvc.PARAMS_FILE, message, "tether run")]
+    return [Problem(ProblemKind.PARAMS, dvc.PARAMS_FILE, message, "tether run")]
 
 
 def _describe(reason: Any) -> str:
@@ -118,7 +136,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
         stage = name.split(":")[-1]
         problems.append(
             Problem(
-                "stale",
+                ProblemKind.STALE,
                 stage,
                 f"stage {stage!r} is out of date with dvc.lock: "
                 + "; ".join(_describe(r) for r in reasons),
@@ -153,7 +171,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                 )
                 problems.append(
                     Problem(
-                        "output" if role == "outs" else "stale",
+                        ProblemKind.OUTPUT if role == "outs" else ProblemKind.STALE,
                         item.path,
                         f"{role[:-1]} {item.path} of stage {stage!r} {what}"
                         + (f" (recorded {recorded}, found {actual})" if actual else ""),
@@ -177,7 +195,9 @@ def _data_problem(name: str, reasons: list[Any]) -> Problem:
     else:
         fix = f"dvc pull {name} (or `dvc checkout {name}` if the cache has it)"
     described = "; ".join(_describe(r) for r in reasons)
-    return Problem("data", name, f"data tracked by {name} does not match it: {described}", fix)
+    return Problem(
+        ProblemKind.DATA, name, f"data tracked by {name} does not match it: {described}", fix
+    )
 
 
 def _restore(
@@ -203,7 +223,7 @@ def _corrupt_problem(root: Path, cache: Path, bad: dvc.CorruptObject) -> Problem
     shown = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
     aside = f"mv -f {shown} {shown}.corrupt"
     return Problem(
-        "cache",
+        ProblemKind.CACHE,
         bad.owner,
         f"the DVC cache object {shown} of {bad.owner} is corrupted: its bytes hash to "
         f"{bad.actual}, not {bad.oid.removesuffix('.dir')}; it must not be used or pushed",
@@ -223,7 +243,7 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
         state = "untracked" if status == "??" else "not committed"
         problems.append(
             Problem(
-                "uncommitted",
+                ProblemKind.UNCOMMITTED,
                 path,
                 f"{path} is {state}",
                 f"git add {path} && git commit",
@@ -234,15 +254,19 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
 
 def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
-    git = GitRepo(root)
     # Files DVC cannot read are refused first (exit 2), with their fix: DVC would
     # only say "dvc status failed".
     preflight.require_params(root, preflight.read_project(root))
+    with GitRepo(root) as git:
+        return _check(git, root)
+
+
+def _check(git: GitRepo, root: Path) -> CheckResult:
     result = CheckResult(root=str(root), commit=git.head())
     if result.commit is None:
         result.problems.append(
             Problem(
-                "uncommitted",
+                ProblemKind.UNCOMMITTED,
                 "HEAD",
                 "the repository has no commit yet",
                 "git add -A && git commit",

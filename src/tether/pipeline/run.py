@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from tether.backends import dvc
@@ -21,14 +22,20 @@ from tether.pipeline.overrides import (
 )
 
 
+class StageState(StrEnum):
+    START = "start"
+    RAN = "ran"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class StageEvent:
-    """Progress of one stage: ``state`` is ``start``, ``ran`` or ``skipped``."""
+    """Progress of one stage: it starts, then ran or was skipped (up to date)."""
 
     stage: str
     index: int
     total: int
-    state: str
+    state: StageState
     seconds: float = 0.0
 
 
@@ -185,7 +192,7 @@ def _reproduce(
             if guard.received is not None:
                 return
             running.append(stage.addressing)
-            notify(StageEvent(stage.addressing, index, len(stages), "start"))
+            notify(StageEvent(stage.addressing, index, len(stages), StageState.START))
             started = time.perf_counter()
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
@@ -198,7 +205,7 @@ def _reproduce(
                 stage.addressing,
                 index,
                 len(stages),
-                "ran" if ran else "skipped",
+                StageState.RAN if ran else StageState.SKIPPED,
                 time.perf_counter() - started,
             )
             running.clear()

@@ -19,6 +19,7 @@ from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import (
@@ -32,6 +33,8 @@ from tether.registry.tags import (
     validate_stage,
     validate_version,
 )
+from tether.release import record
+from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
 
@@ -181,12 +184,10 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted(
-            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-        )
+        live = ", ".join(v.version for v in artifact.live_versions)
         raise UsageError(
             f"{artifact.name} has no version {version}",
-            f"Released versions: {', '.join(live) or 'none'}.",
+            f"Released versions: {live or 'none'}.",
         )
     if not found.active:
         raise UsageError(
@@ -217,6 +218,20 @@ def release(
     push: bool = False,
 ) -> Released:
     """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    with GitRepo(root) as git:
+        return _release(git, root, name, version, bump, ref, message, push)
+
+
+def _release(
+    git: GitRepo,
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+) -> Released:
     validate_name(name)
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
@@ -225,9 +240,6 @@ def release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
-    from tether.revisions import resolve
-
-    git = GitRepo(root)
     head = git.head()
     if head is None:
         raise UsageError("the repository has no commits yet", "Commit the project first.")
@@ -274,8 +286,6 @@ def release(
     remote = _git_remote(git) if push else None
     taken = _taken_names(git, registry, name, remote)  # before the slow checks
 
-    from tether.pipeline.check import check
-
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -291,7 +301,7 @@ def release(
             "Add one: `dvc remote add -d storage URL`, commit .dvc/config, then release again.",
         )
     # The tag message is complete before anything is uploaded: nothing fails after.
-    built = manifests.build(root, git, commit, name, new_version, path)
+    built = record.build(root, git, commit, name, new_version, path)
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
