@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.backends.hashing import file_md5
 from tether.errors import ConfigError, ExternalError, NotATetherRepo
 
 if TYPE_CHECKING:
@@ -314,8 +315,6 @@ def corrupted_in_cache(cache: Path, owners: dict[str, str]) -> list[CorruptObjec
     downloads it; this reads every byte.
     """
     import json
-
-    from tether.backends.hashing import file_md5
 
     found: list[CorruptObject] = []
     queue = [(oid, owner) for oid, owner in owners.items()]
