@@ -10,11 +10,12 @@
     │                           revision (tether.metrics.diff)
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
-    └── ExternalError           git, DVC or a remote failed      exit 3
+    ├── ExternalError           git, DVC or a remote failed      exit 3
+    └── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
-``tether.cli.run_command``; nothing else prints them.
+``tether.cli.main``; nothing else prints them.
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class Interrupted(TetherError):
+    """Ctrl-C or SIGTERM stopped a command; the message says what was cleaned up."""
+
+    exit_code = EXIT_INTERRUPTED
