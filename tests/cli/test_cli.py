@@ -7,15 +7,15 @@ import subprocess
 import sys
 
 import pytest
-import typer
 
 from tests.helpers import tether
 from tether import __version__
-from tether.cli import app
+from tether.cli.reference import commands
 
 
 def _commands() -> dict:
-    return dict(typer.main.get_command(app).commands)
+    """Every command, subcommands of groups included (``tether NAME ...``)."""
+    return dict(commands())
 
 
 def test_version(tmp_path):
@@ -35,7 +35,7 @@ def test_help_lists_commands_and_exit_codes(tmp_path):
 def test_every_command_has_help_with_an_example(name):
     command = _commands()[name]
     assert command.help, f"{name} has no help text"
-    assert command.epilog and "tether " in command.epilog, f"{name} help has no example"
+    assert command.epilog and f"{name} " in command.epilog, f"{name} help has no example"
     for param in command.params:
         if getattr(param, "param_type_name", "") == "option" and param.name != "help":
             assert param.help, f"{name} option {param.opts} has no help"

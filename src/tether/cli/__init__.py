@@ -55,8 +55,13 @@ def repo_root(path: Path) -> Path:
     return find_root(path)
 
 
-# Command modules register themselves on ``app`` when imported.
-from tether.cli import metrics, pipeline, registry, report, verify  # noqa: E402,F401
+# Command modules register themselves on ``app`` when imported, in this order: the
+# order of `tether --help` and of README's command table (tether.cli.reference).
+from tether.cli import pipeline  # noqa: E402,F401,I001
+from tether.cli import metrics  # noqa: E402,F401
+from tether.cli import registry  # noqa: E402,F401
+from tether.cli import verify  # noqa: E402,F401
+from tether.cli import report  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:

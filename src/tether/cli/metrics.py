@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tether.cli import app, repo_root
-from tether.cli.output import console, print_json, print_table
+from tether.cli.output import out, print_json, print_table
 from tether.errors import CheckFailed
 
 
@@ -66,11 +66,9 @@ def diff_command(
         if result.shown(show_all):
             print_table(render.diff_table(result, show_all, config.lower_is_better))
         else:
-            console().print(
-                f"no metrics or params changed between {result.a} and {result.b}", markup=False
-            )
+            out(f"no metrics or params changed between {result.a} and {result.b}")
         for verdict in verdicts:
-            console().print(render.plain(verdict.message), markup=False)
+            out(render.plain(verdict.message))
 
     result.raise_for_errors()
     breached = [v for v in verdicts if not v.passed]

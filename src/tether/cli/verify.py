@@ -61,10 +61,10 @@ def verify_command(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     repo: Path = typer.Option(Path("."), "--repo", "-C", help="Verify in this repository."),
 ) -> None:
-    """Rebuild REF in a clean temporary worktree and compare every output with what
-    was recorded (dvc.lock at REF, and the release manifest for releases).
+    """Rebuild REF in a clean temporary worktree and prove every output bit-exact.
 
-    Every stage runs for real (no run-cache); outputs are hashed from their bytes.
+    Every output is compared with what was recorded: dvc.lock at REF, and the
+    release manifest for releases. Every stage runs for real (no run-cache); outputs are hashed from their bytes.
     Exits 0 when every output is bit-exact (or, for metrics named in --tolerance,
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
     cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
