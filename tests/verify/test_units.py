@@ -282,6 +282,24 @@ def test_render_prints_markup_in_repository_names_as_written(status: str) -> Non
         assert "all 2 outputs of v[/x] reproduced exactly" in text
 
 
+def test_progress_bar_shows_markup_in_ref_and_stage_names_as_written() -> None:
+    """On a terminal the bar's description holds REF and stage names: as text."""
+    from tether.verify.reproduce import Event
+    from tether.verify.render import ProgressView, progress_bar
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=True, force_interactive=True)
+    with progress_bar(console) as progress:
+        view = ProgressView(progress, console, "v[/x]")
+        view(Event("step", "fetch", "start"))
+        view(Event("stage", "[red]make", "start", index=1, total=1))
+        progress.refresh()
+        view(Event("stage", "[red]make", "done", index=1, total=1, seconds=0.5))
+    text = buffer.getvalue()
+    assert "verify v[/x]: stage [red]make" in text
+    assert "  ran [red]make in 0.5s" in text
+
+
 def test_command_exit_code_and_json_with_the_api_replaced(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

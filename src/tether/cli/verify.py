@@ -98,38 +98,10 @@ def _run_with_progress(
     tolerances: list[Tolerance],
     keep: bool,
 ) -> VerifyResult:
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from tether.verify import render, verify
 
-    from tether.verify import Event, verify
-
-    # Off a terminal (a log, CI, a pipe) there is no bar to draw, and rich would end
-    # it by printing an empty line: every error after it would start with one.
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_interactive,
-    ) as progress:
-        task = progress.add_task(f"verify {ref}: worktree", total=None)
-
-        def on_event(event: Event) -> None:
-            if event.kind == "stage" and event.state == "start":
-                progress.update(
-                    task,
-                    total=event.total,
-                    completed=event.index - 1,
-                    description=f"verify {ref}: stage {event.name}",
-                )
-            elif event.kind == "stage":
-                progress.update(task, completed=event.index)
-                console.print(f"  ran {event.name} in {event.seconds:.1f}s", markup=False)
-            elif event.state == "start":
-                progress.update(task, description=f"verify {ref}: {event.name}")
-
+    with render.progress_bar(console) as progress:
+        on_event = render.ProgressView(progress, console, ref)
         try:
             result = verify(
                 root,

@@ -13,10 +13,11 @@ import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from tether.verify.reproduce import OutputComparison, VerifyResult
+from tether.verify.reproduce import Event, OutputComparison, VerifyResult
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
     from rich.table import Table
     from rich.text import Text
 
@@ -26,6 +27,49 @@ if TYPE_CHECKING:
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _GOOD = ("exact", "within tolerance")
 _STYLES = {"exact": "green", "within tolerance": "yellow"}
+
+
+def progress_bar(console: Console) -> Progress:
+    """The bar shown while verify runs: step or stage, count, time. Off a terminal
+    (a log, CI, a pipe) it is disabled: rich would end it with an empty line, and
+    every error after it would start with one."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),  # holds REF and stage names
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_interactive,
+    )
+
+
+class ProgressView:
+    """Shows verify's progress events on a bar, and a line per stage that ran."""
+
+    def __init__(self, progress: Progress, console: Console, ref: str) -> None:
+        self.progress = progress
+        self.console = console
+        self.ref = ref
+        self.task = progress.add_task(f"verify {ref}: worktree", total=None)
+
+    def __call__(self, event: Event) -> None:
+        progress, task = self.progress, self.task
+        if event.kind == "stage" and event.state == "start":
+            progress.update(
+                task,
+                total=event.total,
+                completed=event.index - 1,
+                description=f"verify {self.ref}: stage {event.name}",
+            )
+        elif event.kind == "stage":
+            progress.update(task, completed=event.index)
+            self.console.print(_text(f"  ran {event.name} in {event.seconds:.1f}s"))
+        elif event.state == "start":
+            progress.update(task, description=f"verify {self.ref}: {event.name}")
 
 
 def as_json(result: VerifyResult) -> dict[str, Any]:
