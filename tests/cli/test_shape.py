@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "tether"
 MODULES = sorted(
     [
         *(SRC / "cli").glob("*.py"),
-        *(SRC / d / "render.py" for d in ("verify", "registry", "pipeline", "report")),
+        *(SRC / d / "render.py" for d in ("verify", "registry", "release", "pipeline", "report")),
     ]
 )
 MAX_LINES = 60

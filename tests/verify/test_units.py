@@ -284,8 +284,8 @@ def test_render_prints_markup_in_repository_names_as_written(status: str) -> Non
 
 def test_progress_bar_shows_markup_in_ref_and_stage_names_as_written() -> None:
     """On a terminal the bar's description holds REF and stage names: as text."""
-    from tether.verify.reproduce import Event
     from tether.verify.render import ProgressView, progress_bar
+    from tether.verify.reproduce import Event
 
     buffer = io.StringIO()
     console = Console(file=buffer, width=120, force_terminal=True, force_interactive=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from tether.cli import app
+from tether.cli.app import app
 
 # Options that (nearly) every command takes, named once under the table, not per row.
 COMMON = ("repo", "help")

@@ -1,18 +1,18 @@
-"""Renderers of the registry's values: aligned plain-text columns and JSON.
+"""Renderers of what the registry reads: aligned plain-text columns and JSON.
 
 ``tether show --json`` and ``tether log --json`` are laid out byte for byte as GTO
-prints them (``gto_json``); the other commands print strict JSON data. Text lines
-are printed without markup interpretation, so names from tags print as written.
+prints them (``gto_json``); ``tether manifest --json`` prints strict JSON data. Text
+lines are printed without markup interpretation, so names from tags print as
+written. What the registry's writers did (release, promote...) is rendered by
+``tether.release.render``.
 """
 
 from __future__ import annotations
 
 import json
-import shlex
 from typing import Any
 
 from tether.registry.manifest import ReleaseRecord
-from tether.registry.release import Deregistered, Released, StageChange
 from tether.registry.state import Event, Shown
 
 
@@ -106,80 +106,3 @@ def manifest_lines(record: ReleaseRecord) -> list[str]:
     rows.extend([f"out {path}", md5] for path, md5 in m.outs.items())
     rows.extend([f"dep {path}", md5] for path, md5 in m.deps.items())
     return columns(["field", "value"], rows)
-
-
-# --- writing ------------------------------------------------------------------------
-
-
-def _pushed(remote: str | None) -> str:
-    return f" and pushed it to {remote}" if remote else ""
-
-
-def _publish_hint(tag: str, pushed_to: str | None) -> list[str]:
-    """Without --push the tag exists only here: say how to publish it."""
-    if pushed_to is not None:
-        return []
-    return [
-        f"The tag is local only. Next: publish it with `git push origin {shlex.quote(tag)}` "
-        "(or pass --push next time)."
-    ]
-
-
-def released_json(done: Released) -> dict[str, Any]:
-    return {
-        "artifact": done.artifact, "version": done.version, "tag": done.tag, "commit": done.commit,
-        "dvc_remote": done.dvc_remote, "uploaded": done.uploaded, "pushed_to": done.pushed_to,
-        "manifest": done.manifest.to_dict(),
-    }  # fmt: skip
-
-
-def released_lines(done: Released) -> list[str]:
-    return [
-        f"released {done.artifact} {done.version}: created tag {done.tag} at {done.commit[:8]}"
-        f"{_pushed(done.pushed_to)}",
-        f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
-        f"Next: `tether promote {done.artifact} {done.version} STAGE`.",
-        *_publish_hint(done.tag, done.pushed_to),
-    ]
-
-
-def change_json(change: StageChange) -> dict[str, Any]:
-    return {
-        "artifact": change.artifact, "stage": change.stage, "version": change.version,
-        "tag": change.tag, "commit": change.commit, "previous": change.previous,
-        "current": change.current, "pushed_to": change.pushed_to,
-    }  # fmt: skip
-
-
-def change_lines(change: StageChange) -> list[str]:
-    """A promote, rollback or unassign: the tag made, and the stage before -> now."""
-    return [
-        f"created tag {change.tag}{_pushed(change.pushed_to)}; "
-        f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> "
-        f"{change.current or '(none)'}",
-        *_publish_hint(change.tag, change.pushed_to),
-    ]
-
-
-def deregistered_json(done: Deregistered) -> dict[str, Any]:
-    return {
-        "artifact": done.artifact, "version": done.version, "tag": done.tag,
-        "commit": done.commit, "pushed_to": done.pushed_to, "stages": done.stages,
-    }  # fmt: skip
-
-
-def deregistered_lines(done: Deregistered) -> list[str]:
-    """The tag made, and what each stage the version held falls back to."""
-    lines = [
-        f"created tag {done.tag}{_pushed(done.pushed_to)}; "
-        f"{done.artifact} {done.version} is deregistered"
-    ]
-    if done.stages:
-        held = "; ".join(
-            f"#{stage} now holds {holder}" if holder else f"#{stage} is now empty"
-            for stage, holder in done.stages.items()
-        )
-        lines.append(f"It held {', '.join(f'#{s}' for s in done.stages)}: {held}.")
-    else:
-        lines.append("It held no stage.")
-    return [*lines, *_publish_hint(done.tag, done.pushed_to)]
