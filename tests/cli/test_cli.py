@@ -66,6 +66,24 @@ def test_unknown_option_is_a_usage_error(tmp_path):
     assert "No such option: --bogus" in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("diff", "--json", "--md"), "error: give --json or --md, not both"),
+        (("history", "--md", "--csv"), "error: give only one of --json, --md, --csv"),
+        (("history", "--tags", "v*", "--last", "2"), "error: give --tags or --last/--branch"),
+        (("run", "--reset", "model=x"), "error: give overrides or --reset, not both"),
+    ],
+)
+def test_flag_clashes_are_usage_errors_before_any_work(tmp_path, args, words):
+    """Not even a repository here: the clash is refused first, through main."""
+    proc = tether(tmp_path, *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(words)
+    assert "not inside a git repository" not in proc.stderr
+    assert proc.stdout == ""
+
+
 def test_print_json_refuses_nan():
     from tether.cli.output import print_json
 

@@ -9,7 +9,7 @@ import typer
 
 from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json, print_table
-from tether.errors import CheckFailed
+from tether.errors import CheckFailed, UsageError
 
 
 @app.command(
@@ -51,7 +51,7 @@ def diff_command(
     from tether.metrics.api import diff, evaluate_gates, load_config
 
     if as_json and as_md:
-        raise typer.BadParameter("give --json or --md, not both")
+        raise UsageError("give --json or --md, not both", "e.g. `tether diff main HEAD --md`")
     root = repo_root(repo)
     config = load_config(root)
     result = diff(root, a, b)
@@ -121,9 +121,12 @@ def history_command(
     from tether.metrics.api import history, load_config
 
     if sum([as_json, as_md, as_csv]) > 1:
-        raise typer.BadParameter("give only one of --json, --md, --csv")
+        raise UsageError("give only one of --json, --md, --csv", "e.g. `tether history --csv`")
     if tags is not None and (last is not None or branch is not None):
-        raise typer.BadParameter("give --tags or --last/--branch, not both")
+        raise UsageError(
+            "give --tags or --last/--branch, not both",
+            "e.g. `tether history --tags 'v*'` or `tether history --last 20 --branch main`",
+        )
     root = repo_root(repo)
     hist = history(
         root,
