@@ -184,12 +184,10 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted(
-            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-        )
+        live = ", ".join(v.version for v in artifact.live_versions)
         raise UsageError(
             f"{artifact.name} has no version {version}",
-            f"Released versions: {', '.join(live) or 'none'}.",
+            f"Released versions: {live or 'none'}.",
         )
     if not found.active:
         raise UsageError(

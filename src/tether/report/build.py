@@ -17,7 +17,6 @@ from tether.metrics.collect import Collector
 from tether.metrics.diff import METRICS, PARAMS, compare
 from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
 from tether.registry.state import load as load_registry
-from tether.registry.tags import SemVer
 from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 from tether.revisions import resolve
 
@@ -103,14 +102,7 @@ def build_report(
             stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
         report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
 
-        live = (
-            sorted(
-                (v for v in artifact.versions.values() if v.registered and v.active),
-                key=lambda v: SemVer(v.version),
-            )[-releases:]
-            if releases > 0
-            else []
-        )
+        live = artifact.live_versions[-releases:] if releases > 0 else []
         if live:
             snaps = [collector.at_commit(v.version, v.commit) for v in live]
             series, left_out = _series([v.version for v in live], snaps, new, gated, changed)
