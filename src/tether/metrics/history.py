@@ -119,7 +119,7 @@ def _tag_order(tag: str) -> tuple[bool, SemVer, str]:
     return (version is not None, version or SemVer("v0.0.0"), tag)
 
 
-def _column(kind: str, path: str, key: str, ambiguous: set[str]) -> str:
+def _column(path: str, key: str, ambiguous: set[str]) -> str:
     return f"{path}:{key}" if key in ambiguous else key
 
 
@@ -136,7 +136,32 @@ def history(
 ) -> History:
     """One row per selected revision with the chosen metrics (all, by default) and
     params (none, by default)."""
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _history(
+            git,
+            root,
+            tags=tags,
+            branch=branch,
+            last=last,
+            metrics=metrics,
+            params=params,
+            sort=sort,
+            descending=descending,
+        )
+
+
+def _history(
+    git: GitRepo,
+    root: Path,
+    *,
+    tags: str | None = None,
+    branch: str | None = None,
+    last: int | None = None,
+    metrics: list[str] | None = None,
+    params: list[str] | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+) -> History:
     revisions = select_revisions(git, tags=tags, branch=branch, last=last)
     tags_by_commit = _labels_by_commit(git)
 
@@ -202,7 +227,7 @@ def _keys(snaps: list[Snapshot], kind: str) -> dict[str, tuple[str, str]]:
     for _, key in pairs:
         counts[key] = counts.get(key, 0) + 1
     ambiguous = {k for k, n in counts.items() if n > 1}
-    return {_column(kind, p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
+    return {_column(p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
 
 
 def _choose(available: dict[str, tuple[str, str]], wanted: list[str], what: str) -> list[str]:
