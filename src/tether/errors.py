@@ -13,8 +13,8 @@
     │                           describe its own tag
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
-    ├── Interrupted             Ctrl-C or SIGTERM stopped a      exit 130
-    │                           stage (tether.pipeline.run)      or 143
+    ├── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
+    │                           (a stage: tether.pipeline.run)   or 143
     └── ExternalError           git, DVC or a remote failed      exit 3
         ├── WorkspaceBusy       another `tether run` holds the   exit 3
         │                       workspace (tether.pipeline.lock)
@@ -23,7 +23,7 @@
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
-``tether.cli.run_command``; nothing else prints them.
+``tether.cli.main``; nothing else prints them.
 """
 
 from __future__ import annotations
