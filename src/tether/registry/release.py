@@ -12,7 +12,7 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -20,6 +20,7 @@ import yaml
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.monitor.reference import store_profile
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import (
@@ -302,6 +303,8 @@ def release(
     uploaded = dvc.push_outputs(root, dvc_remote)
 
     built = manifests.build(root, git, commit, name, new_version, path)
+    # The reference `tether monitor` compares new data with (empty when not configured).
+    built = replace(built, profile=store_profile(root, built, dvc_remote))
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
