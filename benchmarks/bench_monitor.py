@@ -124,6 +124,7 @@ print(json.dumps({"seconds": seconds, "computed": computed, "scores": scores,
 TETHER_SCRIPT = r"""
 import json, resource, sys, time
 import pandas as pd
+import scipy.spatial, scipy.stats  # imported before timing, as Evidently's import does
 from tether.monitor import drift, profile, render
 from tether.monitor.config import MonitorConfig
 ref_path, cur_path, html_path, categorical, mode = sys.argv[1:6]

@@ -346,6 +346,12 @@ def compare(
 ) -> DriftReport:
     """Every reference column of ``frame`` (the target when the batch has it) and the
     model's ``predictions`` (an error message when it could not score the batch)."""
+    if not any(name in frame.columns for name in profile.features):
+        raise UsageError(
+            "the batch has none of the columns the model was trained on "
+            f"({', '.join(profile.features[:5])}{' ...' if len(profile.features) > 5 else ''})",
+            "Check that the file is a batch of this model's input, with its header line.",
+        )
     columns = []
     for name, column in profile.columns.items():
         role = TARGET if name == profile.target else FEATURE
@@ -379,11 +385,6 @@ def compare(
     report = DriftReport(
         ref, release, origin, profile.rows, len(frame), columns, extra, config.drift_share
     )
-    if not report.tested:
-        raise UsageError(
-            "no column of the batch could be compared with the reference",
-            f"The reference has: {', '.join(list(profile.columns)[:8])}.",
-        )
     return report
 
 
