@@ -16,6 +16,11 @@ monitor_app = typer.Typer(
         "Monitor a release: data drift against its own training data, and performance "
         "on new labelled batches."
     ),
+    epilog=(
+        "Examples:\n\n"
+        "  tether monitor drift cancer-classifier#prod batch.csv --html drift.html\n\n"
+        "  tether monitor perf cancer-classifier#prod labelled.csv --fail-on 'f1<-0.05'"
+    ),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
