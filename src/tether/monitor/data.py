@@ -85,10 +85,11 @@ def value_counts(values: np.ndarray) -> dict[object, int]:
 
 
 def sample(values: np.ndarray, kind: str) -> Sample:
-    """A side of a test; categories are counted at once (every test on them counts)."""
+    """A side of a test: numbers sorted once for every test, categories counted at
+    once (every test on them counts)."""
     if kind == CAT:
         counts = value_counts(values)
         return Sample(
             kind, len(values), values=values, distinct_count=len(counts), given_counts=counts
         )
-    return Sample(kind=kind, n=len(values), values=values)
+    return Sample(kind=kind, n=len(values), values=np.sort(values))

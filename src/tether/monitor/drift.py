@@ -171,14 +171,10 @@ def _plot(ref: Sample, cur: Sample) -> Plot | None:
     if ref.n == 0 or cur.n == 0:
         return None
     if ref.kind == NUM:
-        lo = min(
-            float(ref.minimum if ref.minimum is not None else ref.points.min()),
-            float(cur.points.min()),
-        )
-        hi = max(
-            float(ref.maximum if ref.maximum is not None else ref.points.max()),
-            float(cur.points.max()),
-        )
+        lo = min(float(ref.points[0]), float(cur.points[0]))  # numbers are sorted
+        hi = max(float(ref.points[-1]), float(cur.points[-1]))
+        if ref.minimum is not None and ref.maximum is not None:
+            lo, hi = min(lo, ref.minimum), max(hi, ref.maximum)
         if lo == hi:
             lo, hi = lo - 0.5, hi + 0.5
         edges = np.linspace(lo, hi, PLOT_BINS + 1)

@@ -160,7 +160,7 @@ def profile_column(
     if summarise and not small and not few:
         points = np.quantile(ordered, (np.arange(QUANTILES) + 0.5) / QUANTILES)
         quantiles = [_float(q) for q in points]
-        error = _float(stats.wasserstein_distance(values, points)) / max(std, 0.001)
+        error = _float(stats.wasserstein_distance(ordered, points)) / max(std, 0.001)
     return ColumnProfile(
         name,
         kind,
@@ -176,7 +176,7 @@ def profile_column(
         counts=counts,
         quantiles=quantiles,
         error=error,
-        raw=values,
+        raw=ordered,
     )
 
 

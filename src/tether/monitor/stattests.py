@@ -54,7 +54,8 @@ BINNED_ABOVE = 20  # distinct reference values above which JS/PSI bin numbers
 class Sample:
     """One column on one side, nulls and infinities removed.
 
-    ``values`` holds every row (exact). A reference profile of a large column may
+    ``values`` holds every row (exact); numbers are sorted (``data.sample`` and the
+    profile keep them so), which the tests rely on. A reference profile of a large column may
     hold ``quantiles`` instead: ``len(quantiles)`` points of equal mass standing for
     the ``n`` rows, with ``std``, ``minimum`` and ``maximum`` measured on the rows,
     and ``error``, an upper bound of the normed Wasserstein distance between the
@@ -105,6 +106,8 @@ class Sample:
             return self.distinct_count
         if self.values is None:
             return len(self.points)
+        if self.kind == NUM:  # sorted: count the steps
+            return int(np.count_nonzero(np.diff(self.values))) + 1 if self.n else 0
         return len(self.counts)
 
     def population_std(self) -> float:
@@ -222,13 +225,27 @@ def ks(ref: Sample, cur: Sample) -> Score:
     return Score(float(stats.kstwo.sf(d, round(en))), approximate=True)
 
 
+def wasserstein_sorted(u: np.ndarray, v: np.ndarray) -> float:
+    """The 1-Wasserstein distance of two samples that are already sorted.
+
+    The same sum as ``scipy.stats.wasserstein_distance`` (the area between the two
+    distribution functions), written out because scipy falls short on speed here:
+    it sorts both samples again on every call (two argsorts and a sort of their
+    union), while a reference profile and a batch column are sorted once, so the
+    union is a merge of two sorted runs. The unit tests hold it to scipy's result.
+    """
+    union = np.sort(np.concatenate([u, v]), kind="stable")  # timsort merges the runs
+    deltas = np.diff(union)
+    u_cdf = np.searchsorted(u, union[:-1], side="right") / len(u)
+    v_cdf = np.searchsorted(v, union[:-1], side="right") / len(v)
+    return float(np.dot(np.abs(u_cdf - v_cdf), deltas))
+
+
 @register("wasserstein", "Wasserstein distance (normed)", (NUM,), 0.1, ">=")
 def wasserstein(ref: Sample, cur: Sample) -> Score:
-    from scipy import stats
-
     norm = max(ref.population_std(), 0.001)
-    distance = stats.wasserstein_distance(ref.points, cur.points)
-    return Score(float(distance) / norm, approximate=not ref.exact)
+    distance = wasserstein_sorted(ref.points, cur.points)
+    return Score(distance / norm, approximate=not ref.exact)
 
 
 def _chi_counts(ref: Sample, cur: Sample) -> tuple[list[Any], dict[Any, int], dict[Any, int]]:
