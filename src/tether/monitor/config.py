@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.errors import ConfigError
+from tether.monitor.stattests import REGISTRY
 
 SECTION = "[tool.tether.monitor]"
 
@@ -77,14 +78,11 @@ def parse(text: str) -> MonitorConfig:
         if threshold is not None and not isinstance(threshold, int | float):
             raise ConfigError(f"{SECTION} columns.{name!r}.threshold must be a number")
         test = rule.get("test")
-        if test is not None:
-            from tether.monitor.stattests import REGISTRY
-
-            if test not in REGISTRY:
-                raise ConfigError(
-                    f"{SECTION} columns.{name!r} names an unknown test {test!r}",
-                    f"Choose one of: {', '.join(sorted(REGISTRY))}.",
-                )
+        if test is not None and test not in REGISTRY:
+            raise ConfigError(
+                f"{SECTION} columns.{name!r} names an unknown test {test!r}",
+                f"Choose one of: {', '.join(sorted(REGISTRY))}.",
+            )
         columns[str(name)] = ColumnRule(test, None if threshold is None else float(threshold))
     return MonitorConfig(
         reference=_string(section, "reference"),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from tether.errors import UsageError
-from tether.monitor import data, stattests
+from tether.monitor import data, reference, stattests
 from tether.monitor.config import MonitorConfig
 from tether.monitor.profile import PREDICTION, ColumnProfile, Profile
 from tether.monitor.stattests import CAT, NUM, Sample
@@ -386,8 +386,6 @@ def compare(
 
 def drift(root: Path, ref: str, batch: Path, exact: bool = False) -> DriftReport:
     """``batch`` (a CSV file) against release ``ref``'s reference."""
-    from tether.monitor import reference
-
     frame = data.read_csv(batch, "batch")
     found = reference.load(root, ref, exact=exact)
     predictions = score_batch(root, found, frame)
@@ -405,8 +403,6 @@ def drift(root: Path, ref: str, batch: Path, exact: bool = False) -> DriftReport
 
 def score_batch(root: Path, found: Any, frame: pd.DataFrame) -> np.ndarray | str | None:
     """The model's predictions on ``frame`` (without the target), or why it failed."""
-    from tether.monitor import reference
-
     if found.profile.prediction is None:
         return None
     model = reference.load_model(root, found.manifest)

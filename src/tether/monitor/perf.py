@@ -204,7 +204,7 @@ def compute(
 def gates(
     metrics: list[Metric], rules: list[str], lower_is_better: tuple[str, ...], label: str
 ) -> list[Verdict]:
-    diff = MetricsDiff(a="release", b=label, a_commit=None, b_commit=None)
+    diff = MetricsDiff(a="release", b=label)
     diff.rows = [Row(METRICS, m.path, m.name, m.recorded, m.value) for m in metrics]
     return evaluate_gates(diff, rules, lower_is_better)
 

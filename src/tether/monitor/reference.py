@@ -8,9 +8,6 @@ in the manifest. A fresh clone reads it like any released output, through
 ``tether.objects.fetch`` (every byte rehashed). Releases made before profiles
 existed get theirs built on the spot from the training data the manifest pins by
 md5. A model is unpickled only after its bytes hash to the manifest's md5.
-
-pandas, scipy and scikit-learn are imported when a profile is built or read, not
-with this module: ``tether release`` imports it, and registry commands stay fast.
 """
 
 from __future__ import annotations
@@ -19,19 +16,18 @@ import hashlib
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from tether import objects
 from tether.backends import dvc
 from tether.errors import ConfigError, IntegrityError, UsageError
 from tether.monitor import config as configs
+from tether.monitor import data
+from tether.monitor.profile import Profile, build
 from tether.registry import manifest as manifests
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
-    from tether.monitor.profile import Profile
 
 STORED = "stored"  # the profile recorded with the release
 REBUILT = "rebuilt"  # built now from the training data (release made before profiles)
@@ -121,8 +117,6 @@ def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
     """The model's score per row: the probability of the second class for a binary
     classifier with ``predict_proba``, else ``predict``. UsageError when the model
     cannot score the frame."""
-    import numpy as np
-
     try:
         if hasattr(model, "predict_proba"):
             scores = np.asarray(model.predict_proba(frame))
@@ -154,9 +148,6 @@ def build_profile(
 ) -> Profile:
     """The profile of the release's training data (fetched by md5) and of its model's
     predictions on it; the rows are kept in it for exact tests."""
-    from tether.monitor import data
-    from tether.monitor.profile import build
-
     assert config.reference is not None
     md5 = _data_md5(manifest, config.reference)
     frame = data.read_csv(objects.fetch(root, md5), f"training data {config.reference}")
@@ -193,8 +184,6 @@ def load(root: Path, ref: str, exact: bool = False) -> Reference:
 
     ``exact``: the training data's rows (fetched by md5) rather than the profile.
     """
-    from tether.monitor.profile import Profile
-
     record = manifests.lookup(root, ref)
     config = configs.load(root)
     stored = record.manifest.profile

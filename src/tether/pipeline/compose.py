@@ -174,7 +174,3 @@ def compose(root: Path, overrides: Sequence[str]) -> Composition:
         return Composition(tuple(overrides), temp.read_bytes())
     finally:
         temp.unlink(missing_ok=True)
-
-
-def write_params(root: Path, composition: Composition) -> None:
-    atomic.write_bytes(root / dvc.PARAMS_FILE, composition.content)

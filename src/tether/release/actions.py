@@ -12,15 +12,15 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import yaml
-
+from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
-from tether.monitor.reference import store_profile
+from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import (
@@ -34,8 +34,14 @@ from tether.registry.tags import (
     validate_stage,
     validate_version,
 )
+from tether.release import record
+from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
+
+# Stores a release's reference profile (repo root, manifest, DVC remote) and returns
+# its md5; the monitor domain provides it, the command passes it in.
+ProfileHook = Callable[[Path, manifests.Manifest, str], str]
 
 
 @dataclass(frozen=True)
@@ -79,20 +85,18 @@ class Deregistered:
 # --- shared checks -------------------------------------------------------------------
 
 
-def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
-    """The ``artifacts:`` of the dvc.yaml that declares ``name`` (``dir:name`` is in
-    ``dir/dvc.yaml``), at ``commit``."""
-    folder, _, _ = name.rpartition(":")
-    path = f"{folder}/{dvc.PIPELINE_FILE}" if folder else dvc.PIPELINE_FILE
-    blob = git.read_blob(commit, path)
-    if blob is None:
-        return {}
-    try:
-        data = yaml.safe_load(blob) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML at {commit[:8]}: {exc}") from None
-    artifacts = data.get("artifacts") if isinstance(data, dict) else None
-    return artifacts if isinstance(artifacts, dict) else {}
+def declared_artifact(root: Path, commit: str, name: str) -> dvcfiles.Artifact:
+    """The artifact ``name`` as dvc.yaml declares it at ``commit`` (``dir:name`` is
+    declared in ``dir/dvc.yaml``); UsageError naming the declared ones if absent."""
+    artifacts = dvcfiles.read(root, commit).artifacts
+    if name in artifacts:
+        return artifacts[name]
+    folder = name.rpartition(":")[0]
+    declared = [n.rpartition(":")[2] for n in artifacts if n.rpartition(":")[0] == folder]
+    raise UsageError(
+        f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
+        f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
+    )
 
 
 def _git_remote(git: GitRepo) -> str:
@@ -185,12 +189,10 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted(
-            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-        )
+        live = ", ".join(v.version for v in artifact.live_versions)
         raise UsageError(
             f"{artifact.name} has no version {version}",
-            f"Released versions: {', '.join(live) or 'none'}.",
+            f"Released versions: {live or 'none'}.",
         )
     if not found.active:
         raise UsageError(
@@ -219,8 +221,28 @@ def release(
     ref: str | None = None,
     message: str | None = None,
     push: bool = False,
+    profile: ProfileHook | None = None,
 ) -> Released:
-    """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    """Register ``name`` at HEAD as a new version, refusing anything not reproducible.
+
+    ``profile`` (the command passes ``tether.monitor.reference.store_profile``)
+    stores the release's reference profile and returns its md5 for the manifest.
+    """
+    with GitRepo(root) as git:
+        return _release(git, root, name, version, bump, ref, message, push, profile)
+
+
+def _release(
+    git: GitRepo,
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+    profile: ProfileHook | None = None,
+) -> Released:
     validate_name(name)
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
@@ -229,9 +251,6 @@ def release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
-    from tether.revisions import resolve
-
-    git = GitRepo(root)
     head = git.head()
     if head is None:
         raise UsageError("the repository has no commits yet", "Commit the project first.")
@@ -242,13 +261,7 @@ def release(
             f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
         )
 
-    declared = declared_artifacts(git, commit, name)
-    if name.rpartition(":")[2] not in declared:
-        raise UsageError(
-            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
-            f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
-        )
-    path = str(declared[name.rpartition(":")[2]].get("path", ""))
+    path = declared_artifact(root, commit, name).path
 
     changed = git.tracked_changes()
     if changed:
@@ -284,8 +297,6 @@ def release(
     remote = _git_remote(git) if push else None
     taken = _taken_names(git, registry, name, remote)  # before the slow checks
 
-    from tether.pipeline.check import check
-
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -302,9 +313,10 @@ def release(
         )
     uploaded = dvc.push_outputs(root, dvc_remote)
 
-    built = manifests.build(root, git, commit, name, new_version, path)
-    # The reference `tether monitor` compares new data with (empty when not configured).
-    built = replace(built, profile=store_profile(root, built, dvc_remote))
+    built = record.build(root, git, commit, name, new_version, path)
+    if profile is not None:
+        # The reference `tether monitor` compares new data with; stored before the tag.
+        built = replace(built, profile=profile(root, built, dvc_remote))
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
