@@ -161,3 +161,33 @@ def test_chunks_show_a_trend(example: Example, tmp_path: Path) -> None:
     assert chunks[2]["metrics"]["f1"] < chunks[0]["metrics"]["f1"]
     page = html.read_text(encoding="utf-8")
     assert "Per chunk (week)" in page and "<polyline" in page
+
+
+def test_exact_tests_the_training_rows_fetched_by_md5(example: Example, tmp_path: Path) -> None:
+    batch = _write(_shifted(example, ["mean radius"]), tmp_path / "one.csv")
+    _, exact = _drift(example, example.new, batch, "--exact")
+    _, stored = _drift(example, example.new, batch)
+    assert exact["reference"] == "raw" and stored["reference"] == "stored"
+    assert [c["score"] for c in exact["columns"]] == [c["score"] for c in stored["columns"]]
+
+
+def test_a_corrupted_model_is_never_unpickled(example_copy: Path, tmp_path: Path) -> None:
+    manifest = json.loads(
+        tether(example_copy, "manifest", "cancer-classifier@v1.0.0", "--json", check=True).stdout
+    )
+    outs = manifest.get("outs") or manifest["manifest"]["outs"]
+    md5 = outs["models/model.pkl"]
+    cached = example_copy / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    cached.chmod(0o644)
+    # A pickle that would run code when loaded: it must never be.
+    marker = tmp_path / "pwned"
+    cached.write_bytes(b"cos\nsystem\n(S'touch " + str(marker).encode() + b"'\ntR.")
+    batch = _write(split_of_copy(example_copy), tmp_path / "test.csv")
+    proc = tether(example_copy, "monitor", "perf", "cancer-classifier@v1.0.0", str(batch))
+    assert proc.returncode == 3, proc.stderr
+    assert "is corrupted: its bytes hash to" in proc.stderr and md5 in proc.stderr
+    assert not marker.exists()
+
+
+def split_of_copy(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "data/prepared/test.csv")
