@@ -220,101 +220,80 @@ def _choose(
     return test, threshold
 
 
+def _named(base: dict[str, Any], status: str, note: str, drifted: bool = True) -> ColumnDrift:
+    """A column that could not be tested, with why: counted as drifted unless there
+    is nothing to compare on either side."""
+    return ColumnDrift(**base, status=status, drifted=drifted, counted=drifted, note=note)
+
+
+def _untestable(
+    base: dict[str, Any], series: pd.Series | None, cleaned: data.Cleaned, ref: Sample
+) -> ColumnDrift | None:
+    if cleaned.unparsable:
+        examples = ", ".join(repr(e) for e in cleaned.examples)
+        dtype = f" (now {series.dtype})" if series is not None else ""
+        return _named(
+            base,
+            DTYPE,
+            f"numbers in training{dtype}; {cleaned.unparsable} value(s) are not numbers: {examples}",
+        )
+    if ref.n == 0 and len(cleaned.values) == 0:
+        return _named(base, NOT_TESTED, "no values in training nor in the batch", drifted=False)
+    if ref.n == 0:
+        return _named(base, NEW_VALUES, "the column was empty in training and has values now")
+    if len(cleaned.values) == 0:
+        return _named(base, EMPTY, f"every value is null in the batch ({cleaned.nulls} rows)")
+    return None
+
+
+def _new_categories(ref: Sample, cur: Sample) -> str:
+    new = sorted(set(cur.counts) - set(ref.counts), key=str)
+    if not new:
+        return ""
+    rows = sum(cur.counts[k] for k in new)
+    shown = ", ".join(repr(k) for k in new[:5]) + (" ..." if len(new) > 5 else "")
+    noun = "category" if len(new) == 1 else "categories"
+    return f"{len(new)} {noun} never seen in training ({rows} rows): {shown}"
+
+
 def compare_column(
     profile: ColumnProfile,
     series: pd.Series | None,
     role: str,
     config: MonitorConfig,
     exact: bool = True,
-    cleaned: data.Cleaned | None = None,
 ) -> ColumnDrift:
     """One column of the batch (``series``, None when absent) against its profile."""
-    name, kind = profile.name, profile.kind
     base: dict[str, Any] = {
-        "column": name,
+        "column": profile.name,
         "role": role,
-        "kind": kind,
+        "kind": profile.kind,
         "reference_rows": profile.count,
     }
-    if series is None and cleaned is None:
+    if series is None:
         if role == TARGET:
-            return ColumnDrift(
-                **base,
-                status=NOT_TESTED,
-                drifted=False,
-                counted=False,
-                note="the batch has no labels",
-            )
-        return ColumnDrift(
-            **base,
-            status=MISSING,
-            drifted=True,
-            counted=True,
-            note="the batch has no such column",
-        )
-    if cleaned is None:
-        assert series is not None
-        cleaned = data.clean(series, kind)
+            return _named(base, NOT_TESTED, "the batch has no labels", drifted=False)
+        return _named(base, MISSING, "the batch has no such column")
+    cleaned = data.clean(series, profile.kind)
     base.update(current_rows=len(cleaned.values), current_nulls=cleaned.nulls)
-    if cleaned.unparsable:
-        examples = ", ".join(repr(e) for e in cleaned.examples)
-        dtype = f" (now {series.dtype})" if series is not None else ""
-        return ColumnDrift(
-            **base,
-            status=DTYPE,
-            drifted=True,
-            counted=True,
-            note=f"numbers in training{dtype}; {cleaned.unparsable} value(s) are not numbers: {examples}",
-        )
     ref = profile.sample(exact)
-    cur = data.sample(cleaned.values, kind)
-    if ref.n == 0 and cur.n == 0:
-        return ColumnDrift(
-            **base,
-            status=NOT_TESTED,
-            drifted=False,
-            counted=False,
-            note="no values in training nor in the batch",
-        )
-    if ref.n == 0:
-        return ColumnDrift(
-            **base,
-            status=NEW_VALUES,
-            drifted=True,
-            counted=True,
-            note="the column was empty in training and has values now",
-        )
-    if cur.n == 0:
-        return ColumnDrift(
-            **base,
-            status=EMPTY,
-            drifted=True,
-            counted=True,
-            note=f"every value is null in the batch ({cleaned.nulls} rows)",
-        )
-    test, threshold = _choose(ref, cur, name, config)
+    problem = _untestable(base, series, cleaned, ref)
+    if problem is not None:
+        return problem
+    cur = data.sample(cleaned.values, profile.kind)
+    test, threshold = _choose(ref, cur, profile.name, config)
     score = test.func(ref, cur)
     drifted = test.drifted(score.value, threshold)
-    notes = []
-    status = DRIFT if drifted else OK
-    if kind == CAT:
-        new = sorted(set(cur.counts) - set(ref.counts))
-        if new:
-            status = NEW_CATEGORIES
-            rows = sum(cur.counts[k] for k in new)
-            shown = ", ".join(repr(k) for k in new[:5]) + (" ..." if len(new) > 5 else "")
-            notes.append(
-                f"{len(new)} categor{'y' if len(new) == 1 else 'ies'} never seen in training ({rows} rows): {shown}"
-            )
-    if ref.distinct == 1:
-        notes.append("constant in training")
-    if np.isnan(score.value):
-        notes.append("the test gave no score")
-    if score.approximate:
-        notes.append("from the profile's quantiles")
+    new = _new_categories(ref, cur) if profile.kind == CAT else ""
+    notes = [
+        new,
+        "constant in training" if ref.distinct == 1 else "",
+        "the test gave no score" if np.isnan(score.value) else "",
+        "from the profile's quantiles" if score.approximate else "",
+    ]
     return ColumnDrift(
         **base,
-        status=status,
+        status=NEW_CATEGORIES if new else (DRIFT if drifted else OK),
         drifted=drifted,
         counted=True,
         test=test.name,
@@ -322,7 +301,7 @@ def compare_column(
         score=score.value,
         threshold=threshold,
         approximate=score.approximate,
-        note="; ".join(notes),
+        note="; ".join(n for n in notes if n),
         plot=_plot(ref, cur),
     )
 

@@ -232,17 +232,7 @@ def release(
         return _release(git, root, name, version, bump, ref, message, push, profile)
 
 
-def _release(
-    git: GitRepo,
-    root: Path,
-    name: str,
-    version: str | None = None,
-    bump: str | None = None,
-    ref: str | None = None,
-    message: str | None = None,
-    push: bool = False,
-    profile: ProfileHook | None = None,
-) -> Released:
+def _check_arguments(name: str, version: str | None, bump: str | None) -> None:
     validate_name(name)
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
@@ -251,6 +241,9 @@ def _release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
+
+def _release_commit(git: GitRepo, name: str, ref: str | None) -> str:
+    """HEAD, when ``ref`` (if given) names it and the work tree is clean."""
     head = git.head()
     if head is None:
         raise UsageError("the repository has no commits yet", "Commit the project first.")
@@ -260,9 +253,10 @@ def _release(
             f"--ref {ref} is not the checked-out commit; tether releases only what it can check",
             f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
         )
+    return commit
 
-    path = declared_artifact(root, commit, name).path
 
+def _require_clean(git: GitRepo) -> None:
     changed = git.tracked_changes()
     if changed:
         listed = ", ".join(p for _, p in changed[:5]) + (" ..." if len(changed) > 5 else "")
@@ -272,9 +266,11 @@ def _release(
             "Commit them (`git commit -a`) or set them aside (`git stash`), then release again.",
         )
 
-    registry = state.read(git)
+
+def _new_tag(registry: state.Registry, name: str, new_version: str, commit: str) -> str:
+    """The registration tag of ``name`` ``new_version`` at ``commit``, refused when
+    the version or the commit is already released or the tag exists."""
     artifact = registry.find(name)
-    new_version = _next_version(artifact, version, bump)
     if artifact is not None:
         existing = artifact.versions.get(new_version)
         if existing is not None and existing.registered:
@@ -294,9 +290,11 @@ def _release(
         raise UsageError(
             f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
         )
-    remote = _git_remote(git) if push else None
-    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+    return tag
 
+
+def _require_reproducible(root: Path, commit: str) -> str:
+    """``tether check`` passes; returns the default DVC remote the data goes to."""
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -304,13 +302,38 @@ def _release(
             f"`tether check` fails at {commit[:8]}, so it cannot be released: {lines}",
             "Fix the problems (`tether check` lists them), commit, then release again.",
         )
-
     dvc_remote = dvc.default_remote(root)
     if dvc_remote is None:
         raise ConfigError(
             "no default DVC remote is configured, so the release's data could not be fetched by anyone else",
             "Add one: `dvc remote add -d storage URL`, commit .dvc/config, then release again.",
         )
+    return dvc_remote
+
+
+def _release(
+    git: GitRepo,
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+    profile: ProfileHook | None = None,
+) -> Released:
+    _check_arguments(name, version, bump)
+    commit = _release_commit(git, name, ref)
+    path = declared_artifact(root, commit, name).path
+    _require_clean(git)
+
+    registry = state.read(git)
+    new_version = _next_version(registry.find(name), version, bump)
+    tag = _new_tag(registry, name, new_version, commit)
+    remote = _git_remote(git) if push else None
+    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+
+    dvc_remote = _require_reproducible(root, commit)
     uploaded = dvc.push_outputs(root, dvc_remote)
 
     built = record.build(root, git, commit, name, new_version, path)
