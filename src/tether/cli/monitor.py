@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -31,9 +32,14 @@ REPO = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Use this rep
 
 
 def _write_html(path: Path, text: str) -> None:
+    """Write the report atomically, readable as any new file is (the temporary file
+    it is renamed from is private)."""
     from tether.pipeline.atomic import write_bytes
 
     write_bytes(path, text.encode("utf-8"))
+    mask = os.umask(0)
+    os.umask(mask)
+    path.chmod(0o666 & ~mask)
 
 
 @monitor_app.command(
