@@ -30,9 +30,10 @@ def _steps(workflow: dict):
         yield from job.get("steps", [])
 
 
-def test_the_four_workflows_exist():
+def test_the_five_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
         "ci.yml",
+        "monitor.yml",
         "pr-comment.yml",
         "pr-report.yml",
         "release.yml",
@@ -58,7 +59,7 @@ def _actionlint(cwd: Path):
 def test_actionlint_reports_no_findings():
     done = _actionlint(PROJECT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Checking 4 workflow file(s)" in done.stdout
+    assert "Checking 5 workflow file(s)" in done.stdout
     assert "All workflow files passed lint checks" in done.stdout
 
 
@@ -245,3 +246,16 @@ def test_the_artifact_size_is_checked_before_download(tmp_path: Path, answer: st
     )
     if not ok:
         assert f"missing or over the 1 MiB cap ({answer} bytes)" in done.stderr
+
+
+def test_monitor_runs_on_a_schedule_fails_on_drift_and_uploads_the_report():
+    workflow = _load("monitor.yml")
+    assert workflow["on"]["schedule"] and "workflow_dispatch" in workflow["on"]
+    assert workflow["permissions"] == {}
+    job = workflow["jobs"]["drift"]
+    assert job["env"]["MONITOR_DATA"] == "${{ vars.MONITOR_DATA }}"
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert 'tether monitor drift "$MONITOR_REF" "$MONITOR_DATA"' in script
+    assert "--fail-on-drift" in script and "--html monitor/drift.html" in script
+    upload = next(s for s in job["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["if"] == "always()" and upload["with"]["path"] == "monitor/"

@@ -8,6 +8,7 @@ diffs read straight from git) never pay for it.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -602,3 +603,43 @@ def reproduce_forced(repo: Repo, stage: Any, log: Path | None = None) -> None:
             tail = "\n" + "\n".join(f"  | {line}" for line in lines) if lines else ""
         name = stage_label(repo, stage)
         raise ExternalError(f"stage {name!r} failed: {detail}{tail}") from None
+
+
+# monitor: a release's reference profile, kept beside its data -----------------
+
+
+def store_object(root: Path, data: bytes, remote: str) -> str:
+    """Put ``data`` in the local DVC cache under its md5 and push that one object to
+    ``remote`` with DVC's own transfer; returns the md5.
+
+    Release profiles are not outputs of any stage, so ``dvc push`` would not send
+    them: this is the one object tether adds to the cache and the remote itself.
+    """
+    import hashlib
+
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    with open_repo(root) as repo:
+        target = Path(cache_store(repo).oid_to_path(md5))
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tether-")
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+            os.chmod(temp, 0o444)
+            os.replace(temp, target)
+        failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
+        try:
+            result = repo.cloud.push([HashInfo("md5", md5)], remote=remote)
+        except failures as exc:
+            raise ExternalError(
+                f"dvc push of object {md5} to remote {remote!r} failed: {exc}",
+                "Check the remote with `dvc remote list`, then release again.",
+            ) from None
+    if result.failed:
+        raise ExternalError(
+            f"remote {remote!r} did not accept object {md5}",
+            "Check the remote with `dvc remote list`, then release again.",
+        )
+    return md5

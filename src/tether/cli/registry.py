@@ -122,6 +122,7 @@ def release_command(
     remote (release pushes them). The first version is v0.1.0; later ones bump
     the patch unless --bump or --version says otherwise.
     """
+    from tether.monitor.reference import store_profile
     from tether.registry.tags import validate_name
     from tether.release import render
     from tether.release.actions import release
@@ -135,6 +136,7 @@ def release_command(
         ref=ref,
         message=message,
         push=push,
+        profile=store_profile,
     )
     if as_json:
         print_json(render.released_json(done))

@@ -47,6 +47,9 @@ class Manifest:
     platform: str = ""
     machine: str = ""
     threads: dict[str, Any] = field(default_factory=dict)
+    # The md5 of the release's reference profile for `tether monitor` (a DVC object,
+    # in the cache and the remote); empty when monitoring is not configured.
+    profile: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as strict JSON data: NaN and infinite metrics written as
@@ -69,6 +72,7 @@ class Manifest:
             "machine": self.machine,
             "packages": self.packages,
             "threads": self.threads,
+            **({"profile": self.profile} if self.profile else {}),
         }
 
     def environment(self) -> dict[str, Any]:

@@ -12,7 +12,8 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tether import dvcfiles
@@ -37,6 +38,10 @@ from tether.release import record
 from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
+
+# Stores a release's reference profile (repo root, manifest, DVC remote) and returns
+# its md5; the monitor domain provides it, the command passes it in.
+ProfileHook = Callable[[Path, manifests.Manifest, str], str]
 
 
 @dataclass(frozen=True)
@@ -216,10 +221,15 @@ def release(
     ref: str | None = None,
     message: str | None = None,
     push: bool = False,
+    profile: ProfileHook | None = None,
 ) -> Released:
-    """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    """Register ``name`` at HEAD as a new version, refusing anything not reproducible.
+
+    ``profile`` (the command passes ``tether.monitor.reference.store_profile``)
+    stores the release's reference profile and returns its md5 for the manifest.
+    """
     with GitRepo(root) as git:
-        return _release(git, root, name, version, bump, ref, message, push)
+        return _release(git, root, name, version, bump, ref, message, push, profile)
 
 
 def _check_arguments(name: str, version: str | None, bump: str | None) -> None:
@@ -310,6 +320,7 @@ def _release(
     ref: str | None = None,
     message: str | None = None,
     push: bool = False,
+    profile: ProfileHook | None = None,
 ) -> Released:
     _check_arguments(name, version, bump)
     commit = _release_commit(git, name, ref)
@@ -325,6 +336,9 @@ def _release(
     dvc_remote = _require_reproducible(root, commit)
     # The tag message is complete before anything is uploaded: nothing fails after.
     built = record.build(root, git, commit, name, new_version, path)
+    if profile is not None:
+        # The reference `tether monitor` compares new data with; stored before the tag.
+        built = replace(built, profile=profile(root, built, dvc_remote))
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )

@@ -1,0 +1,203 @@
+"""A release's reference for monitoring: its profile, its training data, its model.
+
+At release time (``store_profile``, called by ``tether release``) the training
+data named in ``[tool.tether.monitor]`` is profiled together with the model's
+predictions on it, and the profile is stored as one DVC object: in the local cache
+and pushed to the default DVC remote, next to the data it summarises, with its md5
+in the manifest. A fresh clone reads it like any released output, through
+``tether.objects.fetch`` (every byte rehashed). Releases made before profiles
+existed get theirs built on the spot from the training data the manifest pins by
+md5. A model is unpickled only after its bytes hash to the manifest's md5.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tether import objects
+from tether.backends import dvc
+from tether.errors import ConfigError, IntegrityError, UsageError
+from tether.monitor import config as configs
+from tether.monitor import data
+from tether.monitor.profile import Profile, build
+from tether.registry import manifest as manifests
+
+STORED = "stored"  # the profile recorded with the release
+REBUILT = "rebuilt"  # built now from the training data (release made before profiles)
+RAW = "raw"  # the training data's rows themselves (--exact)
+
+
+@dataclass(frozen=True)
+class Reference:
+    ref: str
+    record: manifests.ReleaseRecord
+    profile: Profile
+    config: configs.MonitorConfig
+    origin: str  # STORED, REBUILT or RAW
+
+    @property
+    def manifest(self) -> manifests.Manifest:
+        return self.record.manifest
+
+
+def target_column(config: configs.MonitorConfig, params: dict[str, Any]) -> str | None:
+    if config.target:
+        return config.target
+    if config.target_param:
+        value = configs.param(params, config.target_param)
+        if not isinstance(value, str):
+            raise ConfigError(
+                f"{configs.SECTION} target_param {config.target_param!r} names no column "
+                "in the release's params",
+                "Set `target = COLUMN` instead, or point target_param at the params key "
+                "that holds the label column's name.",
+            )
+        return value
+    return None
+
+
+def categorical_columns(config: configs.MonitorConfig, params: dict[str, Any]) -> frozenset[str]:
+    names = set(config.categorical)
+    if config.categorical_param:
+        value = configs.param(params, config.categorical_param)
+        if isinstance(value, list):
+            names.update(str(v) for v in value)
+    return frozenset(names)
+
+
+def decision_threshold(config: configs.MonitorConfig, params: dict[str, Any]) -> float:
+    if config.threshold_param:
+        value = configs.param(params, config.threshold_param)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return 0.5
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def load_model(root: Path, manifest: manifests.Manifest) -> Any:
+    """The release's model, unpickled only once its bytes hash to the manifest's md5."""
+    md5 = manifest.outs.get(manifest.path)
+    if not md5:
+        raise UsageError(
+            f"release {manifest.artifact} {manifest.version} records no md5 for its model "
+            f"{manifest.path!r}, so it cannot be loaded safely",
+            "Declare the model as a DVC output of a stage, then release again.",
+        )
+    if md5.endswith(".dir"):
+        raise UsageError(
+            f"the model of {manifest.artifact} {manifest.version} is a directory "
+            f"({manifest.path}); tether monitor loads a pickled model file",
+            "Save the model as one pickle file.",
+        )
+    raw = objects.fetch(root, md5).read_bytes()
+    actual = _md5(raw)
+    if actual != md5:  # fetch hashed it; the bytes read now are the ones that count
+        raise IntegrityError(f"the model {manifest.path}", md5, actual)
+    try:
+        return pickle.loads(raw)  # the bytes are the released model, proven above
+    except Exception as exc:
+        raise UsageError(
+            f"the model {manifest.path} of {manifest.artifact} {manifest.version} could not "
+            f"be unpickled here: {type(exc).__name__}: {exc}",
+            "Install the packages it was trained with (`tether manifest REF` lists them).",
+        ) from None
+
+
+def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """The model's score per row: the probability of the second class for a binary
+    classifier with ``predict_proba``, else ``predict``. UsageError when the model
+    cannot score the frame."""
+    try:
+        if hasattr(model, "predict_proba"):
+            scores = np.asarray(model.predict_proba(frame))
+            if scores.ndim == 2 and scores.shape[1] == 2:
+                return scores[:, 1].astype(np.float64)
+        return np.asarray(model.predict(frame))
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise UsageError(
+            f"the model could not score the data: {type(exc).__name__}: {first}",
+            "Give the columns the model was trained on, with the same kinds of values.",
+        ) from None
+
+
+def _data_md5(manifest: manifests.Manifest, path: str) -> str:
+    md5 = manifest.outs.get(path) or manifest.deps.get(path)
+    if not md5:
+        known = ", ".join(sorted({*manifest.outs, *manifest.deps})[:8])
+        raise ConfigError(
+            f"{configs.SECTION} reference {path!r} is not an output or dependency the release "
+            f"{manifest.artifact} {manifest.version} recorded (it has: {known})",
+            "Point `reference` at the train stage's input, e.g. data/prepared/train.csv.",
+        )
+    return md5
+
+
+def build_profile(
+    root: Path, manifest: manifests.Manifest, config: configs.MonitorConfig
+) -> Profile:
+    """The profile of the release's training data (fetched by md5) and of its model's
+    predictions on it; the rows are kept in it for exact tests."""
+    assert config.reference is not None
+    md5 = _data_md5(manifest, config.reference)
+    frame = data.read_csv(objects.fetch(root, md5), f"training data {config.reference}")
+    target = target_column(config, manifest.params)
+    if target is not None and target not in frame.columns:
+        raise ConfigError(
+            f"the target column {target!r} is not in the training data {config.reference}",
+            f"Set {configs.SECTION} target (or target_param) to its label column.",
+        )
+    model = load_model(root, manifest)
+    features = frame.drop(columns=[target]) if target else frame
+    return build(
+        frame,
+        target,
+        categorical_columns(config, manifest.params),
+        predictions=predict(model, features),
+        source={"path": config.reference, "md5": md5},
+        model={"path": manifest.path, "md5": manifest.outs.get(manifest.path, "")},
+    )
+
+
+def store_profile(root: Path, manifest: manifests.Manifest, remote: str) -> str:
+    """The release hook: profile the training data and the model's predictions, put
+    the profile in the DVC cache and ``remote``, return its md5 ("" when
+    ``[tool.tether.monitor]`` is not configured)."""
+    config = configs.load(root)
+    if not config.configured:
+        return ""
+    return dvc.store_object(root, build_profile(root, manifest, config).to_bytes(), remote)
+
+
+def load(root: Path, ref: str, exact: bool = False) -> Reference:
+    """The reference of release ``ref`` (NAME@vX.Y.Z, NAME@latest, NAME#STAGE).
+
+    ``exact``: the training data's rows (fetched by md5) rather than the profile.
+    """
+    record = manifests.lookup(root, ref)
+    config = configs.load(root)
+    stored = record.manifest.profile
+    if stored and not exact:
+        raw = objects.fetch(root, stored).read_bytes()
+        if _md5(raw) != stored:
+            raise IntegrityError(f"the reference profile of {ref}", stored, _md5(raw))
+        return Reference(ref, record, Profile.from_bytes(raw, f"profile {stored}"), config, STORED)
+    if not config.configured:
+        raise ConfigError(
+            f"{ref} has no reference profile and {configs.SECTION} is not configured, so "
+            "there is no training data to compare with",
+            "Add [tool.tether.monitor] with `reference = PATH` (the train stage's input) "
+            "to pyproject.toml.",
+        )
+    profile = build_profile(root, record.manifest, config)
+    return Reference(ref, record, profile, config, RAW if exact else REBUILT)
