@@ -8,12 +8,15 @@ import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tether.cli import app, repo_root
 from tether.cli.output import out, print_json
+
+if TYPE_CHECKING:
+    from tether.registry.publish import Publication
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -121,8 +124,43 @@ PUSH_OPTION = typer.Option(
 )
 
 
-def _pushed(remote: str | None) -> str:
-    return f" and pushed it to {remote}" if remote else ""
+def _pushed(published: Publication | None) -> str:
+    if published is None:
+        return ""
+    if published.carried:
+        return (
+            f" and pushed it to {published.remote} together with {', '.join(published.carried)}"
+            " (one atomic push)"
+        )
+    return f" and pushed it to {published.remote}"
+
+
+def _published_json(published: Publication | None) -> dict[str, Any]:
+    if published is None:
+        return {"pushed_to": None}
+    return {
+        "pushed_to": published.remote,
+        "pushed": published.pushed,
+        "landed": published.landed,
+        "clashes": [list(pair) for pair in published.clashes],
+    }
+
+
+def _landed_notes(published: Publication | None, name: str) -> None:
+    """Say which tags another clone pushed while the command ran (the state shown
+    was read after fetching them), and which share a counter with ours."""
+    if published is None or not published.landed:
+        return
+    out(
+        f"Meanwhile another clone pushed {', '.join(published.landed)} to {published.remote}; "
+        "fetched now, and the state above includes it."
+    )
+    for mine, theirs in published.clashes:
+        out(
+            f"warning: {mine} and {theirs} share one counter, so the order of the two events "
+            f"is ambiguous (GTO orders them by tag time). Check `tether log {name}`, and "
+            "promote again if a stage does not hold what you want."
+        )
 
 
 def _publish_hint(tag: str, pushed_to: str | None) -> None:
@@ -186,18 +224,19 @@ def release_command(
     if as_json:
         print_json({
             "artifact": done.artifact, "version": done.version, "tag": done.tag, "commit": done.commit,
-            "dvc_remote": done.dvc_remote, "uploaded": done.uploaded, "pushed_to": done.pushed_to,
-            "manifest": done.manifest.to_dict(),
+            "dvc_remote": done.dvc_remote, "uploaded": done.uploaded,
+            **_published_json(done.published), "manifest": done.manifest.to_dict(),
         })  # fmt: skip
         return
     out(
         f"released {done.artifact} {done.version}: created tag {done.tag} at {done.commit[:8]}"
-        f"{_pushed(done.pushed_to)}"
+        f"{_pushed(done.published)}"
     )
     out(
         f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
         f"Next: `tether promote {done.artifact} {done.version} STAGE`."
     )
+    _landed_notes(done.published, done.artifact)
     _publish_hint(done.tag, done.pushed_to)
 
 
@@ -206,14 +245,15 @@ def _print_change(change: Any, as_json: bool) -> None:
         print_json({
             "artifact": change.artifact, "stage": change.stage, "version": change.version,
             "tag": change.tag, "commit": change.commit, "previous": change.previous,
-            "current": change.current, "pushed_to": change.pushed_to,
+            "current": change.current, **_published_json(change.published),
         })  # fmt: skip
         return
     now = change.current or "(none)"
     out(
-        f"created tag {change.tag}{_pushed(change.pushed_to)}; "
+        f"created tag {change.tag}{_pushed(change.published)}; "
         f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> {now}"
     )
+    _landed_notes(change.published, change.artifact)
     _publish_hint(change.tag, change.pushed_to)
 
 
@@ -301,10 +341,10 @@ def deregister_command(
     if as_json:
         print_json({
             "artifact": done.artifact, "version": done.version, "tag": done.tag,
-            "commit": done.commit, "pushed_to": done.pushed_to, "stages": done.stages,
+            "commit": done.commit, **_published_json(done.published), "stages": done.stages,
         })  # fmt: skip
         return
-    out(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered")
+    out(f"created tag {done.tag}{_pushed(done.published)}; {name} {version} is deregistered")
     if done.stages:
         held = "; ".join(
             f"#{stage} now holds {holder}" if holder else f"#{stage} is now empty"
@@ -313,6 +353,7 @@ def deregister_command(
         out(f"It held {', '.join(f'#{s}' for s in done.stages)}: {held}.")
     else:
         out("It held no stage.")
+    _landed_notes(done.published, name)
     _publish_hint(done.tag, done.pushed_to)
 
 

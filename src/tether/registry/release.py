@@ -19,9 +19,10 @@ import yaml
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.errors import CheckFailed, ConfigError, UsageError
 from tether.registry import manifest as manifests
 from tether.registry import state
+from tether.registry.publish import Publication, git_remote, push_tags
 from tether.registry.tags import (
     FIRST_VERSION,
     Action,
@@ -46,7 +47,11 @@ class Released:
     dvc_remote: str
     uploaded: int
     manifest: manifests.Manifest
-    pushed_to: str | None
+    published: Publication | None  # None: the tag is local only
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,11 @@ class StageChange:
     commit: str
     previous: str | None  # who held the stage before
     current: str | None  # who holds it now
-    pushed_to: str | None
+    published: Publication | None  # None: the tag is local only
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 @dataclass(frozen=True)
@@ -69,10 +78,14 @@ class Deregistered:
     version: str
     tag: str
     commit: str
-    pushed_to: str | None
+    published: Publication | None
     # The stages the version held, each with who holds it now (None: empty). As in
     # GTO, a stage falls back to the version assigned to it before, if any.
     stages: dict[str, str | None]
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 # --- shared checks -------------------------------------------------------------------
@@ -94,22 +107,9 @@ def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
     return artifacts if isinstance(artifacts, dict) else {}
 
 
-def _git_remote(git: GitRepo) -> str:
-    remotes = git.remotes()
-    if "origin" in remotes:
-        return "origin"
-    if len(remotes) == 1:
-        return remotes[0]
-    raise UsageError(
-        "--push needs a Git remote: "
-        + ("there is none" if not remotes else "several exist and none is 'origin'"),
-        "Add one with `git remote add origin URL`, or run without --push.",
-    )
-
-
 def _taken_names(
     git: GitRepo, registry: state.Registry, name: str, remote: str | None
-) -> list[str]:
+) -> tuple[list[str], dict[str, str]]:
     """The tag names a new tag of ``name`` must not reuse, nor count below.
 
     Without a remote, the local tags. With one, its tags too, read with one
@@ -118,10 +118,13 @@ def _taken_names(
     decided from the local tags (the counter, the stage's holder) may be wrong: a
     different tag name with the same counter would even push cleanly and leave
     two events with one N. So that is refused before any tag is created.
+
+    Also returns the remote's tags as read, ``{name: object id}`` (empty without
+    a remote).
     """
     if remote is None:
-        return registry.tag_names
-    theirs = git.remote_tag_names(remote)
+        return registry.tag_names, {}
+    theirs = git.remote_tags(remote)
     local = set(registry.tag_names)
     missing = []
     for tag in theirs:
@@ -136,7 +139,7 @@ def _taken_names(
             f"Fetch them (`git fetch --tags {remote}`), check `tether show {name}`, "
             "then run the command again.",
         )
-    return [*registry.tag_names, *(t for t in theirs if t not in local)]
+    return [*registry.tag_names, *(t for t in theirs if t not in local)], theirs
 
 
 def _create(git: GitRepo, taken: list[str], tag: str, commit: str, message: str) -> None:
@@ -147,20 +150,23 @@ def _create(git: GitRepo, taken: list[str], tag: str, commit: str, message: str)
     git.create_tag(tag, commit, message)
 
 
-def _publish(git: GitRepo, tag: str, remote: str | None) -> str | None:
-    """Push ``tag``; on rejection delete it locally and say nothing was published."""
+def _publish(
+    git: GitRepo,
+    remote: str | None,
+    tag: str,
+    before: dict[str, str],
+    release_tag: str | None = None,
+) -> Publication | None:
+    """Push ``tag`` with the release tag it depends on, unless the remote holds
+    that very tag already: a stage tag is never published without its release.
+    One atomic push, so a remote holding a different tag of that name (which
+    rejects it) gets neither."""
     if remote is None:
         return None
-    try:
-        git.push_tag(remote, tag)
-    except ExternalError as exc:
-        git.delete_tag(tag)
-        raise ExternalError(
-            f"pushing {tag} to {remote!r} failed, so the local tag was deleted again and "
-            f"nothing was published: {exc.message}",
-            "Fetch the remote's tags (`git fetch --tags`), check access, then run the command again.",
-        ) from None
-    return remote
+    carried = []
+    if release_tag and before.get(release_tag) != git.tag_object(release_tag):
+        carried.append(release_tag)
+    return push_tags(git, remote, [tag], carried, set(before))
 
 
 def _artifact(registry: state.Registry, name: str) -> state.Artifact:
@@ -280,8 +286,8 @@ def release(
         raise UsageError(
             f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
         )
-    remote = _git_remote(git) if push else None
-    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+    remote = git_remote(git) if push else None
+    taken, before = _taken_names(git, registry, name, remote)  # before the slow checks
 
     from tether.pipeline.check import check
 
@@ -306,7 +312,7 @@ def release(
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
     _create(git, taken, tag, commit, manifests.render(built, human))
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before)
     return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
 
 
@@ -324,10 +330,10 @@ def _assign(
     remote: str | None,
 ) -> StageChange:
     previous = artifact.stages.get(stage)
-    taken = _taken_names(git, registry, artifact.name, remote)
+    taken, before = _taken_names(git, registry, artifact.name, remote)
     tag = format_tag(action, artifact.name, stage=stage, counter=next_counter(taken, artifact.name))
     _create(git, taken, tag, version.commit, message)
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before, version.tag)
     current = state.read(git).artifacts[artifact.name].stages.get(stage)
     return StageChange(
         artifact.name, stage, version.version, tag, version.commit, previous, current, pushed
@@ -343,7 +349,7 @@ def promote(root: Path, name: str, version: str, stage: str, push: bool = False)
     found = _live_version(artifact, version)
     if artifact.stages.get(stage) == version:
         raise UsageError(f"{name} {version} is already in stage {stage!r}", "Run `tether show`.")
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, found, stage, Action.ASSIGN,
         f"Promote {name} {version} to {stage}", remote,
@@ -389,7 +395,7 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
             f"no version of {name} held stage {stage!r} before {current}",
             f"Promote another version instead: `tether promote {name} VERSION {stage}`.",
         )
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, artifact.versions[target], stage, Action.ASSIGN,
         f"Roll back {name} {stage} from {current} to {target}", remote,
@@ -404,7 +410,7 @@ def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(f"no version of {name} is in stage {stage!r}", "Run `tether show`.")
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, artifact.versions[current], stage, Action.UNASSIGN,
         f"Unassign {stage} from {name} {current}", remote,
@@ -417,11 +423,11 @@ def deregister(root: Path, name: str, version: str, push: bool = False) -> Dereg
     validate_version(version)
     git, registry, artifact = _open(root, name)
     found = _live_version(artifact, version)
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     held = sorted(stage for stage, holder in artifact.stages.items() if holder == version)
-    taken = _taken_names(git, registry, name, remote)
+    taken, before = _taken_names(git, registry, name, remote)
     tag = format_tag(Action.DEREGISTER, name, version=version)
     _create(git, taken, tag, found.commit, f"Deregister {name} {version}")
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before, found.tag)
     now = state.read(git).artifacts[name].stages
     return Deregistered(name, version, tag, found.commit, pushed, {s: now.get(s) for s in held})
