@@ -264,6 +264,28 @@ class GitRepo:
                 found[ref[len("refs/tags/") :]] = oid
         return found
 
+    def tag_objects(self) -> dict[str, str]:
+        """``{tag name: object id}`` of every local tag (the tag object of an
+        annotated tag), from one ``git for-each-ref``."""
+        out = self.run("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", "refs/tags")
+        found = {}
+        for line in out.splitlines():
+            name, _, oid = line.partition("\0")
+            found[name] = oid
+        return found
+
+    def files_at(self, commit: str, paths: Sequence[str]) -> set[str]:
+        """Which of ``paths`` git holds a file or folder of at ``commit``."""
+        if not paths:
+            return set()
+        out = self.run("ls-tree", "-r", "--name-only", "-z", commit, "--", *paths)
+        files = [p for p in out.split("\0") if p]
+        return {
+            path
+            for path in paths
+            if any(f == path or f.startswith(path.rstrip("/") + "/") for f in files)
+        }
+
     def tag_object(self, name: str) -> str | None:
         """The object id ``refs/tags/NAME`` points at (the tag object of an annotated
         tag), None when there is no such tag."""

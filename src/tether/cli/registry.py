@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -166,9 +165,10 @@ def _landed_notes(published: Publication | None, name: str) -> None:
 def _publish_hint(tag: str, pushed_to: str | None) -> None:
     """Without --push the tag exists only here: say how to publish it."""
     if pushed_to is None:
+        # `tether push`, not `git push origin TAG`: a stage tag pushed alone would
+        # name a version the remote may not have (its release tag goes with it).
         out(
-            f"The tag is local only. Next: publish it with `git push origin {shlex.quote(tag)}` "
-            "(or pass --push next time)."
+            "The tag is local only. Next: publish it with `tether push` (or pass --push next time)."
         )
 
 
