@@ -12,16 +12,18 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import CheckFailed, ConfigError, UsageError
+from tether.errors import CheckFailed, ConfigError, TetherError, UsageError
 from tether.registry import manifest as manifests
 from tether.registry import state
+from tether.registry.gto_config import GtoConfig
+from tether.registry.gto_config import load as load_config
 from tether.registry.publish import Publication, git_remote, push_tags
 from tether.registry.tags import (
     FIRST_VERSION,
@@ -91,20 +93,35 @@ class Deregistered:
 # --- shared checks -------------------------------------------------------------------
 
 
-def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
-    """The ``artifacts:`` of the dvc.yaml that declares ``name`` (``dir:name`` is in
-    ``dir/dvc.yaml``), at ``commit``."""
-    folder, _, _ = name.rpartition(":")
-    path = f"{folder}/{dvc.PIPELINE_FILE}" if folder else dvc.PIPELINE_FILE
-    blob = git.read_blob(commit, path)
-    if blob is None:
-        return {}
+def declared_artifacts(
+    root: Path, git: GitRepo, commit: str, config: GtoConfig
+) -> dict[str, dvcfiles.Artifact]:
+    """Every artifact declared at ``commit``: under ``artifacts:`` in each dvc.yaml
+    (``dir:name`` in ``dir/dvc.yaml``), and in GTO's index file (``INDEX`` in .gto,
+    ``artifacts.yaml`` by default), where GTO declares them."""
+    found = dict(dvcfiles.read(root, commit).artifacts)
+    blob = git.read_blob(commit, config.index)
+    doc = dvcfiles.load_yaml(blob, f"{config.index} at {commit[:8]}") if blob else None
+    for key, spec in (doc or {}).items() if isinstance(doc, dict) else []:
+        spec = spec if isinstance(spec, dict) else {}
+        found.setdefault(
+            str(key),
+            dvcfiles.Artifact(
+                name=str(key),
+                path=str(spec.get("path", "")),
+                type=spec.get("type"),
+                desc=spec.get("description"),
+            ),
+        )
+    return found
+
+
+def _declared_now(root: Path) -> list[str]:
+    """The artifacts the work tree declares (for suggestions; [] if unreadable)."""
     try:
-        data = yaml.safe_load(blob) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML at {commit[:8]}: {exc}") from None
-    artifacts = data.get("artifacts") if isinstance(data, dict) else None
-    return artifacts if isinstance(artifacts, dict) else {}
+        return list(dvcfiles.read(root).artifacts)
+    except TetherError:
+        return []
 
 
 def _taken_names(
@@ -169,22 +186,37 @@ def _publish(
     return push_tags(git, remote, [tag], carried, set(before))
 
 
-def _artifact(registry: state.Registry, name: str) -> state.Artifact:
+def _artifact(root: Path, registry: state.Registry, name: str) -> state.Artifact:
     found = registry.find(name)
-    if found is None:
-        known = ", ".join(registry.artifacts) or "none yet"
+    if found is not None:
+        return found
+    known = ", ".join(registry.artifacts) or "none yet"
+    # A typo is likelier than a new artifact: suggest close names, released first.
+    candidates = [
+        *registry.artifacts,
+        *(a for a in _declared_now(root) if a not in registry.artifacts),
+    ]
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.75)
+    if not close:
         raise UsageError(
             f"no artifact {name!r} in the registry (released: {known})",
             f"Release it first: `tether release {name}`.",
         )
-    return found
+    best = close[0]
+    raise UsageError(
+        f"no artifact {name!r} in the registry (released: {known}); did you mean "
+        f"{' or '.join(close)}?",
+        f"Run the command again with {best}."
+        if best in registry.artifacts
+        else f"{best} is declared but not released yet: `tether release {best}`.",
+    )
 
 
 def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifact]:
     """The repository, its registry read once, and the released artifact ``name``."""
     git = GitRepo(root)
     registry = state.read(git)
-    return git, registry, _artifact(registry, name)
+    return git, registry, _artifact(root, registry, name)
 
 
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
@@ -247,13 +279,17 @@ def release(
             f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
         )
 
-    declared = declared_artifacts(git, commit, name)
-    if name.rpartition(":")[2] not in declared:
+    config = load_config(root)
+    declared = declared_artifacts(root, git, commit, config)
+    if name not in declared:
+        close = difflib.get_close_matches(name, list(declared), n=3, cutoff=0.75)
         raise UsageError(
-            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
+            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}"
+            + (f"; did you mean {' or '.join(close)}?" if close else ""),
             f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
         )
-    path = str(declared[name.rpartition(":")[2]].get("path", ""))
+    config.require_type(name, declared[name].type)
+    path = declared[name].path
 
     changed = git.tracked_changes()
     if changed:
@@ -346,6 +382,7 @@ def promote(root: Path, name: str, version: str, stage: str, push: bool = False)
     validate_version(version)
     validate_stage(stage)
     git, registry, artifact = _open(root, name)
+    registry.config.require_stage(stage)
     found = _live_version(artifact, version)
     if artifact.stages.get(stage) == version:
         raise UsageError(f"{name} {version} is already in stage {stage!r}", "Run `tether show`.")
@@ -384,6 +421,7 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     validate_name(name)
     validate_stage(stage)
     git, registry, artifact = _open(root, name)
+    registry.config.require_stage(stage)
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(
