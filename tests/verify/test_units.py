@@ -271,3 +271,15 @@ def test_command_exit_code_and_json_with_the_api_replaced(
     assert (
         seen["rev"] == "v9" and seen["tolerances"][0].bound == 0.5 and seen["from_remote"] is False
     )
+
+
+def test_the_outputs_table_keeps_whole_md5s_at_80_columns() -> None:
+    from tether.cli.verify import render
+
+    buffer = io.StringIO()
+    render(_result("differs"), Console(file=buffer, width=80, highlight=False))
+    rows = [
+        line for line in buffer.getvalue().splitlines() if line.lstrip().startswith("stamp.txt")
+    ]
+    assert f"{'b' * 32} -> {'c' * 32}" in rows[0]
+    assert "…" not in buffer.getvalue()

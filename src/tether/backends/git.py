@@ -99,6 +99,11 @@ class GitRepo:
         except ValueError:
             return None
 
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name; None on a detached HEAD."""
+        proc = self._call(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
     # work tree state -----------------------------------------------------
 
     def changed_paths(

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tether.cli import app, repo_root
-from tether.cli.output import console, print_json, print_table
+from tether.cli.output import console, err, print_json, print_table
 from tether.errors import CheckFailed
 
 
@@ -137,6 +137,8 @@ def history_command(
         sort=sort,
         descending=desc,
     )
+    if hist.note:
+        err(hist.note)  # stderr: --json, --csv and --md stay clean data
     if as_json:
         print_json(render.history_json(hist))
     elif as_md:

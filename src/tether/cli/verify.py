@@ -14,12 +14,27 @@ from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from tether.verify import Tolerance, VerifyResult
 
 
 def _short(md5: str | None) -> str:
-    return "-" if md5 is None else md5[:12] + ("…" if len(md5) > 12 else "")
+    return "-" if md5 is None else md5
+
+
+def _print_wide(console: Console, table: Table) -> None:
+    """A table at its full width, never cut or folded to the terminal's (an md5 is
+    searched for and copied whole); a narrow terminal wraps whole lines instead."""
+    from rich.console import Console
+
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:
+        Console(
+            width=natural, file=console.file, highlight=False, force_terminal=console.is_terminal
+        ).print(table)
 
 
 def _value(value: object) -> str:
@@ -34,9 +49,8 @@ def render(result: VerifyResult, console: Console) -> None:
     console.print(f"verify {result.rev} ({commit}), inputs from {result.source}", markup=False)
 
     outputs = Table(title="outputs", title_justify="left", show_edge=False)
-    outputs.add_column("output", no_wrap=True)
-    for column in ("stage", "result", "md5"):
-        outputs.add_column(column, overflow="fold")
+    for column in ("output", "stage", "result", "md5"):
+        outputs.add_column(column, no_wrap=True)
     for out in result.outputs:
         style = {"exact": "green", "within tolerance": "yellow"}.get(out.status, "bold red")
         if out.recorded == out.reproduced:
@@ -44,7 +58,7 @@ def render(result: VerifyResult, console: Console) -> None:
         else:
             hashes = f"{_short(out.recorded)} -> {_short(out.reproduced)}"
         outputs.add_row(out.path, out.stage, f"[{style}]{out.status}[/]", hashes)
-    console.print(outputs)
+    _print_wide(console, outputs)
     # Full hashes of what differs, one line each, for the reader to search and copy.
     for out in result.outputs:
         if out.status not in ("exact", "within tolerance"):

@@ -225,7 +225,7 @@ def evaluate_gates(
             better = (change < 0) == lower
             moved = f"{'improved' if better else 'worsened'} by {_shown(abs(change))}"
             if row.relative is not None:
-                moved += f" ({abs(row.relative) * 100:.3g}%)"
+                moved += f" ({row.percent(signed=False)})"
         status = "FAIL" if breached else "ok"
         verdicts.append(
             Verdict(

@@ -19,6 +19,7 @@ from tether.backends.git import GitRepo
 from tether.errors import UsageError
 from tether.metrics.collect import Collector, ReadError, Snapshot
 from tether.metrics.diff import raise_for_errors
+from tether.registry.tags import Action, parse_tag
 from tether.revisions import resolve
 
 # A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
@@ -40,6 +41,7 @@ class HistoryRow:
 class History:
     columns: list[str]
     rows: list[HistoryRow]
+    note: str | None = None  # how the revisions were chosen, when it was not asked
 
     @property
     def failed(self) -> bool:
@@ -77,7 +79,6 @@ def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
     The registry's assignment, unassignment and deregistration tags are history,
     not labels, and are left out."""
     from tether.registry import state
-    from tether.registry.tags import Action, parse_tag
 
     labels: dict[str, list[str]] = {}
     for name, sha in git.tag_commits():
@@ -116,11 +117,36 @@ def select_revisions(
     else:
         chosen = [(name, sha) for name, sha in all_tags if _version(name)]
         if not chosen:
-            raise UsageError(
+            raise NoReleases(
                 "no release tags (v1.2.3 or name@v1.2.3) in this repository",
                 "Choose revisions with `--tags 'GLOB'` or `--last N`.",
             )
-    return sorted(chosen, key=lambda item: (_version(item[0]) or (0, 0, 0), item[0]))
+    ordered = sorted(chosen, key=lambda item: (_version(item[0]) or (0, 0, 0), item[0]))
+    # The registry's event tags (NAME#STAGE#N, NAME@vX.Y.Z!...) are history, not
+    # revisions: a commit they mark gets one row, under its release tag when it
+    # has one, and the Tags column says which stages it holds.
+    events = {name for name, _ in ordered if _registry_event(name)}
+    plain = {sha for name, sha in ordered if name not in events}
+    rows, seen = [], set()
+    for name, sha in ordered:
+        if name in events and (sha in plain or sha in seen):
+            continue
+        seen.add(sha)
+        rows.append((name, sha))
+    return rows
+
+
+def _registry_event(tag: str) -> bool:
+    parsed = parse_tag(tag)
+    return parsed is not None and parsed.action is not Action.REGISTER
+
+
+class NoReleases(UsageError):
+    """``tether history`` with no revisions asked for, in a repository without
+    release tags (it then falls back to the branch's commits)."""
+
+
+FALLBACK_COMMITS = 10
 
 
 def _column(kind: str, path: str, key: str, ambiguous: set[str]) -> str:
@@ -141,7 +167,16 @@ def history(
     """One row per selected revision with the chosen metrics (all, by default) and
     params (none, by default)."""
     git = GitRepo(root)
-    revisions = select_revisions(git, tags=tags, branch=branch, last=last)
+    note = None
+    try:
+        revisions = select_revisions(git, tags=tags, branch=branch, last=last)
+    except NoReleases:
+        revisions = select_revisions(git, last=FALLBACK_COMMITS)
+        where = git.current_branch() or "HEAD"
+        note = (
+            f"no release tags yet: showing the last {len(revisions)} commit(s) of {where}. "
+            "Choose others with `--tags 'GLOB'` or `--last N`."
+        )
     tags_by_commit = _labels_by_commit(git)
 
     collector = Collector(root, git, params=bool(params))
@@ -185,7 +220,7 @@ def history(
                 f"Columns: {', '.join(columns) or '(none)'}.",
             )
         rows.sort(key=lambda r: _sort_key(r.values.get(sort)), reverse=descending)
-    return History(columns=columns, rows=rows)
+    return History(columns=columns, rows=rows, note=note)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -6,7 +6,7 @@ renderer treats them as hostile text:
 * Markdown: ``|``, backslashes and Markdown punctuation are escaped, newlines and
   control characters flattened, ``<``/``>``/``&`` written as entities (no HTML),
   ``@user`` and ``#123`` broken with a zero-width space so nobody is pinged and
-  nothing is cross-linked;
+  nothing is cross-linked (``NAME#prod`` is left alone: GitHub links only digits);
 * terminal: values are rich ``Text`` (never parsed as markup) with control
   characters replaced, so no escape sequence reaches the terminal;
 * JSON: NaN and infinities become the strings ``"NaN"``, ``"Infinity"``,
@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 MISSING = "—"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
-_PING = re.compile(r"([@#])(?=\w)")
+# GitHub pings @user (an @ not preceded by a letter or digit: an e-mail address or
+# NAME@v1.0.0 pings nobody) and links #123 (digits only): registry names such as
+# NAME@v1.0.0 and NAME#prod are neither, and stay readable.
+_PING = re.compile(r"((?<![0-9A-Za-z])@(?=\w)|#(?=\d))")
 
 
 # -- values as text -------------------------------------------------------------
@@ -71,7 +74,7 @@ def fmt_relative(row: Row) -> str:
         return ""
     if math.isnan(rel) or math.isinf(rel):
         return fmt_value(rel)
-    return f"{rel * 100:+.3g}%"
+    return row.percent()
 
 
 def plain(text: str) -> str:
