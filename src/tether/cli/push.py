@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json
 
 
@@ -33,7 +33,7 @@ def push_command(
     neither the local cache nor the DVC remote, no tag is pushed (exit 3). Run it
     after pointing the DVC remote at shared storage to move old releases' data.
     """
-    from tether.registry.push import push
+    from tether.release.push import push
 
     done = push(repo_root(repo), remote=remote, dvc_remote=dvc_remote)
     if as_json:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,12 +18,9 @@ from tether.backends.git import GitRepo
 from tether.errors import UsageError
 from tether.metrics.collect import Collector, ReadError, Snapshot
 from tether.metrics.diff import raise_for_errors
-from tether.registry.tags import Action, parse_tag
+from tether.registry import state
+from tether.registry.tags import Action, SemVer, parse_tag, release_version
 from tether.revisions import resolve
-
-# A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
-# registration tag ``name@v1.2.3``.
-_RELEASE = re.compile(r"^(?:[A-Za-z0-9][\w.-]*@)?v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
 
 
 @dataclass
@@ -68,18 +64,11 @@ class History:
         }
 
 
-def _version(tag: str) -> tuple[int, int, int] | None:
-    match = _RELEASE.match(tag)
-    return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
 def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
     """What the Tags column shows per commit: plain tags and release tags
     (``NAME@vX.Y.Z``), plus ``NAME#STAGE`` for each stage a release holds now.
     The registry's assignment, unassignment and deregistration tags are history,
     not labels, and are left out."""
-    from tether.registry import state
-
     labels: dict[str, list[str]] = {}
     for name, sha in git.tag_commits():
         parsed = parse_tag(name)
@@ -115,13 +104,13 @@ def select_revisions(
         if not chosen:
             raise UsageError(f"no tag matches {tags!r}", "List the tags with `git tag`.")
     else:
-        chosen = [(name, sha) for name, sha in all_tags if _version(name)]
+        chosen = [(name, sha) for name, sha in all_tags if release_version(name)]
         if not chosen:
             raise NoReleases(
                 "no release tags (v1.2.3 or name@v1.2.3) in this repository",
                 "Choose revisions with `--tags 'GLOB'` or `--last N`.",
             )
-    ordered = sorted(chosen, key=lambda item: (_version(item[0]) or (0, 0, 0), item[0]))
+    ordered = sorted(chosen, key=lambda item: _tag_order(item[0]))
     # The registry's event tags (NAME#STAGE#N, NAME@vX.Y.Z!...) are history, not
     # revisions: a commit they mark gets one row, under its release tag when it
     # has one, and the Tags column says which stages it holds.
@@ -134,6 +123,13 @@ def select_revisions(
         seen.add(sha)
         rows.append((name, sha))
     return rows
+
+
+def _tag_order(tag: str) -> tuple[bool, SemVer, str]:
+    """Tags that are not releases first, by name; then releases by SemVer
+    precedence (v1.0.0-rc.1 before v1.0.0), the grammar being registry.tags'."""
+    version = release_version(tag)
+    return (version is not None, version or SemVer("v0.0.0"), tag)
 
 
 def _registry_event(tag: str) -> bool:

@@ -13,8 +13,13 @@ GTO reads three settings that change what a registry says (gto/config.py):
 
 As in GTO, the environment overrides the file (``GTO_STAGES='["dev", "prod"]'``,
 ``GTO_TYPES``, ``GTO_INDEX``; JSON lists), keys are case-insensitive, and a missing
-file means no restriction. GTO parses the file with ruamel's YAML 1.2 safe loader;
-tether's one YAML 1.2 loader (tether.dvcfiles.load_yaml) reads the same values.
+file means no restriction.
+
+Every value GTO takes from the file is a name or a list of names, so the file is
+read with PyYAML's BaseLoader, which keeps every scalar a string: ``on`` or ``no``
+stay stage names, as under GTO's YAML 1.2 loader (YAML 1.1 would make them
+booleans). tether's YAML 1.2 loader (tether.dvcfiles.load_yaml) cannot be used
+here: the registry reader sits below dvcfiles, which resolves revisions through it.
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tether.dvcfiles import load_yaml
+import yaml
+
 from tether.errors import ConfigError, UsageError
 
 CONFIG_FILE = ".gto"
 DEFAULT_INDEX = "artifacts.yaml"
+MAX_CONFIG_BYTES = 1 << 20  # a .gto is a few lines; refuse anything huge
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class GtoConfig:
 
 
 def _names(value: Any, key: str) -> list[str] | None:
-    if value is None:
+    if value is None or value in ("", "~", "null", "Null", "NULL"):  # YAML's nulls
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(
@@ -72,10 +79,22 @@ def _names(value: Any, key: str) -> list[str] | None:
     return list(value)
 
 
+def _load(data: bytes | str) -> Any:
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes", "Fix .gto.")
+    try:
+        return yaml.load(data, Loader=yaml.BaseLoader)
+    except yaml.YAMLError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"{CONFIG_FILE} is not valid YAML: {reason}", f"Fix {CONFIG_FILE}."
+        ) from None
+
+
 def parse(data: bytes | str | None, environ: dict[str, str] | None = None) -> GtoConfig:
     """The configuration from the text of a ``.gto`` file (None: no file) and the
     environment (``os.environ`` when not given)."""
-    doc = load_yaml(data, CONFIG_FILE) if data else None
+    doc = _load(data) if data else None
     doc = doc or {}
     if not isinstance(doc, dict):
         raise ConfigError(

@@ -13,6 +13,10 @@ from typing import Any
 
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
+from tether.metrics.collect import Collector
+from tether.metrics.diff import METRICS, PARAMS, compare
+from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
+from tether.registry.state import load as load_registry
 from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 from tether.revisions import resolve
 
@@ -37,10 +41,6 @@ def build_report(
     part covers every artifact: its stages (this head against each), and the
     metric history of its last ``releases`` versions.
     """
-    from tether.metrics.collect import Collector
-    from tether.metrics.diff import METRICS, PARAMS, compare
-    from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
-
     git = GitRepo(root)
     collector = Collector(root, git)
     base_commit = resolve(git, base)
@@ -81,9 +81,6 @@ def build_report(
     changed = {(m.path, m.key) for m in report.metrics if not _same(m.old, m.new)}
 
     try:
-        from tether.registry.state import load as load_registry
-        from tether.registry.tags import SemVer
-
         registry = load_registry(root)
     except TetherError as exc:
         report.errors.append(f"the registry could not be read: {exc.message}")
@@ -105,14 +102,7 @@ def build_report(
             stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
         report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
 
-        live = (
-            sorted(
-                (v for v in artifact.versions.values() if v.registered and v.active),
-                key=lambda v: SemVer(v.version),
-            )[-releases:]
-            if releases > 0
-            else []
-        )
+        live = artifact.live_versions[-releases:] if releases > 0 else []
         if live:
             snaps = [collector.at_commit(v.version, v.commit) for v in live]
             series, left_out = _series([v.version for v in live], snaps, new, gated, changed)

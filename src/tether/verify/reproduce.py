@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
 from tether.formats import flatten
+from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
@@ -30,6 +32,7 @@ from tether.verify.compare import (
     EXACT,
     WITHIN_TOLERANCE,
     MetricComparison,
+    Status,
     Tolerance,
     check_tolerances,
     compare_metrics,
@@ -41,14 +44,23 @@ from tether.verify.manifest import Expected, find_manifest, from_manifest
 from tether.verify.worktree import temporary_worktree
 
 
+class EventKind(StrEnum):
+    STEP = "step"  # worktree, fetch, hash
+    STAGE = "stage"
+
+
+class EventState(StrEnum):
+    START = "start"
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class Event:
-    """Progress: ``kind`` is ``step`` (worktree, fetch, hash) or ``stage``;
-    ``state`` is ``start`` or ``done``."""
+    """Progress: a step (worktree, fetch, hash) or a stage starts, then is done."""
 
-    kind: str
+    kind: EventKind
     name: str
-    state: str
+    state: EventState
     index: int = 0
     total: int = 0
     seconds: float = 0.0
@@ -60,7 +72,7 @@ class OutputComparison:
     stage: str
     recorded: str | None  # dvc.lock at REF
     reproduced: str | None  # hashed from the bytes just written
-    status: str  # exact | within tolerance | differs | missing
+    status: Status
     manifest: str | None = None  # the release manifest's hash, when there is one
 
 
@@ -228,7 +240,6 @@ def recorded_metrics(
     manifest, else from the DVC cache under ``root`` (the project's, or once data
     has been fetched, the worktree's).
     """
-    from tether.metrics.collect import Collector
 
     snap = Collector(root, git, params=False).at_commit(rev, commit)
     # A path still holding ``${...}`` is DVC's to resolve (see ``_templated``).
@@ -368,13 +379,17 @@ def verify(
     )
     result = VerifyResult(rev=rev, commit=commit, source=source, has_manifest=bool(manifest))
 
-    def step(name: str, state: str, since: float = 0.0) -> None:
-        notify(Event("step", name, state, seconds=time.perf_counter() - since if since else 0.0))
+    def step(name: str, state: EventState, since: float = 0.0) -> None:
+        notify(
+            Event(
+                EventKind.STEP, name, state, seconds=time.perf_counter() - since if since else 0.0
+            )
+        )
 
     t = time.perf_counter()
-    step("worktree", "start")
+    step("worktree", EventState.START)
     with temporary_worktree(git, commit, keep=keep) as tree:
-        step("worktree", "done", t)
+        step("worktree", EventState.DONE, t)
         if keep:
             result.kept_worktree = str(tree)
             result.stage_log = str(tree.parent / STAGE_LOG)
@@ -395,11 +410,11 @@ def verify(
                 )
 
             t = time.perf_counter()
-            step("fetch", "start")
+            step("fetch", EventState.START)
             result.objects_fetched = _fetch(
                 root, repo, tree, commit, tracked, source_remote, source
             )
-            step("fetch", "done", t)
+            step("fetch", EventState.DONE, t)
             if not tolerances_checked:
                 # The worktree's cache now holds what was fetched (with a remote:
                 # every recorded output), and DVC has named the metrics files.
@@ -416,14 +431,23 @@ def verify(
             stages = dvc.pipeline_stages(repo)
             for index, stage in enumerate(stages, start=1):
                 label = dvc.stage_label(repo, stage)
-                notify(Event("stage", label, "start", index, len(stages)))
+                notify(Event(EventKind.STAGE, label, EventState.START, index, len(stages)))
                 t = time.perf_counter()
                 dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
                 result.stages_run.append(label)
-                notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
+                notify(
+                    Event(
+                        EventKind.STAGE,
+                        label,
+                        EventState.DONE,
+                        index,
+                        len(stages),
+                        time.perf_counter() - t,
+                    )
+                )
 
             t = time.perf_counter()
-            step("hash", "start")
+            step("hash", EventState.START)
             ignored = dvc.ignore_checker(repo)
             for out in produced:
                 comparison, metrics = _compare_output(
@@ -431,7 +455,7 @@ def verify(
                 )
                 result.outputs.append(comparison)
                 result.metrics.extend(metrics)
-            step("hash", "done", t)
+            step("hash", EventState.DONE, t)
 
     recorded_packages = list((expected.environment.get("packages") or {}).keys())
     result.environment_now = environment.capture(recorded_packages or environment.DEFAULT_PACKAGES)

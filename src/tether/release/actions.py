@@ -20,11 +20,11 @@ from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, TetherError, UsageError
+from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.gto_config import GtoConfig
 from tether.registry.gto_config import load as load_config
-from tether.registry.publish import Publication, git_remote, push_tags
 from tether.registry.tags import (
     FIRST_VERSION,
     Action,
@@ -36,6 +36,9 @@ from tether.registry.tags import (
     validate_stage,
     validate_version,
 )
+from tether.release import record
+from tether.release.publish import Publication, git_remote, push_tags
+from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
 
@@ -222,12 +225,10 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted(
-            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-        )
+        live = ", ".join(v.version for v in artifact.live_versions)
         raise UsageError(
             f"{artifact.name} has no version {version}",
-            f"Released versions: {', '.join(live) or 'none'}.",
+            f"Released versions: {live or 'none'}.",
         )
     if not found.active:
         raise UsageError(
@@ -265,8 +266,6 @@ def release(
         validate_version(version)
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
-
-    from tether.revisions import resolve
 
     git = GitRepo(root)
     head = git.head()
@@ -325,8 +324,6 @@ def release(
     remote = git_remote(git) if push else None
     taken, before = _taken_names(git, registry, name, remote)  # before the slow checks
 
-    from tether.pipeline.check import check
-
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -343,7 +340,7 @@ def release(
         )
     uploaded = dvc.push_outputs(root, dvc_remote)
 
-    built = manifests.build(root, git, commit, name, new_version, path)
+    built = record.build(root, git, commit, name, new_version, path)
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )

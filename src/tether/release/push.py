@@ -24,8 +24,8 @@ from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import ConfigError, ExternalError, UsageError
 from tether.registry import state
-from tether.registry.publish import Publication, git_remote, push_tags
 from tether.registry.tags import SemVer, parse_tag
+from tether.release.publish import Publication, git_remote, push_tags
 
 
 @dataclass(frozen=True)
