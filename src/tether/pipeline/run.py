@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,9 +10,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from tether.backends import dvc
-from tether.errors import ExternalError
+from tether.errors import ExternalError, TetherError, UsageError
 from tether.pipeline import atomic
-from tether.pipeline.compose import Composition, compose
+from tether.pipeline.compose import Composition, compose, hydra_settings, validate
 from tether.pipeline.overrides import (
     OVERRIDES_FILE,
     load_overrides,
@@ -89,6 +90,33 @@ def _failure_hint(overrides: Sequence[str]) -> str:
     )
 
 
+def _key(override: str) -> str:
+    return override.lstrip("+~").partition("=")[0]
+
+
+def _replaced_overrides(
+    root: Path, given: Sequence[str], reset: bool, error: UsageError
+) -> UsageError:
+    """``error``, or, when the overrides given compose only together with recorded
+    ones they replaced (`tether run model=random_forest`, then
+    `tether run model.params.max_depth=5`), an error that says so and shows the
+    command that keeps them."""
+    recorded = [] if reset or not given else load_overrides(root)
+    keys = {_key(o) for o in given}
+    dropped = [o for o in recorded if _key(o) not in keys]
+    if not dropped:
+        return error
+    try:
+        validate(hydra_settings(root), [*dropped, *given])
+    except TetherError:
+        return error  # the recorded ones would not help: the first error stands
+    return UsageError(
+        f"{error.message}; the overrides given replace the recorded ones "
+        f"({' '.join(dropped)}) rather than adding to them",
+        f"Keep them: `tether run {shlex.join([*dropped, *given])}`.",
+    )
+
+
 def run(
     root: Path,
     overrides: Sequence[str] = (),
@@ -98,7 +126,10 @@ def run(
 ) -> RunResult:
     """Compose, record, reproduce. Nothing is written if the composition fails."""
     chosen = choose_overrides(root, overrides, reset)
-    composition = compose(root, chosen)
+    try:
+        composition = compose(root, chosen)
+    except UsageError as exc:
+        raise _replaced_overrides(root, overrides, reset, exc) from None
     changed = apply(root, composition)
     result = RunResult(overrides=chosen, params_changed=changed)
     notify = on_stage or (lambda event: None)
