@@ -190,61 +190,79 @@ def _plain_scalar(text: str) -> Any:
     return text
 
 
+def _scalar_value(event: Any) -> Any:
+    if event.anchor is not None:
+        raise _Unusual
+    plain, quoted = event.implicit
+    if plain:
+        return _plain_scalar(event.value)
+    if quoted:
+        return event.value
+    raise _Unusual  # an explicit tag
+
+
+class _Builder:
+    """Mappings and lists assembled as their events arrive."""
+
+    def __init__(self) -> None:
+        self.stack: list[Any] = []
+        self.keys: list[Any] = []
+        self.root: Any = None
+
+    def open(self, event: Any, container: dict[Any, Any] | list[Any]) -> None:
+        if event.anchor is not None or not event.implicit:
+            raise _Unusual
+        self.stack.append(container)
+        self.keys.append(_NOT_YET)
+
+    def close(self) -> None:
+        self.keys.pop()
+        self.add(self.stack.pop())
+
+    def add(self, value: Any) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if type(top) is list:
+            top.append(value)
+        elif self.keys[-1] is _NOT_YET:
+            if isinstance(value, dict | list):
+                raise _Unusual  # a key PyYAML refuses, with its own message
+            self.keys[-1] = value
+        else:
+            top[self.keys[-1]] = value
+            self.keys[-1] = _NOT_YET
+
+
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
 def _load_plain(data: bytes | str) -> Any:
     """The document's values built from the C parser's events (see above)."""
-    events = yaml.events
-    stack: list[Any] = []
-    keys: list[Any] = []
-    root: Any = None
+    built = _Builder()
     documents = 0
     event: Any
     try:
         for event in yaml.parse(data, Loader=yaml.CBaseLoader):
             kind = type(event)
-            if kind is events.ScalarEvent:
-                if event.anchor is not None:
-                    raise _Unusual
-                plain, quoted = event.implicit
-                if plain:
-                    value = _plain_scalar(event.value)
-                elif quoted:
-                    value = event.value
-                else:  # an explicit tag
-                    raise _Unusual
-            elif kind is events.MappingStartEvent or kind is events.SequenceStartEvent:
-                if event.anchor is not None or not event.implicit:
-                    raise _Unusual
-                stack.append({} if kind is events.MappingStartEvent else [])
-                keys.append(_NOT_YET)
-                continue
-            elif kind is events.MappingEndEvent or kind is events.SequenceEndEvent:
-                value = stack.pop()
-                keys.pop()
-            elif kind is events.DocumentStartEvent:
+            if kind is yaml.ScalarEvent:
+                built.add(_scalar_value(event))
+            elif kind is yaml.MappingStartEvent:
+                built.open(event, {})
+            elif kind is yaml.SequenceStartEvent:
+                built.open(event, [])
+            elif kind in _ENDS:
+                built.close()
+            elif kind is yaml.AliasEvent:
+                raise _Unusual
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise _Unusual
-                continue
-            elif kind is events.AliasEvent:
-                raise _Unusual
-            else:
-                continue
-            if not stack:
-                root = value
-                continue
-            top = stack[-1]
-            if type(top) is list:
-                top.append(value)
-            elif keys[-1] is _NOT_YET:
-                if isinstance(value, dict | list):
-                    raise _Unusual  # a key PyYAML refuses, with its own message
-                keys[-1] = value
-            else:
-                top[keys[-1]] = value
-                keys[-1] = _NOT_YET
     except yaml.YAMLError:
         raise _Unusual from None
-    return root
+    return built.root
 
 
 def load_yaml(data: bytes | str, path: str) -> Any:
@@ -619,24 +637,24 @@ def read(root: Path, rev: str | None = None) -> Project:
     ``rev`` None reads the work tree; anything else (a commit SHA, branch, tag or
     registry reference) is resolved and read from git objects, nothing checked out.
     """
-    git = GitRepo(root)
-    if rev is None:
-        files: dict[str, bytes | None] = {}
-        for pipeline in git.worktree_files_named(PIPELINE_FILE):
-            lock = join(posixpath.dirname(pipeline), LOCK_FILE)
-            for path in (pipeline, lock):
-                file = root / path
-                files[path] = file.read_bytes() if file.is_file() else None
-        return assemble(files)
-    commit = resolve(git, rev)
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
-    shas: dict[str, str] = {}
-    for record in listing.split("\0"):
-        meta, _, path = record.partition("\t")
-        if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
-            _, kind, sha = meta.split(" ")
-            if kind == "blob":
-                shas[path] = sha
-    blobs = git.objects.read_many(shas.values())
-    found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
-    return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")
+    with GitRepo(root) as git:
+        if rev is None:
+            files: dict[str, bytes | None] = {}
+            for pipeline in git.worktree_files_named(PIPELINE_FILE):
+                lock = join(posixpath.dirname(pipeline), LOCK_FILE)
+                for path in (pipeline, lock):
+                    file = root / path
+                    files[path] = file.read_bytes() if file.is_file() else None
+            return assemble(files)
+        commit = resolve(git, rev)
+        listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        shas: dict[str, str] = {}
+        for record in listing.split("\0"):
+            meta, _, path = record.partition("\t")
+            if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
+                _, kind, sha = meta.split(" ")
+                if kind == "blob":
+                    shas[path] = sha
+        blobs = git.objects.read_many(shas.values())
+        found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
+        return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")

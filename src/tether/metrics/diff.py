@@ -112,8 +112,6 @@ class MetricsDiff:
 
     a: str
     b: str
-    a_commit: str | None
-    b_commit: str | None
     rows: list[Row] = field(default_factory=list)
     errors: dict[str, list[ReadError]] = field(default_factory=dict)
 
@@ -146,7 +144,7 @@ class MetricsDiff:
 
 def compare(old: Snapshot, new: Snapshot) -> MetricsDiff:
     """Every key of every metrics and params file at either revision, compared."""
-    result = MetricsDiff(a=old.rev, b=new.rev, a_commit=old.commit, b_commit=new.commit)
+    result = MetricsDiff(a=old.rev, b=new.rev)
     for kind in (METRICS, PARAMS):
         before: dict[str, dict[str, Any]] = getattr(old, kind)
         after: dict[str, dict[str, Any]] = getattr(new, kind)

@@ -145,7 +145,7 @@ class NoReleases(UsageError):
 FALLBACK_COMMITS = 10
 
 
-def _column(kind: str, path: str, key: str, ambiguous: set[str]) -> str:
+def _column(path: str, key: str, ambiguous: set[str]) -> str:
     return f"{path}:{key}" if key in ambiguous else key
 
 
@@ -162,7 +162,32 @@ def history(
 ) -> History:
     """One row per selected revision with the chosen metrics (all, by default) and
     params (none, by default)."""
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _history(
+            git,
+            root,
+            tags=tags,
+            branch=branch,
+            last=last,
+            metrics=metrics,
+            params=params,
+            sort=sort,
+            descending=descending,
+        )
+
+
+def _history(
+    git: GitRepo,
+    root: Path,
+    *,
+    tags: str | None = None,
+    branch: str | None = None,
+    last: int | None = None,
+    metrics: list[str] | None = None,
+    params: list[str] | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+) -> History:
     note = None
     try:
         revisions = select_revisions(git, tags=tags, branch=branch, last=last)
@@ -237,7 +262,7 @@ def _keys(snaps: list[Snapshot], kind: str) -> dict[str, tuple[str, str]]:
     for _, key in pairs:
         counts[key] = counts.get(key, 0) + 1
     ambiguous = {k for k, n in counts.items() if n > 1}
-    return {_column(kind, p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
+    return {_column(p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
 
 
 def _choose(available: dict[str, tuple[str, str]], wanted: list[str], what: str) -> list[str]:

@@ -236,7 +236,11 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
 
 def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _check(git, root)
+
+
+def _check(git: GitRepo, root: Path) -> CheckResult:
     result = CheckResult(root=str(root), commit=git.head())
     if result.commit is None:
         result.problems.append(

@@ -402,4 +402,5 @@ def unresolved_hint(registry: Registry, reference: Reference) -> str:
 
 def load(root: Path) -> Registry:
     """The registry of the repository at ``root``."""
-    return read(GitRepo(root))
+    with GitRepo(root) as git:
+        return read(git)
