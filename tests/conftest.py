@@ -17,7 +17,34 @@ PROJECT = Path(__file__).resolve().parents[1]
 # The framework's tests run on their own copy of the stock example project, so they
 # pass whatever a user did to the example they adopted (README: "Adopting the
 # template"); test_fixture_template.py keeps the copy equal to the stock example.
+# Stored under other names (`dot-dvc/`, `dvc.yaml.fixture`...), so that neither DVC
+# nor tether takes the copy for a pipeline or a DVC repository of the project.
 FIXTURE_TEMPLATE = Path(__file__).resolve().parent / "fixtures" / "template"
+_FIXTURE_SUFFIX = ".fixture"
+
+
+def fixture_name(rel: str) -> str:
+    """Where the fixture stores the template file ``rel``."""
+    parts = []
+    for part in rel.split("/"):
+        if part in ("dvc.yaml", "dvc.lock"):
+            part += _FIXTURE_SUFFIX
+        elif part.startswith("."):
+            part = "dot-" + part[1:]
+        parts.append(part)
+    return "/".join(parts)
+
+
+def template_name(stored: str) -> str:
+    """The template file the fixture stores as ``stored`` (fixture_name reversed)."""
+    parts = []
+    for part in stored.split("/"):
+        if part.startswith("dot-"):
+            part = "." + part[4:]
+        parts.append(part.removesuffix(_FIXTURE_SUFFIX))
+    return "/".join(parts)
+
+
 EXAMPLE_ARTIFACT = "cancer-classifier"
 EXAMPLE_DATASET = "breast_cancer"
 
@@ -140,13 +167,12 @@ def reproduced_template(tmp_path_factory: pytest.TempPathFactory, session_home: 
     with isolated_environ(session_home):
         root = tmp_path_factory.mktemp("template") / "project"
         root.mkdir()
-        for rel in TEMPLATE_PATHS:
-            src = FIXTURE_TEMPLATE / rel
-            if src.is_dir():
-                shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
-            elif src.exists():
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, root / rel)
+        for src in sorted(FIXTURE_TEMPLATE.rglob("*")):
+            if not src.is_file() or "__pycache__" in src.parts:
+                continue
+            target = root / template_name(src.relative_to(FIXTURE_TEMPLATE).as_posix())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
         git(root, "init", "-q")
         commit_all(root, "template")
         # Storage is local to each copy (.dvc/storage); tests that share a remote
