@@ -106,3 +106,17 @@ def test_push_refuses_a_tag_that_shares_a_counter_with_the_remote(
     assert "nothing was pushed" in refused.stderr
     assert "git fetch --tags origin" in refused.stderr
     assert tags(origin) == {"m@v0.1.0", "m@v0.2.0", "m#dev#1"}
+
+
+def test_push_of_a_registry_without_dvc_data(plain_registry: Path, tmp_path: Path) -> None:
+    """A registry GTO or git wrote in a repository without DVC: only tags to push."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(plain_registry, "remote", "add", "origin", str(origin))
+    done = tether(plain_registry, "push")
+    assert done.returncode == 0, done.stderr
+    assert "No release holds DVC data, so there is no data to push." in done.stdout
+    assert "Pushed 2 registry tag(s) to origin in one atomic push: m@v0.1.0, m@v0.2.0" in (
+        done.stdout
+    )
+    assert tags(origin) == {"m@v0.1.0", "m@v0.2.0"}

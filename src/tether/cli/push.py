@@ -53,7 +53,7 @@ def push_command(
             f"remote {done.dvc_remote!r}" + (f" ({there} already there)" if there else "")
         )
     if not done.releases:
-        out("No release, so no DVC data to push.")
+        out("No release holds DVC data, so there is no data to push.")
     if done.pushed:
         out(
             f"Pushed {len(done.pushed)} registry tag(s) to {done.git_remote} in one atomic push: "

@@ -144,15 +144,15 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     ]
     data: list[ReleaseData] = []
     name = None
-    if releases:
+    wanted = {v.tag or "": _release_objects(root, git, v.commit) for v in releases}
+    everything = [oid for objects in wanted.values() for oid in objects]
+    if everything:  # releases with DVC data (a registry GTO wrote may have none)
         name = dvc_remote or dvc.default_remote(root)
         if name is None:
             raise ConfigError(
                 "no default DVC remote is configured, so the releases' data has nowhere to go",
                 "Add one (`dvc remote add -d NAME URL`), commit .dvc/config, then `tether push`.",
             )
-        wanted = {v.tag or "": _release_objects(root, git, v.commit) for v in releases}
-        everything = [oid for objects in wanted.values() for oid in objects]
         report = dvc.upload_verified(root, name, everything)
         for tag, objects in wanted.items():
             data.append(
