@@ -42,7 +42,7 @@ def test_a_glob_gives_one_row_per_commit_and_md_shows_stage_names(project: Path)
 def test_a_large_relative_change_is_a_plain_percentage() -> None:
     row = Row("metrics", "m.json", "loss", 1, 20)
     assert row.percent() == "+1900%"
-    text = diff_markdown(MetricsDiff("a", "b", None, None, rows=[row]))
+    text = diff_markdown(MetricsDiff("a", "b", rows=[row]))
     assert "+1900%" in text and "e+" not in text
 
 
