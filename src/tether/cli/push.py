@@ -13,9 +13,7 @@ from tether.cli.output import out, print_json
 @app.command(
     "push",
     epilog=(
-        "Examples:\n\n"
-        "  tether push\n\n"
-        "  dvc remote modify --local local url /shared/storage && tether push"
+        "Examples:\n\n  tether push\n\n  tether push --remote upstream --dvc-remote shared --json"
     ),
 )
 def push_command(
