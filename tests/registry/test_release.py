@@ -32,8 +32,7 @@ def test_release_promote_bump_rollback_agrees_with_gto(template_repo: Path, cloc
     assert first.returncode == 0, first.stderr
     assert f"released {NAME} v0.1.0: created tag {NAME}@v0.1.0" in first.stdout
     assert first.stdout.splitlines()[-1] == (
-        f"The tag is local only. Next: publish it with `git push origin {NAME}@v0.1.0` "
-        "(or pass --push next time)."
+        "The tag is local only. Next: publish it with `tether push` (or pass --push next time)."
     )
     tether(root, "promote", NAME, "v0.1.0", "prod", check=True, env=clock.env())
 

@@ -161,17 +161,19 @@ def test_deregister_says_what_became_of_its_stages(plain_registry: Path, clock: 
 
 def test_writes_without_push_end_with_how_to_publish(plain_registry: Path, clock: Clock) -> None:
     root = plain_registry
-    hint = "The tag is local only. Next: publish it with `git push origin {}` (or pass --push next time)."
+    # `tether push`, never `git push origin m#prod#1`: that would publish a stage tag
+    # without the release tag it points through.
+    hint = "The tag is local only. Next: publish it with `tether push` (or pass --push next time)."
     steps = [
-        (("promote", "m", "v0.1.0", "prod"), "'m#prod#1'"),
-        (("promote", "m", "v0.2.0", "prod"), "'m#prod#2'"),
-        (("rollback", "m", "prod"), "'m#prod#3'"),
-        (("unassign", "m", "prod"), "'m#prod!#4'"),
-        (("deregister", "m", "v0.2.0"), "'m@v0.2.0!'"),
+        ("promote", "m", "v0.1.0", "prod"),
+        ("promote", "m", "v0.2.0", "prod"),
+        ("rollback", "m", "prod"),
+        ("unassign", "m", "prod"),
+        ("deregister", "m", "v0.2.0"),
     ]
-    for args, tag in steps:
+    for args in steps:
         out = tether(root, *args, check=True, env=clock.env()).stdout
-        assert out.splitlines()[-1] == hint.format(tag), args
+        assert out.splitlines()[-1] == hint, args
 
 
 def test_bump_lists_its_choices(tmp_path: Path) -> None:

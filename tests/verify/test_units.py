@@ -330,6 +330,18 @@ def test_command_exit_code_and_json_with_the_api_replaced(
     )
 
 
+def test_the_outputs_table_keeps_whole_md5s_at_80_columns() -> None:
+    from tether.verify.render import terminal
+
+    buffer = io.StringIO()
+    terminal(_result("differs"), Console(file=buffer, width=80, highlight=False))
+    rows = [
+        line for line in buffer.getvalue().splitlines() if line.lstrip().startswith("stamp.txt")
+    ]
+    assert f"{'b' * 32} -> {'c' * 32}" in rows[0]
+    assert "…" not in buffer.getvalue()
+
+
 # NaN and infinite metrics are values -------------------------------------------
 
 

@@ -643,3 +643,84 @@ def store_object(root: Path, data: bytes, remote: str) -> str:
             "Check the remote with `dvc remote list`, then release again.",
         )
     return md5
+
+
+# tether push: uploading the data of every release ------------------------------
+
+
+@dataclass
+class ObjectUpload:
+    """What ``upload_verified`` did with each object it was asked for."""
+
+    uploaded: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)  # the remote had it already
+    missing: list[str] = field(default_factory=list)  # in neither the cache nor the remote
+    corrupted: dict[str, str] = field(default_factory=dict)  # oid -> the hash of the cached bytes
+
+
+def _md5_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_verified(root: Path, remote: str, oids: Sequence[str]) -> ObjectUpload:
+    """Upload to DVC remote ``remote`` every object of ``oids`` it lacks, from the
+    local cache, hashing each one before it leaves (a corrupted cache copy is
+    reported, never uploaded). Directory objects bring the files they list.
+
+    DVC's own push falls short here: it trusts the cache's bytes, and it answers
+    "what does the remote lack?" per revision, not per release. Existence is asked
+    of the remote's filesystem directly, because DVC's check of a local remote
+    deletes an object whose bytes do not match its name.
+    """
+    import json
+
+    report = ObjectUpload()
+    cache = cache_dir(root)
+    with open_repo(root) as repo:
+        store = remote_store(repo, remote)
+        local = cache_store(repo)
+        queue = list(dict.fromkeys(oids))
+        seen: set[str] = set()
+        try:
+            while queue:
+                oid = queue.pop(0)
+                if oid in seen:
+                    continue
+                seen.add(oid)
+                found = next(
+                    (
+                        p
+                        for p in (cached_file(cache, oid), cached_file(cache, oid, legacy=True))
+                        if p is not None and p.is_file()
+                    ),
+                    None,
+                )
+                if found is not None and oid.endswith(".dir"):
+                    try:
+                        queue.extend(str(e["md5"]) for e in json.loads(found.read_bytes()))
+                    except (ValueError, KeyError, TypeError):
+                        pass  # reported as corrupted below: its bytes do not hash right
+                if store.fs.exists(store.oid_to_path(oid)):
+                    report.present.append(oid)
+                    continue
+                if found is None:
+                    report.missing.append(oid)
+                    continue
+                actual = _md5_file(found)
+                if actual != oid.removesuffix(".dir"):
+                    report.corrupted[oid] = actual
+                    continue
+                store.add(str(found), local.fs, oid, check_exists=False)
+                report.uploaded.append(oid)
+        except OSError as exc:
+            raise ExternalError(
+                f"DVC remote {remote!r} could not be written: {exc}",
+                "Check the remote with `dvc remote list`, its path or credentials, then retry.",
+            ) from None
+    return report

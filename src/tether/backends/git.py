@@ -131,6 +131,11 @@ class GitRepo:
         except ValueError:
             return None
 
+    def current_branch(self) -> str | None:
+        """The checked-out branch's short name; None on a detached HEAD."""
+        proc = self._call(["symbolic-ref", "--quiet", "--short", "HEAD"])
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
     # work tree state -----------------------------------------------------
 
     def changed_paths(
@@ -290,16 +295,62 @@ class GitRepo:
             "push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}"
         )
 
+    def push_tags(self, remote: str, names: Sequence[str]) -> None:
+        """Push several tags in one ``git push --atomic``: the remote takes all of
+        them or none. Never replaces a tag of the same name on the remote."""
+        refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
+        self.run("push", "--quiet", "--atomic", "--end-of-options", remote, *refs)
+
+    def fetch_tags(self, remote: str, names: Sequence[str]) -> None:
+        """Fetch the tags ``names`` from ``remote`` (never replacing a local tag)."""
+        refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
+        self.run("fetch", "--quiet", "--no-tags", "--end-of-options", remote, *refs)
+
     def remote_tag_names(self, remote: str) -> list[str]:
         """Names of every tag on the Git remote ``remote``, asked with one
         ``git ls-remote`` (nothing is fetched, the local tags are not touched)."""
+        return list(self.remote_tags(remote))
+
+    def remote_tags(self, remote: str) -> dict[str, str]:
+        """``{tag name: object id}`` (the tag object of an annotated tag) of every
+        tag on the Git remote ``remote``, from one ``git ls-remote``."""
         out = self.run("ls-remote", "--tags", "--refs", "--end-of-options", remote)
-        names = []
+        found = {}
         for line in out.splitlines():
-            _, _, ref = line.partition("\t")
+            oid, _, ref = line.partition("\t")
             if ref.startswith("refs/tags/"):
-                names.append(ref[len("refs/tags/") :])
-        return names
+                found[ref[len("refs/tags/") :]] = oid
+        return found
+
+    def tag_objects(self) -> dict[str, str]:
+        """``{tag name: object id}`` of every local tag (the tag object of an
+        annotated tag), from one ``git for-each-ref``."""
+        out = self.run("for-each-ref", "--format=%(refname:strip=2)%00%(objectname)", "refs/tags")
+        found = {}
+        for line in out.splitlines():
+            name, _, oid = line.partition("\0")
+            found[name] = oid
+        return found
+
+    def files_at(self, commit: str, paths: Sequence[str]) -> set[str]:
+        """Which of ``paths`` git holds a file or folder of at ``commit``."""
+        if not paths:
+            return set()
+        out = self.run("ls-tree", "-r", "--name-only", "-z", commit, "--", *paths)
+        files = [p for p in out.split("\0") if p]
+        return {
+            path
+            for path in paths
+            if any(f == path or f.startswith(path.rstrip("/") + "/") for f in files)
+        }
+
+    def tag_object(self, name: str) -> str | None:
+        """The object id ``refs/tags/NAME`` points at (the tag object of an annotated
+        tag), None when there is no such tag."""
+        proc = self._call(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"refs/tags/{name}"]
+        )
+        return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
     def tracked_changes(self) -> list[tuple[str, str]]:
         """Tracked files that differ from HEAD, staged or not (untracked ignored)."""

@@ -31,6 +31,8 @@ from tether.cli import verify  # noqa: F401
 from tether.cli import report  # noqa: F401
 from tether.cli import monitor  # noqa: F401
 
+from tether.cli import push  # noqa: F401
+
 # isort: on
 from tether.cli.app import app
 from tether.cli.output import error

@@ -26,6 +26,20 @@ app = typer.Typer(
 )
 
 
+def _argument_metavar(self: typer.core.TyperArgument, ctx: object, *, usage: bool = False) -> str:
+    """An argument as usage lines and help show it: ``NAME``, ``[REV]``, ``RULE...``.
+
+    typer (0.28, rich disabled) writes required arguments as ``{name}``, which
+    reads like a template placeholder left unfilled; this is click's own form."""
+    var = self.metavar or (self.name or "").upper()
+    if usage and not self.required:
+        var = f"[{var}]"
+    return var + ("..." if self.nargs != 1 else "")
+
+
+typer.core.TyperArgument.make_metavar = _argument_metavar  # type: ignore[method-assign,assignment]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"tether {__version__}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from tether.cli.app import app, repo_root
-from tether.cli.output import out, print_json, print_table
+from tether.cli.output import err, out, print_json, print_table
 from tether.errors import CheckFailed, UsageError
 
 
@@ -79,6 +79,12 @@ def diff_command(
         )
 
 
+def _say_note(note: str | None) -> None:
+    """How history chose its revisions, on stderr: --json, --csv, --md stay data."""
+    if note:
+        err(note)
+
+
 @app.command(
     "history",
     epilog=(
@@ -138,6 +144,7 @@ def history_command(
         sort=sort,
         descending=desc,
     )
+    _say_note(hist.note)
     if as_json:
         print_json(render.history_json(hist))
     elif as_md:

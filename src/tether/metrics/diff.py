@@ -53,6 +53,16 @@ def raise_for_errors(errors: dict[str, list[ReadError]]) -> None:
     )
 
 
+def percent(fraction: float, signed: bool = True) -> str:
+    """A fraction as a percentage for people: three significant digits, never in
+    exponent form (a change from 1 to 20 is ``+1900%``, not ``+1.9e+03%``)."""
+    pct = fraction * 100 if signed else abs(fraction) * 100
+    sign = "+" if signed else ""
+    if math.isfinite(pct) and abs(pct) >= 1000:
+        return f"{pct:{sign}.0f}%"
+    return f"{pct:{sign}.3g}%"
+
+
 @dataclass(frozen=True)
 class Row:
     """One key of one file, compared between two revisions."""
@@ -82,6 +92,11 @@ class Row:
         if change is None or not self.old or math.isnan(self.old):
             return None
         return change / abs(self.old)
+
+    def percent(self, signed: bool = True) -> str:
+        """``relative`` as a percentage for people (see ``percent``); "" if undefined."""
+        rel = self.relative
+        return "" if rel is None else percent(rel, signed)
 
     def to_dvc(self) -> dict[str, Any]:
         """This row as ``dvc metrics diff --json`` writes it."""

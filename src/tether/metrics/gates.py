@@ -21,6 +21,7 @@ Defaults come from ``[tool.tether]`` in the repository's pyproject.toml:
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 import tomllib
@@ -166,6 +167,23 @@ def is_lower_better(row_or_name: Row | str, lower_is_better: tuple[str, ...] | l
     return row_or_name in lower_is_better
 
 
+def _unknown_metric(diff: MetricsDiff, rule: Rule) -> None:
+    """A gate naming a metric that neither revision has is a typo, not a regression
+    (both revisions were read, so nothing is hidden by an unreadable file)."""
+    names = sorted(
+        {r.key for r in diff.rows if r.kind == METRICS}
+        | {f"{r.path}:{r.key}" for r in diff.rows if r.kind == METRICS}
+    )
+    close = difflib.get_close_matches(rule.metric, names, n=3, cutoff=0.6)
+    plain = sorted({r.key for r in diff.rows if r.kind == METRICS})
+    raise UsageError(
+        f"gate `{rule.text}` names metric {rule.metric!r}, which neither {diff.a} nor {diff.b} has"
+        + (f"; did you mean {' or '.join(close)}?" if close else ""),
+        f"Metrics there: {', '.join(plain) or 'none'}. Fix the rule (--fail-on or "
+        "`fail_on` in pyproject.toml) and run again.",
+    )
+
+
 def evaluate_gates(
     diff: MetricsDiff,
     rules: list[str] | tuple[str, ...],
@@ -177,6 +195,8 @@ def evaluate_gates(
     for text in rules:
         rule = parse_rule(text)
         row = find_row(diff, rule.metric)
+        if row is None and not diff.failed:
+            _unknown_metric(diff, rule)
         lower = is_lower_better(row if row is not None else rule.metric, lower_is_better)
         if row is None or not numeric(row.old) or not numeric(row.new):
             old = row.old if row else None
@@ -203,7 +223,7 @@ def evaluate_gates(
             better = (change < 0) == lower
             moved = f"{'improved' if better else 'worsened'} by {_shown(abs(change))}"
             if row.relative is not None:
-                moved += f" ({abs(row.relative) * 100:.3g}%)"
+                moved += f" ({row.percent(signed=False)})"
         status = "FAIL" if breached else "ok"
         verdicts.append(
             Verdict(

@@ -37,6 +37,7 @@ class HistoryRow:
 class History:
     columns: list[str]
     rows: list[HistoryRow]
+    note: str | None = None  # how the revisions were chosen, when it was not asked
 
     @property
     def failed(self) -> bool:
@@ -105,11 +106,23 @@ def select_revisions(
     else:
         chosen = [(name, sha) for name, sha in all_tags if release_version(name)]
         if not chosen:
-            raise UsageError(
+            raise NoReleases(
                 "no release tags (v1.2.3 or name@v1.2.3) in this repository",
                 "Choose revisions with `--tags 'GLOB'` or `--last N`.",
             )
-    return sorted(chosen, key=lambda item: _tag_order(item[0]))
+    ordered = sorted(chosen, key=lambda item: _tag_order(item[0]))
+    # The registry's event tags (NAME#STAGE#N, NAME@vX.Y.Z!...) are history, not
+    # revisions: a commit they mark gets one row, under its release tag when it
+    # has one, and the Tags column says which stages it holds.
+    events = {name for name, _ in ordered if _registry_event(name)}
+    plain = {sha for name, sha in ordered if name not in events}
+    rows, seen = [], set()
+    for name, sha in ordered:
+        if name in events and (sha in plain or sha in seen):
+            continue
+        seen.add(sha)
+        rows.append((name, sha))
+    return rows
 
 
 def _tag_order(tag: str) -> tuple[bool, SemVer, str]:
@@ -117,6 +130,19 @@ def _tag_order(tag: str) -> tuple[bool, SemVer, str]:
     precedence (v1.0.0-rc.1 before v1.0.0), the grammar being registry.tags'."""
     version = release_version(tag)
     return (version is not None, version or SemVer("v0.0.0"), tag)
+
+
+def _registry_event(tag: str) -> bool:
+    parsed = parse_tag(tag)
+    return parsed is not None and parsed.action is not Action.REGISTER
+
+
+class NoReleases(UsageError):
+    """``tether history`` with no revisions asked for, in a repository without
+    release tags (it then falls back to the branch's commits)."""
+
+
+FALLBACK_COMMITS = 10
 
 
 def _column(path: str, key: str, ambiguous: set[str]) -> str:
@@ -162,7 +188,16 @@ def _history(
     sort: str | None = None,
     descending: bool = False,
 ) -> History:
-    revisions = select_revisions(git, tags=tags, branch=branch, last=last)
+    note = None
+    try:
+        revisions = select_revisions(git, tags=tags, branch=branch, last=last)
+    except NoReleases:
+        revisions = select_revisions(git, last=FALLBACK_COMMITS)
+        where = git.current_branch() or "HEAD"
+        note = (
+            f"no release tags yet: showing the last {len(revisions)} commit(s) of {where}. "
+            "Choose others with `--tags 'GLOB'` or `--last N`."
+        )
     tags_by_commit = _labels_by_commit(git)
 
     collector = Collector(root, git, params=bool(params))
@@ -206,7 +241,7 @@ def _history(
                 f"Columns: {', '.join(columns) or '(none)'}.",
             )
         rows.sort(key=lambda r: _sort_key(r.values.get(sort)), reverse=descending)
-    return History(columns=columns, rows=rows)
+    return History(columns=columns, rows=rows, note=note)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

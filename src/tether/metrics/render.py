@@ -7,7 +7,8 @@ renderer treats them as hostile text:
   control characters flattened, ``<``/``>``/``&`` written as entities (no HTML),
   ``@user``, ``#123`` and ``GH-123`` broken with a zero-width space so nobody is
   pinged and nothing is cross-linked (the one escaping of every Markdown tether
-  writes: ``diff --md``, ``history --md`` and the PR report);
+  writes: ``diff --md``, ``history --md`` and the PR report); registry names such
+  as ``NAME@v1.0.0`` and ``NAME#prod`` are neither, and stay readable;
 * terminal: values are rich ``Text`` (never parsed as markup) with control
   characters replaced, so no escape sequence reaches the terminal;
 * JSON: NaN and infinities become the strings ``"NaN"``, ``"Infinity"``,
@@ -37,8 +38,10 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
-# What GitHub turns into a ping or a cross-reference: @user, #12, GH-12.
-_PING = re.compile(r"([@#]|\bGH-)(?=\w)", re.IGNORECASE)
+# What GitHub turns into a ping or a cross-reference: @user (an @ not preceded by a
+# letter or digit: an e-mail address or NAME@v1.0.0 pings nobody), #12 (digits
+# only: NAME#prod links nothing), GH-12.
+_PING = re.compile(r"((?<![0-9A-Za-z])@(?=\w)|#(?=\d)|\bGH-(?=\w))", re.IGNORECASE)
 
 
 # -- values as text -------------------------------------------------------------
@@ -58,7 +61,7 @@ def fmt_relative(row: Row) -> str:
         return ""
     if math.isnan(rel) or math.isinf(rel):
         return fmt_value(rel)
-    return f"{rel * 100:+.3g}%"
+    return row.percent()
 
 
 def plain(text: str) -> str:

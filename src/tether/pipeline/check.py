@@ -33,6 +33,7 @@ class ProblemKind(StrEnum):
     DATA = "data"  # data added with `dvc add` differs from its .dvc file
     CACHE = "cache"  # a DVC cache object's bytes do not hash to its name
     UNCOMMITTED = "uncommitted"  # a file the pipeline needs is not committed
+    DELETED = "deleted"  # a committed file the pipeline needs is gone from the work tree
     CONFIG = "config"  # conf/ or DVC's config is invalid
 
 
@@ -240,6 +241,20 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
     changed = git.changed_paths(sorted(paths))
     problems = []
     for status, path in changed:
+        if "D" in status:
+            # Committed, then deleted here: `git add` would commit the deletion.
+            staged = status[0] == "D"
+            problems.append(
+                Problem(
+                    ProblemKind.DELETED,
+                    path,
+                    f"{path} is deleted from the work tree"
+                    + (" (and the deletion is staged)" if staged else "")
+                    + "; the commit still has it",
+                    f"git restore --source=HEAD --staged --worktree -- {path}",
+                )
+            )
+            continue
         state = "untracked" if status == "??" else "not committed"
         problems.append(
             Problem(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,9 +11,9 @@ from pathlib import Path
 
 from tether.backends import dvc
 from tether.backends.process import SignalGuard, signals_forwarded
-from tether.errors import ExternalError, Interrupted
+from tether.errors import ExternalError, Interrupted, TetherError, UsageError
 from tether.pipeline import atomic, preflight
-from tether.pipeline.compose import Composition, compose
+from tether.pipeline.compose import Composition, compose, hydra_settings, validate
 from tether.pipeline.lock import workspace_lock
 from tether.pipeline.overrides import (
     OVERRIDES_FILE,
@@ -125,6 +126,33 @@ def _interrupted_hint() -> str:
     )
 
 
+def _key(override: str) -> str:
+    return override.lstrip("+~").partition("=")[0]
+
+
+def _replaced_overrides(
+    root: Path, given: Sequence[str], reset: bool, error: UsageError
+) -> UsageError:
+    """``error``, or, when the overrides given compose only together with recorded
+    ones they replaced (`tether run model=random_forest`, then
+    `tether run model.params.max_depth=5`), an error that says so and shows the
+    command that keeps them."""
+    recorded = [] if reset or not given else load_overrides(root)
+    keys = {_key(o) for o in given}
+    dropped = [o for o in recorded if _key(o) not in keys]
+    if not dropped:
+        return error
+    try:
+        validate(hydra_settings(root), [*dropped, *given])
+    except TetherError:
+        return error  # the recorded ones would not help: the first error stands
+    return UsageError(
+        f"{error.message}; the overrides given replace the recorded ones "
+        f"({' '.join(dropped)}) rather than adding to them",
+        f"Keep them: `tether run {shlex.join([*dropped, *given])}`.",
+    )
+
+
 def run(
     root: Path,
     overrides: Sequence[str] = (),
@@ -146,7 +174,10 @@ def run(
         signals_forwarded() as guard,
     ):
         chosen = choose_overrides(root, overrides, reset)
-        composition = compose(root, chosen)
+        try:
+            composition = compose(root, chosen)
+        except UsageError as exc:
+            raise _replaced_overrides(root, overrides, reset, exc) from None
         preflight.require_params(root, preflight.read_project(root), composition.content)
         if guard.received is not None:
             raise guard.interrupted(

@@ -25,6 +25,8 @@ from typing import Any
 
 from tether.backends.git import GitRepo, TagRef
 from tether.errors import TetherWarning, UsageError
+from tether.registry.gto_config import CONFIG_FILE, GtoConfig
+from tether.registry.gto_config import load as load_config
 from tether.registry.tags import PRIORITY, Action, ParsedTag, Reference, SemVer, parse_tag
 
 
@@ -120,12 +122,20 @@ class Artifact:
 class Registry:
     artifacts: dict[str, Artifact]
     tag_names: list[str]  # every tag, lightweight ones included (their names are taken)
+    config: GtoConfig = field(default_factory=GtoConfig)  # GTO's .gto
 
     def find(self, name: str) -> Artifact | None:
         return self.artifacts.get(name)
 
     def used_stages(self) -> list[str]:
         return sorted({s for a in self.artifacts.values() for s in a.stages})
+
+    def stages(self) -> list[str]:
+        """The registry's stages as GTO lists them: those .gto allows, in its order;
+        without an allow-list, every stage some version holds."""
+        if self.config.stages is not None:
+            return list(self.config.stages)
+        return self.used_stages()
 
     def events(self, name: str | None = None) -> list[Event]:
         """Every event, newest first, of all artifacts or of one."""
@@ -204,8 +214,12 @@ def _event(ref: TagRef, parsed: ParsedTag, version: str) -> Event:
     )
 
 
-def build(refs: list[TagRef]) -> Registry:
-    """The registry from a list of tags (lightweight ones only reserve names)."""
+def build(refs: list[TagRef], config: GtoConfig | None = None) -> Registry:
+    """The registry from a list of tags (lightweight ones only reserve names).
+
+    With a .gto allow-list of stages, an assignment to any other stage holds no
+    stage (as in GTO); its events stay in the history."""
+    config = config or GtoConfig()
     artifacts: dict[str, Artifact] = {}
     parsed_refs = []
     for ref in refs:
@@ -232,11 +246,11 @@ def build(refs: list[TagRef]) -> Registry:
     for ref, parsed in parsed_refs:
         raw.setdefault(parsed.artifact, []).append((ref, parsed))
     for name, items in raw.items():
-        _fill(artifacts[name], items)
-    return Registry(artifacts=artifacts, tag_names=[r.name for r in refs])
+        _fill(artifacts[name], items, config)
+    return Registry(artifacts=artifacts, tag_names=[r.name for r in refs], config=config)
 
 
-def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> None:
+def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]], config: GtoConfig) -> None:
     # Versions first: a stage tag names its version through its commit.
     direct = [
         _event(ref, p, p.version or "")
@@ -269,6 +283,8 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> None:
     artifact.events = _ordered(events)
     artifact.deprecated = bool(artifact.events) and artifact.events[-1].action is Action.DEPRECATE
     for stage in sorted({e.stage for e in artifact.events if e.stage}):
+        if not config.allows_stage(stage):
+            continue
         holder = _holder(artifact, artifact.stage_events(stage))
         if holder is not None:
             artifact.stages[stage] = holder
@@ -280,7 +296,7 @@ def read(git: GitRepo) -> Registry:
     A tag whose commit this clone lacks is left out with a warning naming it (its
     name stays taken), so one dangling tag does not stop every registry read.
     """
-    registry = build(git.tag_refs())
+    registry = build(git.tag_refs(), load_config(git.root))
     if git.skipped_tags:
         registry.tag_names.extend(git.skipped_tags)
         warnings.warn(
@@ -314,7 +330,7 @@ def show(root: Path, name: str | None = None) -> Shown:
             raise UsageError(
                 f"{name} is deprecated (tag {artifact.events[-1].tag})", f"Run `tether log {name}`."
             )
-    return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
+    return Shown(stages=registry.stages(), artifacts=show_dict(registry, name))
 
 
 def history(root: Path, name: str | None = None) -> list[Event]:
@@ -338,8 +354,8 @@ def _known(registry: Registry, name: str) -> Artifact:
 
 def show_dict(registry: Registry, name: str | None = None) -> dict[str, Any]:
     """What ``gto show --json`` prints: per active artifact, its latest version and
-    the version in every stage used anywhere in the registry (None where none)."""
-    stages = registry.used_stages()
+    the version in every stage of the registry (None where none)."""
+    stages = registry.stages()
     out: dict[str, Any] = {}
     for artifact in registry.artifacts.values():
         if artifact.deprecated or (name is not None and artifact.name != name):
@@ -388,6 +404,9 @@ def unresolved_hint(registry: Registry, reference: Reference) -> str:
     if artifact is None:
         known = ", ".join(sorted(registry.artifacts)) or "none yet"
         return f"No artifact {reference.artifact!r} in the registry (registered: {known}). See `tether show`."
+    if reference.stage is not None and not registry.config.allows_stage(reference.stage):
+        allowed = ", ".join(registry.config.stages or []) or "none"
+        return f"{reference.stage!r} is not a stage in {CONFIG_FILE} (allowed stages: {allowed})."
     if reference.stage is not None:
         stages = ", ".join(f"{s}={v}" for s, v in sorted(artifact.stages.items())) or "none"
         return f"No version of {artifact.name} is in stage {reference.stage!r} (stages: {stages})."

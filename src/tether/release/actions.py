@@ -12,6 +12,7 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,10 +20,12 @@ from pathlib import Path
 from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.errors import CheckFailed, ConfigError, TetherError, UsageError
 from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
+from tether.registry.gto_config import GtoConfig
+from tether.registry.gto_config import load as load_config
 from tether.registry.tags import (
     FIRST_VERSION,
     Action,
@@ -35,6 +38,7 @@ from tether.registry.tags import (
     validate_version,
 )
 from tether.release import record
+from tether.release.publish import Publication, git_remote, push_tags
 from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
@@ -53,7 +57,11 @@ class Released:
     dvc_remote: str
     uploaded: int
     manifest: manifests.Manifest
-    pushed_to: str | None
+    published: Publication | None  # None: the tag is local only
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,11 @@ class StageChange:
     commit: str
     previous: str | None  # who held the stage before
     current: str | None  # who holds it now
-    pushed_to: str | None
+    published: Publication | None  # None: the tag is local only
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 @dataclass(frozen=True)
@@ -76,45 +88,53 @@ class Deregistered:
     version: str
     tag: str
     commit: str
-    pushed_to: str | None
+    published: Publication | None
     # The stages the version held, each with who holds it now (None: empty). As in
     # GTO, a stage falls back to the version assigned to it before, if any.
     stages: dict[str, str | None]
+
+    @property
+    def pushed_to(self) -> str | None:
+        return self.published.remote if self.published else None
 
 
 # --- shared checks -------------------------------------------------------------------
 
 
-def declared_artifact(root: Path, commit: str, name: str) -> dvcfiles.Artifact:
-    """The artifact ``name`` as dvc.yaml declares it at ``commit`` (``dir:name`` is
-    declared in ``dir/dvc.yaml``); UsageError naming the declared ones if absent."""
-    artifacts = dvcfiles.read(root, commit).artifacts
-    if name in artifacts:
-        return artifacts[name]
-    folder = name.rpartition(":")[0]
-    declared = [n.rpartition(":")[2] for n in artifacts if n.rpartition(":")[0] == folder]
-    raise UsageError(
-        f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
-        f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
-    )
+def declared_artifacts(
+    root: Path, git: GitRepo, commit: str, config: GtoConfig
+) -> dict[str, dvcfiles.Artifact]:
+    """Every artifact declared at ``commit``: under ``artifacts:`` in each dvc.yaml
+    (``dir:name`` in ``dir/dvc.yaml``), and in GTO's index file (``INDEX`` in .gto,
+    ``artifacts.yaml`` by default), where GTO declares them."""
+    found = dict(dvcfiles.read(root, commit).artifacts)
+    blob = git.read_blob(commit, config.index)
+    doc = dvcfiles.load_yaml(blob, f"{config.index} at {commit[:8]}") if blob else None
+    for key, spec in (doc or {}).items() if isinstance(doc, dict) else []:
+        spec = spec if isinstance(spec, dict) else {}
+        found.setdefault(
+            str(key),
+            dvcfiles.Artifact(
+                name=str(key),
+                path=str(spec.get("path", "")),
+                type=spec.get("type"),
+                desc=spec.get("description"),
+            ),
+        )
+    return found
 
 
-def _git_remote(git: GitRepo) -> str:
-    remotes = git.remotes()
-    if "origin" in remotes:
-        return "origin"
-    if len(remotes) == 1:
-        return remotes[0]
-    raise UsageError(
-        "--push needs a Git remote: "
-        + ("there is none" if not remotes else "several exist and none is 'origin'"),
-        "Add one with `git remote add origin URL`, or run without --push.",
-    )
+def _declared_now(root: Path) -> list[str]:
+    """The artifacts the work tree declares (for suggestions; [] if unreadable)."""
+    try:
+        return list(dvcfiles.read(root).artifacts)
+    except TetherError:
+        return []
 
 
 def _taken_names(
     git: GitRepo, registry: state.Registry, name: str, remote: str | None
-) -> list[str]:
+) -> tuple[list[str], dict[str, str]]:
     """The tag names a new tag of ``name`` must not reuse, nor count below.
 
     Without a remote, the local tags. With one, its tags too, read with one
@@ -123,10 +143,13 @@ def _taken_names(
     decided from the local tags (the counter, the stage's holder) may be wrong: a
     different tag name with the same counter would even push cleanly and leave
     two events with one N. So that is refused before any tag is created.
+
+    Also returns the remote's tags as read, ``{name: object id}`` (empty without
+    a remote).
     """
     if remote is None:
-        return registry.tag_names
-    theirs = git.remote_tag_names(remote)
+        return registry.tag_names, {}
+    theirs = git.remote_tags(remote)
     local = set(registry.tag_names)
     missing = []
     for tag in theirs:
@@ -141,7 +164,7 @@ def _taken_names(
             f"Fetch them (`git fetch --tags {remote}`), check `tether show {name}`, "
             "then run the command again.",
         )
-    return [*registry.tag_names, *(t for t in theirs if t not in local)]
+    return [*registry.tag_names, *(t for t in theirs if t not in local)], theirs
 
 
 def _create(git: GitRepo, taken: list[str], tag: str, commit: str, message: str) -> None:
@@ -152,38 +175,56 @@ def _create(git: GitRepo, taken: list[str], tag: str, commit: str, message: str)
     git.create_tag(tag, commit, message)
 
 
-def _publish(git: GitRepo, tag: str, remote: str | None) -> str | None:
-    """Push ``tag``; on rejection delete it locally and say nothing was published."""
+def _publish(
+    git: GitRepo,
+    remote: str | None,
+    tag: str,
+    before: dict[str, str],
+    release_tag: str | None = None,
+) -> Publication | None:
+    """Push ``tag`` with the release tag it depends on, unless the remote holds
+    that very tag already: a stage tag is never published without its release.
+    One atomic push, so a remote holding a different tag of that name (which
+    rejects it) gets neither."""
     if remote is None:
         return None
-    try:
-        git.push_tag(remote, tag)
-    except ExternalError as exc:
-        git.delete_tag(tag)
-        raise ExternalError(
-            f"pushing {tag} to {remote!r} failed, so the local tag was deleted again and "
-            f"nothing was published: {exc.message}",
-            "Fetch the remote's tags (`git fetch --tags`), check access, then run the command again.",
-        ) from None
-    return remote
+    carried = []
+    if release_tag and before.get(release_tag) != git.tag_object(release_tag):
+        carried.append(release_tag)
+    return push_tags(git, remote, [tag], carried, set(before))
 
 
-def _artifact(registry: state.Registry, name: str) -> state.Artifact:
+def _artifact(root: Path, registry: state.Registry, name: str) -> state.Artifact:
     found = registry.find(name)
-    if found is None:
-        known = ", ".join(registry.artifacts) or "none yet"
+    if found is not None:
+        return found
+    known = ", ".join(registry.artifacts) or "none yet"
+    # A typo is likelier than a new artifact: suggest close names, released first.
+    candidates = [
+        *registry.artifacts,
+        *(a for a in _declared_now(root) if a not in registry.artifacts),
+    ]
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.75)
+    if not close:
         raise UsageError(
             f"no artifact {name!r} in the registry (released: {known})",
             f"Release it first: `tether release {name}`.",
         )
-    return found
+    best = close[0]
+    raise UsageError(
+        f"no artifact {name!r} in the registry (released: {known}); did you mean "
+        f"{' or '.join(close)}?",
+        f"Run the command again with {best}."
+        if best in registry.artifacts
+        else f"{best} is declared but not released yet: `tether release {best}`.",
+    )
 
 
 def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifact]:
     """The repository, its registry read once, and the released artifact ``name``."""
     git = GitRepo(root)
     registry = state.read(git)
-    return git, registry, _artifact(registry, name)
+    return git, registry, _artifact(root, registry, name)
 
 
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
@@ -256,6 +297,22 @@ def _release_commit(git: GitRepo, name: str, ref: str | None) -> str:
     return commit
 
 
+def _declared_path(root: Path, git: GitRepo, commit: str, name: str) -> str:
+    """The path of ``name`` as declared at ``commit`` (dvc.yaml or GTO's index);
+    its type must be one .gto allows."""
+    config = load_config(root)
+    declared = declared_artifacts(root, git, commit, config)
+    if name not in declared:
+        close = difflib.get_close_matches(name, list(declared), n=3, cutoff=0.75)
+        raise UsageError(
+            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}"
+            + (f"; did you mean {' or '.join(close)}?" if close else ""),
+            f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
+        )
+    config.require_type(name, declared[name].type)
+    return declared[name].path
+
+
 def _require_clean(git: GitRepo) -> None:
     changed = git.tracked_changes()
     if changed:
@@ -324,14 +381,14 @@ def _release(
 ) -> Released:
     _check_arguments(name, version, bump)
     commit = _release_commit(git, name, ref)
-    path = declared_artifact(root, commit, name).path
+    path = _declared_path(root, git, commit, name)
     _require_clean(git)
 
     registry = state.read(git)
     new_version = _next_version(registry.find(name), version, bump)
     tag = _new_tag(registry, name, new_version, commit)
-    remote = _git_remote(git) if push else None
-    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+    remote = git_remote(git) if push else None
+    taken, before = _taken_names(git, registry, name, remote)  # before the slow checks
 
     dvc_remote = _require_reproducible(root, commit)
     # The tag message is complete before anything is uploaded: nothing fails after.
@@ -345,7 +402,7 @@ def _release(
     tag_message = manifests.render(built, human)
     uploaded = dvc.push_outputs(root, dvc_remote)
     _create(git, taken, tag, commit, tag_message)
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before)
     return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
 
 
@@ -363,10 +420,10 @@ def _assign(
     remote: str | None,
 ) -> StageChange:
     previous = artifact.stages.get(stage)
-    taken = _taken_names(git, registry, artifact.name, remote)
+    taken, before = _taken_names(git, registry, artifact.name, remote)
     tag = format_tag(action, artifact.name, stage=stage, counter=next_counter(taken, artifact.name))
     _create(git, taken, tag, version.commit, message)
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before, version.tag)
     current = state.read(git).artifacts[artifact.name].stages.get(stage)
     return StageChange(
         artifact.name, stage, version.version, tag, version.commit, previous, current, pushed
@@ -379,10 +436,11 @@ def promote(root: Path, name: str, version: str, stage: str, push: bool = False)
     validate_version(version)
     validate_stage(stage)
     git, registry, artifact = _open(root, name)
+    registry.config.require_stage(stage)
     found = _live_version(artifact, version)
     if artifact.stages.get(stage) == version:
         raise UsageError(f"{name} {version} is already in stage {stage!r}", "Run `tether show`.")
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, found, stage, Action.ASSIGN,
         f"Promote {name} {version} to {stage}", remote,
@@ -417,6 +475,7 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     validate_name(name)
     validate_stage(stage)
     git, registry, artifact = _open(root, name)
+    registry.config.require_stage(stage)
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(
@@ -428,7 +487,7 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
             f"no version of {name} held stage {stage!r} before {current}",
             f"Promote another version instead: `tether promote {name} VERSION {stage}`.",
         )
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, artifact.versions[target], stage, Action.ASSIGN,
         f"Roll back {name} {stage} from {current} to {target}", remote,
@@ -443,7 +502,7 @@ def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(f"no version of {name} is in stage {stage!r}", "Run `tether show`.")
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     return _assign(
         git, registry, artifact, artifact.versions[current], stage, Action.UNASSIGN,
         f"Unassign {stage} from {name} {current}", remote,
@@ -456,11 +515,11 @@ def deregister(root: Path, name: str, version: str, push: bool = False) -> Dereg
     validate_version(version)
     git, registry, artifact = _open(root, name)
     found = _live_version(artifact, version)
-    remote = _git_remote(git) if push else None
+    remote = git_remote(git) if push else None
     held = sorted(stage for stage, holder in artifact.stages.items() if holder == version)
-    taken = _taken_names(git, registry, name, remote)
+    taken, before = _taken_names(git, registry, name, remote)
     tag = format_tag(Action.DEREGISTER, name, version=version)
     _create(git, taken, tag, found.commit, f"Deregister {name} {version}")
-    pushed = _publish(git, tag, remote)
+    pushed = _publish(git, remote, tag, before, found.tag)
     now = state.read(git).artifacts[name].stages
     return Deregistered(name, version, tag, found.commit, pushed, {s: now.get(s) for s in held})

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tether.metrics.diff import percent
 from tether.metrics.render import fmt_value, md_escape
 from tether.report.github import COMMENT_LIMIT
 from tether.report.model import ArtifactView, Change, Report, Series, Uncharted
@@ -75,7 +76,7 @@ def change_cell(row: Change) -> str:
         return "0"
     out = signed(change)
     if row.relative is not None and not math.isnan(row.relative):
-        out += f" ({row.relative * 100:+.3g}%)"
+        out += f" ({percent(row.relative)})"
     if row.better is not None:
         out += " better" if row.better else " worse"
     return out

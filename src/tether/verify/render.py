@@ -82,7 +82,7 @@ def as_json(result: VerifyResult) -> dict[str, Any]:
 def terminal(result: VerifyResult, console: Console) -> None:
     """The terminal report: outputs, metrics, environment, verdict."""
     console.print(_text(f"verify {result.rev} ({result.commit[:8]}), inputs from {result.source}"))
-    console.print(_outputs_table(result.outputs))
+    _print_wide(console, _outputs_table(result.outputs))
     # Full hashes of what differs, one line each, for the reader to search and copy.
     for line in _difference_lines(result.outputs):
         console.print(_text(line))
@@ -145,8 +145,22 @@ def _text(value: object, style: str = "") -> Text:
     return Text(_CONTROL.sub("?", flat), style=style)
 
 
+def _print_wide(console: Console, table: Table) -> None:
+    """A table at its full width, never cut or folded to the terminal's; a narrow
+    terminal wraps whole lines instead."""
+    from rich.console import Console
+
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:
+        Console(
+            width=natural, file=console.file, highlight=False, force_terminal=console.is_terminal
+        ).print(table)
+
+
 def _short(md5: str | None) -> str:
-    return "-" if md5 is None else md5[:12] + ("…" if len(md5) > 12 else "")
+    return "-" if md5 is None else md5  # whole: an md5 is searched for and copied
 
 
 def _value(value: object) -> str:
@@ -167,9 +181,8 @@ def _outputs_table(outputs: list[OutputComparison]) -> Table:
     from rich.table import Table
 
     table = Table(title="outputs", title_justify="left", show_edge=False)
-    table.add_column("output", no_wrap=True)
-    for column in ("stage", "result", "md5"):
-        table.add_column(column, overflow="fold")
+    for column in ("output", "stage", "result", "md5"):
+        table.add_column(column, no_wrap=True)
     for out in outputs:
         if out.recorded == out.reproduced:
             hashes = _short(out.recorded)

@@ -141,6 +141,38 @@ def _describe_missing(
     return sorted(dict.fromkeys(names))
 
 
+SHARED_REMOTE_DOCS = 'README.md, "Moving a team to a shared remote"'
+
+
+def _local_remote_note(root: Path, remote: tuple[str, dict[str, Any]]) -> str:
+    """For a DVC remote that is a folder inside this clone (the template's default
+    ``.dvc/storage``): it holds only what this clone pushed, and no teammate can
+    reach it. Raises ExternalError when a local remote's folder does not exist: that
+    remote is unreachable, which is not the same as lacking data."""
+    name, settings = remote
+    url = str(settings.get("url") or "")
+    if "://" in url and not url.startswith("file://"):
+        return ""
+    folder = Path(url.removeprefix("file://"))
+    inside = folder.resolve().is_relative_to(root.resolve())
+    note = (
+        f" The DVC remote {name!r} is a folder inside this clone ({url}): it holds only "
+        "what this clone pushed, and teammates cannot reach it; move the team to shared "
+        f"storage with `tether push` ({SHARED_REMOTE_DOCS})."
+        if inside
+        else ""
+    )
+    if not folder.is_dir():
+        raise ExternalError(
+            f"DVC remote {name!r} cannot be reached: its folder {url} does not exist",
+            (
+                f"Point it at the folder that holds the data (`dvc remote modify --local {name} url "
+                "PATH`)." + note
+            ),
+        )
+    return note
+
+
 def _bring_objects(
     source: Any,
     dest: Any,
@@ -148,6 +180,7 @@ def _bring_objects(
     commit: str,
     where: str,
     remote_name: str | None,
+    note: str = "",
 ) -> int:
     """Copy the objects of ``wanted`` from ``source``; raise naming what failed."""
     owners = {o.md5: o.path for o in wanted if o.md5}
@@ -182,7 +215,8 @@ def _bring_objects(
             )
         raise ExternalError(
             f"the {where} lacks data; missing for commit {short}: {', '.join(paths)}",
-            f"Upload it from a checkout of that commit: {upload}.",
+            f"Upload it from a checkout of that commit: {upload}, or every release's data "
+            f"at once with `tether push`.{note}",
         )
     return len(report.copied)
 
@@ -247,8 +281,11 @@ def _fetch(
     fetched = 0
     if remote:
         wanted = inputs + [o for o in tracked if o.stage is not None and o.cached and o.md5]
+        note = _local_remote_note(root, remote)
         store = dvc.remote_store(repo, remote[0])
-        fetched = _bring_objects(store, dvc.cache_store(repo), wanted, commit, source, remote[0])
+        fetched = _bring_objects(
+            store, dvc.cache_store(repo), wanted, commit, source, remote[0], note
+        )
     elif inputs:
         with dvc.open_repo(root) as home:
             fetched = _bring_objects(
