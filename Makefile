@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # downloads a binary at build time), pinned by tools/package-lock.json.
 NODE_STAMP := tools/node_modules/.installed
 
-.PHONY: install setup repro test lint typecheck docs bench clean
+.PHONY: fixture install setup repro test lint typecheck docs bench clean
 
 # pip and npm run quietly; each step says first what it does and how long it takes.
 $(BIN)/python:
@@ -65,3 +65,7 @@ bench: $(DEV_STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tools/node_modules
+
+# After changing the example project: copy it into the framework's test fixture.
+fixture: $(DEV_STAMP)
+	$(BIN)/python tests/fixtures/sync_template.py
