@@ -88,7 +88,9 @@ def _signals_blocked() -> Iterator[None]:
 
 
 @contextmanager
-def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterator[Path]:
+def temporary_worktree(
+    git: GitRepo, commit: str, keep: bool = False, prefix: str = PREFIX
+) -> Iterator[Path]:
     """A detached worktree of ``commit`` in a new temporary directory.
 
     Yields the worktree's path. Unless ``keep``, the directory is deleted and the
@@ -96,7 +98,7 @@ def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterato
     inspection (``git worktree remove PATH`` cleans up later).
     """
     git.run("worktree", "prune")  # registrations left by a killed run
-    parent = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{commit[:8]}-"))
+    parent = Path(tempfile.mkdtemp(prefix=f"{prefix}{commit[:8]}-"))
     tree = parent / "repo"
     # Signals are armed before git creates anything, so there is no moment at
     # which an interrupt could leave a worktree behind.
