@@ -13,7 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from tether.cli import app, repo_root
-from tether.cli.output import console, err, out, print_json, print_table
+from tether.cli.output import console, err, error, out, print_json, print_table
+from tether.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from tether.tune.study import Progress
@@ -74,6 +75,7 @@ class _Line:
     def stop(self) -> None:
         if self.status is not None:
             self.status.stop()
+            self.status = None
 
 
 @tune_app.command(
@@ -121,6 +123,14 @@ def run_command(
     line = _Line(metric or "metric")
     try:
         result = tune(repo_root(repo), options, on_progress=line)
+    except KeyboardInterrupt:
+        # typer turns KeyboardInterrupt into a silent exit 130; say what happened.
+        line.stop()
+        error(
+            "interrupted; the running trials were stopped and their worktrees removed",
+            "Run the same command again to resume: they run again, finished trials do not.",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         line.stop()
     board = result.board

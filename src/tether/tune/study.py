@@ -402,7 +402,10 @@ class _Sweep:
         was enqueued again, and its copy takes the place)."""
         states = self.optuna.trial.TrialState
         if trial.state == states.FAIL:
-            return bool(trial.user_attrs.get("reason")) and not trial.user_attrs.get("requeued")
+            attrs = trial.user_attrs
+            return bool(attrs.get("reason")) and not (
+                attrs.get("requeued") or attrs.get("discarded")
+            )
         return trial.state in (states.COMPLETE, states.RUNNING, states.WAITING)
 
     def _next(self) -> Any | None:
@@ -469,7 +472,9 @@ class _Sweep:
     def _start(self, pool: ThreadPoolExecutor, trial: Any) -> None:
         params = {d.name: trial.params[d.name] for d in self.space.dimensions}
         overrides = self.space.overrides(params)
-        experiment = f"{self.study.study_name}-{trial.number}"
+        # A trial enqueued again after an interruption keeps its experiment's name,
+        # so an experiment saved just before a kill is found and not run again.
+        experiment = trial.user_attrs.get("experiment") or f"{self.study.study_name}-{trial.number}"
         trial.set_user_attr("overrides", overrides)
         trial.set_user_attr("experiment", experiment)
         trial.set_user_attr("worker", self.worker)
@@ -502,7 +507,10 @@ class _Sweep:
             trial.set_user_attr("reason", "interrupted")
             trial.set_user_attr("requeued", True)
             self.study.tell(trial, state=states.FAIL)
-            self.study.enqueue_trial(dict(trial.params), user_attrs={"retry_of": trial.number})
+            self.study.enqueue_trial(
+                dict(trial.params),
+                user_attrs={"retry_of": trial.number, "experiment": trial.user_attrs["experiment"]},
+            )
             self._emit("interrupted", trial.number)
             return
         trial.set_user_attr("reason", outcome.reason or "failed")

@@ -41,6 +41,8 @@ from tether.errors import TetherError, UsageError
 EXPS_NAMESPACE = "refs/exps"
 WORKTREE_PREFIX = "tether-tune-"
 LOG_TAIL = 12
+# Exit statuses of a process stopped by SIGINT or SIGTERM (signalled, or via a shell).
+_STOPPED = (-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM)
 
 
 def experiment_ref(baseline: str, name: str) -> str:
@@ -214,6 +216,9 @@ class Runner:
         from tether.verify.worktree import temporary_worktree
 
         started = time.perf_counter()
+        saved = self.saved(spec)
+        if saved is not None:
+            return saved
         with ExitStack() as stack:
             with _worktree_lock:
                 if self.cancelled.is_set():
@@ -227,6 +232,27 @@ class Runner:
                 outcome = Outcome(False, reason=exc.message)
         outcome.seconds = time.perf_counter() - started
         return outcome
+
+    def saved(self, spec: TrialSpec) -> Outcome | None:
+        """The outcome of a trial whose experiment was saved by a worker killed
+        before it could record it: read back from the experiment, not run again."""
+        from tether.metrics.api import snapshot
+
+        commit = self.git.refs_under(spec.ref).get(spec.ref)
+        if commit is None:
+            return None
+        snap = snapshot(self.root, commit)
+        try:
+            _, value = pick_metric(snap.metrics, self.metric)
+        except UsageError:
+            return None
+        return Outcome(
+            True,
+            flat_metrics(snap.metrics),
+            float(value),
+            experiment=spec.ref.rsplit("/", 1)[1],
+            commit=commit,
+        )
 
     def _child(self, tree: Path, spec: TrialSpec) -> Outcome:
         dvc.share_cache(tree, self.cache, tree.parent / "site-cache")
@@ -269,10 +295,11 @@ class Runner:
             finally:
                 with self._lock:
                     self._procs.pop(spec.number, None)
-        if self.cancelled.is_set():
-            return Outcome(False, reason="interrupted", interrupted=True)
         if code == 0 and result.exists():
             return Outcome.from_dict(json.loads(result.read_text(encoding="utf-8")))
+        # SIGTERM's handler stops child processes before the sweep hears of it.
+        if self.cancelled.is_set() or code in _STOPPED:
+            return Outcome(False, reason="interrupted", interrupted=True)
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
         return Outcome(False, reason=f"the trial process exited with {code}: " + " | ".join(tail))
 
