@@ -39,6 +39,9 @@ from tether.tune.trial import Outcome, Runner, TrialSpec, experiment_ref
 DB_FILE = Path(".tether") / "tune.db"
 HEARTBEAT_SECONDS = 1
 GRACE_SECONDS = 6
+# A running trial nobody claimed for this long was left by a killed worker (the
+# margin covers clocks that differ between the machines of a distributed study).
+ORPHAN_SECONDS = 30
 ATTR = "tether"  # the study's user attribute holding how it was started
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
@@ -430,7 +433,27 @@ class _Sweep:
     def _others_running(self) -> bool:
         ours = {t.number for t in self.running.values()}
         states = self.optuna.trial.TrialState
-        return any(t.state == states.RUNNING and t.number not in ours for t in self._states())
+        others = [t for t in self._states() if t.state == states.RUNNING and t.number not in ours]
+        self._reap_orphans(others)
+        return bool(others)
+
+    def _reap_orphans(self, others: list[Any]) -> None:
+        """Fail and enqueue again a running trial that no worker ever claimed (no
+        ``worker`` attribute: its worker was killed between the ask and the first
+        heartbeat), as Optuna does with a stale one."""
+        import datetime
+
+        now = datetime.datetime.now()
+        storage = self.study._storage
+        retry = self.optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
+        for trial in others:
+            started = trial.datetime_start or now
+            if "worker" in trial.user_attrs or (now - started).total_seconds() < ORPHAN_SECONDS:
+                continue
+            if storage.set_trial_state_values(
+                trial._trial_id, state=self.optuna.trial.TrialState.FAIL
+            ):
+                retry(self.study, storage.get_trial(trial._trial_id))
 
     # the loop
 
@@ -470,6 +493,9 @@ class _Sweep:
             storage.record_heartbeat(trial._trial_id)
 
     def _start(self, pool: ThreadPoolExecutor, trial: Any) -> None:
+        # The first heartbeat right after the ask: a trial without one is never
+        # found stale by Optuna (see _reap_orphans for a kill in between).
+        self._heartbeat_one(trial)
         params = {d.name: trial.params[d.name] for d in self.space.dimensions}
         overrides = self.space.overrides(params)
         # A trial enqueued again after an interruption keeps its experiment's name,
@@ -485,7 +511,6 @@ class _Sweep:
             f"tether tune: trial {trial.number} of study {self.study.study_name}\n\n"
             + "\n".join(overrides),
         )
-        self._heartbeat_one(trial)
         self.running[pool.submit(self.runner.run, spec)] = trial
         self._emit("start", trial.number)
 
