@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from tether.backends.git import GitRepo
 from tether.errors import UnknownRevision
+from tether.registry import state
+from tether.registry.tags import parse_reference
 
 
 def resolve(git: GitRepo, rev: str) -> str:
@@ -15,8 +17,6 @@ def resolve(git: GitRepo, rev: str) -> str:
     ``NAME@vX.Y.Z`` is the commit that version was registered at, ``NAME#STAGE``
     the commit of the version currently in that stage. Anything else goes to git.
     """
-    from tether.registry.tags import parse_reference
-
     reference = parse_reference(rev)
     if reference is None:
         try:
@@ -26,8 +26,6 @@ def resolve(git: GitRepo, rev: str) -> str:
             if commit is None:
                 raise
             return commit
-    from tether.registry import state
-
     registry = state.read(git)
     commit = state.resolve_reference(registry, reference)
     if commit is not None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from tether.backends.git import TagRef
 from tether.registry import state
-from tether.registry.release import rollback_target
 from tether.registry.tags import Reference
+from tether.release.actions import rollback_target
 
 C1, C2, C3 = "1" * 40, "2" * 40, "3" * 40
 T0 = 1_790_000_000

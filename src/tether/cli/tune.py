@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperGroup
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import console, err, error, out, print_json, print_table
 from tether.errors import EXIT_INTERRUPTED
 

@@ -139,3 +139,22 @@ def compare(old: Snapshot, new: Snapshot) -> MetricsDiff:
     if old.rev == new.rev:
         result.errors = {old.rev: list(old.errors)}
     return result
+
+
+# A value absent at one side of a comparison, as every renderer shows it.
+MISSING = "—"
+
+
+def fmt_value(value: Any) -> str:
+    """A value for display: NaN and infinities spelled out, floats to 6 digits."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Inf" if value > 0 else "-Inf"
+        return f"{value:.6g}"
+    return str(value)

@@ -19,6 +19,8 @@ from tether.backends.git import GitRepo
 from tether.errors import UsageError
 from tether.metrics.collect import Collector, ReadError, Snapshot
 from tether.metrics.diff import raise_for_errors
+from tether.registry import state
+from tether.registry.tags import Action, parse_tag
 from tether.revisions import resolve
 
 # A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
@@ -76,9 +78,6 @@ def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
     (``NAME@vX.Y.Z``), plus ``NAME#STAGE`` for each stage a release holds now.
     The registry's assignment, unassignment and deregistration tags are history,
     not labels, and are left out."""
-    from tether.registry import state
-    from tether.registry.tags import Action, parse_tag
-
     labels: dict[str, list[str]] = {}
     for name, sha in git.tag_commits():
         parsed = parse_tag(name)

@@ -13,6 +13,11 @@ from typing import Any
 
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
+from tether.metrics.collect import Collector
+from tether.metrics.diff import METRICS, PARAMS, compare
+from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
+from tether.registry.state import load as load_registry
+from tether.registry.tags import SemVer
 from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 from tether.revisions import resolve
 
@@ -37,10 +42,6 @@ def build_report(
     part covers every artifact: its stages (this head against each), and the
     metric history of its last ``releases`` versions.
     """
-    from tether.metrics.collect import Collector
-    from tether.metrics.diff import METRICS, PARAMS, compare
-    from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
-
     git = GitRepo(root)
     collector = Collector(root, git)
     base_commit = resolve(git, base)
@@ -81,9 +82,6 @@ def build_report(
     changed = {(m.path, m.key) for m in report.metrics if not _same(m.old, m.new)}
 
     try:
-        from tether.registry.state import load as load_registry
-        from tether.registry.tags import SemVer
-
         registry = load_registry(root)
     except TetherError as exc:
         report.errors.append(f"the registry could not be read: {exc.message}")

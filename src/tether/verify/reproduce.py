@@ -22,7 +22,8 @@ from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
-from tether.metrics.collect import flatten
+from tether.formats import flatten
+from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
@@ -194,7 +195,6 @@ def recorded_metrics(
     manifest, else from the DVC cache under ``root`` (the project's, or once data
     has been fetched, the worktree's).
     """
-    from tether.metrics.collect import Collector
 
     snap = Collector(root, git, params=False).at_commit(rev, commit)
     # A path still holding ``${...}`` is DVC's to resolve (see ``_templated``).
