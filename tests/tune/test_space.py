@@ -79,3 +79,18 @@ def test_probes_cover_every_value_of_a_large_space() -> None:
     assert len(probes) < 60
     assert ["a=19", "b=0", "c=1.0"] in probes
     assert ["a=0", "b=0", "c=2.0"] in probes
+
+
+def test_tether_help_loads_neither_optuna_nor_hydra() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom tether.cli import main\n"
+        "try:\n    main(['tune', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY=' + ','.join(sorted(m for m in ('optuna', 'hydra', 'dvc', 'sqlalchemy') "
+        "if m in sys.modules)))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "show" in proc.stdout and "apply" in proc.stdout
+    assert proc.stdout.strip().endswith("HEAVY=")

@@ -31,10 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import ConfigError, ExternalError, UsageError
+from tether.metrics.api import snapshot
+from tether.pipeline.compose import hydra_settings, validate
 from tether.tune import space as space_mod
-from tether.tune.trial import Outcome, Runner, TrialSpec, experiment_ref
+from tether.tune.trial import Outcome, Runner, TrialSpec, experiment_ref, pick_metric
+from tether.verify.worktree import sigterm_as_interrupt
 
 DB_FILE = Path(".tether") / "tune.db"
 HEARTBEAT_SECONDS = 1
@@ -228,9 +232,6 @@ def _sampler(name: str, seed: int) -> Any:
 
 
 def _check_metric(root: Path, git: GitRepo, metric: str | None, baseline: str) -> str:
-    from tether.metrics.api import snapshot
-    from tether.tune.trial import pick_metric
-
     snap = snapshot(root, baseline)
     if metric is None:
         known = sorted({k for values in snap.metrics.values() for k in values})
@@ -245,8 +246,6 @@ def _check_metric(root: Path, git: GitRepo, metric: str | None, baseline: str) -
 
 def _validate(root: Path, space: space_mod.Space) -> None:
     """Every trial's overrides as ``tether run`` checks them, before anything runs."""
-    from tether.pipeline.compose import hydra_settings, validate
-
     settings = hydra_settings(root)
     for overrides in space.probes():
         try:
@@ -316,8 +315,6 @@ def tune(
     KeyboardInterrupt after a Ctrl-C or SIGTERM once every running trial was
     stopped, recorded as interrupted and its worktree removed.
     """
-    from tether.verify.worktree import sigterm_as_interrupt
-
     if options.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
     if options.trials is not None and options.trials < 1:
@@ -676,8 +673,6 @@ def find_trial(board: Leaderboard, which: str) -> Row:
 def apply(root: Path, which: str, name: str | None = None, storage: str | None = None) -> Row:
     """Put trial ``which`` in the work tree: its overrides, params.yaml, dvc.lock and
     metrics from its experiment commit, its outputs from the DVC cache (nothing runs)."""
-    from tether.backends import dvc
-
     board = leaderboard(root, name, storage)
     row = find_trial(board, which)
     assert row.experiment is not None

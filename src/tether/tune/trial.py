@@ -37,6 +37,9 @@ from typing import Any
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import TetherError, UsageError
+from tether.metrics.api import snapshot
+from tether.pipeline.run import run
+from tether.verify.worktree import temporary_worktree
 
 EXPS_NAMESPACE = "refs/exps"
 WORKTREE_PREFIX = "tether-tune-"
@@ -134,8 +137,6 @@ def execute(
     A failing stage, or a metric that is missing or not a finite number, gives a
     failed Outcome with the reason; no experiment is saved for it.
     """
-    from tether.metrics.api import snapshot
-    from tether.pipeline.run import run
 
     started = time.perf_counter()
     try:
@@ -213,8 +214,6 @@ class Runner:
 
     def run(self, spec: TrialSpec) -> Outcome:
         """Run one trial; always returns (a failure is an Outcome, not an exception)."""
-        from tether.verify.worktree import temporary_worktree
-
         started = time.perf_counter()
         saved = self.saved(spec)
         if saved is not None:
@@ -236,7 +235,6 @@ class Runner:
     def saved(self, spec: TrialSpec) -> Outcome | None:
         """The outcome of a trial whose experiment was saved by a worker killed
         before it could record it: read back from the experiment, not run again."""
-        from tether.metrics.api import snapshot
 
         commit = self.git.refs_under(spec.ref).get(spec.ref)
         if commit is None:
