@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tether.tune import render
-from tether.tune.study import Leaderboard, Row, find_trial, sort_rows
+from tether.tune.board import Leaderboard, Row, find_trial, sort_rows
 
 
 def _board() -> Leaderboard:
@@ -19,9 +19,9 @@ def _board() -> Leaderboard:
         storage="postgresql://me:***@db/optuna",
     )
     board.rows = [
-        Row(0, "complete", ["seed=3", "model.params.C=0.1"], {}, {"f1": 0.9, "acc": 0.8}, 0.9, 2.5, "s-0", "c0", None),
-        Row(1, "complete", ["seed=3", "model.params.C=1"], {}, {"f1": 0.95, "acc": 0.85}, 0.95, 2.0, "s-1", "c1", None),
-        Row(2, "failed", ["seed=3", "model.params.C=a|b"], {}, {}, None, 1.0, None, None, "stage 'train' failed"),
+        Row(0, "complete", ["seed=3", "model.params.C=0.1"], {"f1": 0.9, "acc": 0.8}, 0.9, 2.5, "s-0", "c0", None),
+        Row(1, "complete", ["seed=3", "model.params.C=1"], {"f1": 0.95, "acc": 0.85}, 0.95, 2.0, "s-1", "c1", None),
+        Row(2, "failed", ["seed=3", "model.params.C=a|b"], {}, None, 1.0, None, None, "stage 'train' failed"),
     ]  # fmt: skip
     return board
 

@@ -163,7 +163,7 @@ def show_command(
 ) -> None:
     """The leaderboard: one row per trial with its overrides, metrics, state and duration."""
     from tether.tune import render
-    from tether.tune.study import leaderboard, sort_rows
+    from tether.tune.board import leaderboard, sort_rows
 
     if sum([md, as_json, as_csv]) > 1:
         raise typer.BadParameter("choose one of --md, --json, --csv")

@@ -8,7 +8,7 @@ import io
 import math
 from typing import Any
 
-from tether.tune.study import Leaderboard, Row
+from tether.tune.board import Leaderboard, Row
 
 
 def _swept(row: Row, board: Leaderboard) -> str:

@@ -24,29 +24,34 @@ import os
 import re
 import socket
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import ConfigError, ExternalError, UsageError
+from tether.errors import ExternalError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.compose import hydra_settings, validate
 from tether.tune import space as space_mod
+from tether.tune.board import (
+    ATTR,
+    HEARTBEAT_SECONDS,
+    Leaderboard,
+    Row,
+    find_trial,
+    leaderboard,
+    load_optuna,
+    open_storage,
+)
 from tether.tune.trial import Outcome, Runner, TrialSpec, experiment_ref, pick_metric
 from tether.verify.worktree import sigterm_as_interrupt
 
-DB_FILE = Path(".tether") / "tune.db"
-HEARTBEAT_SECONDS = 1
-GRACE_SECONDS = 6
 # A running trial nobody claimed for this long was left by a killed worker (the
 # margin covers clocks that differ between the machines of a distributed study).
 ORPHAN_SECONDS = 30
-ATTR = "tether"  # the study's user attribute holding how it was started
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -61,61 +66,6 @@ class Options:
     seed: int = 0
     study: str | None = None
     storage: str | None = None
-
-
-@dataclass
-class Row:
-    """One trial on the leaderboard."""
-
-    number: int
-    state: str  # complete, failed, running, waiting, interrupted
-    overrides: list[str]
-    params: dict[str, Any]
-    metrics: dict[str, Any]
-    value: float | None
-    seconds: float | None
-    experiment: str | None
-    commit: str | None
-    reason: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "state": self.state,
-            "experiment": self.experiment,
-            "commit": self.commit,
-            "overrides": self.overrides,
-            "params": self.params,
-            "value": self.value,
-            "metrics": self.metrics,
-            "seconds": self.seconds,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class Leaderboard:
-    study: str
-    metric: str
-    minimize: bool
-    sampler: str
-    sweep: list[str]
-    baseline: str
-    storage: str  # shown with any password masked
-    rows: list[Row] = field(default_factory=list)
-
-    @property
-    def best(self) -> Row | None:
-        done = [r for r in self.rows if r.state == "complete" and r.value is not None]
-        if not done:
-            return None
-        pick = min if self.minimize else max
-        return pick(
-            done, key=lambda r: (r.value, -r.number) if not self.minimize else (r.value, r.number)
-        )
-
-    def count(self, state: str) -> int:
-        return sum(1 for r in self.rows if r.state == state)
 
 
 @dataclass(frozen=True)
@@ -138,67 +88,6 @@ class SweepResult:
     ran: int  # trials this command ran to completion
     failed: int  # trials this command recorded as failed
     earlier: int  # trials finished before this command started
-
-
-# -- storage ------------------------------------------------------------------------
-
-
-def storage_url(root: Path, storage: str | None) -> str:
-    if storage:
-        return storage
-    return f"sqlite:///{(root / DB_FILE).resolve()}"
-
-
-def shown_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
-
-
-def _optuna() -> Any:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # Heartbeats are recorded by the sweep loop itself (ask-and-tell, not optimize).
-    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed")
-    return optuna
-
-
-def open_storage(root: Path, storage: str | None, create: bool) -> Any:
-    """Optuna's RDB storage with heartbeats; ExternalError when it cannot be opened."""
-    optuna = _optuna()
-    url = storage_url(root, storage)
-    if url.startswith("sqlite:///") and storage is None:
-        path = root / DB_FILE
-        if not create and not path.exists():
-            raise UsageError(
-                "no tune study in this repository yet",
-                "Start one with `tether tune SWEEP... --metric NAME`.",
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-    engine: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        engine["connect_args"] = {"timeout": 60}
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=3
-            ),
-        )
-    except ImportError as exc:
-        raise ConfigError(
-            f"no database driver for {shown_url(url)}: {exc}",
-            "For PostgreSQL install the extra: pip install 'tether[tune-pg]'.",
-        ) from None
-    except Exception as exc:  # SQLAlchemy's OperationalError and kin
-        raise ExternalError(
-            f"cannot open the study storage {shown_url(url)}: {str(exc).splitlines()[0]}",
-            "Check the URL, that the database server runs and that you may connect.",
-        ) from None
 
 
 # -- starting or resuming a study ----------------------------------------------------
@@ -224,7 +113,7 @@ def _settings(options: Options, metric: str, baseline: str, target: int | None) 
 
 
 def _sampler(name: str, seed: int) -> Any:
-    optuna = _optuna()
+    optuna = load_optuna()
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     # grid: every point is an enqueued trial, so the sampler is never asked.
@@ -346,12 +235,21 @@ def tune(
     metric = _check_metric(root, git, options.metric, baseline)
     _validate(root, space)
 
-    optuna = _optuna()
+    optuna = load_optuna()
     storage = open_storage(root, options.storage, create=True)
     settings = _settings(options, metric, baseline, target)
     study = _get_study(optuna, storage, name, settings, space)
     optuna.storages.fail_stale_trials(study)
-    earlier = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+    earlier = sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.state.name == "COMPLETE"
+        or (
+            t.state.name == "FAIL"
+            and t.user_attrs.get("reason")
+            and not t.user_attrs.get("requeued")
+        )
+    )
     sweep = _Sweep(
         optuna, study, space, options, Runner(root, baseline, metric), target, on_progress
     )
@@ -563,111 +461,6 @@ class _Sweep:
                 reason,
             )
         )
-
-
-# -- reading a study -------------------------------------------------------------------
-
-
-def _study_name(optuna: Any, storage: Any, name: str | None) -> str:
-    names = optuna.study.get_all_study_names(storage)
-    if name is not None:
-        if name not in names:
-            raise UsageError(
-                f"no study named {name!r}",
-                f"Studies here: {', '.join(names) or '(none)'}.",
-            )
-        return name
-    if not names:
-        raise UsageError(
-            "no tune study yet", "Start one with `tether tune SWEEP... --metric NAME`."
-        )
-    return names[-1]  # the newest
-
-
-def leaderboard(
-    root: Path, name: str | None = None, storage: str | None = None, *, study: Any = None
-) -> Leaderboard:
-    """Every trial of the study ``name`` (default: the newest one in the storage)."""
-    optuna = _optuna()
-    if study is None:
-        opened = open_storage(root, storage, create=False)
-        name = _study_name(optuna, opened, name)
-        study = optuna.load_study(study_name=name, storage=opened)
-    settings = study.user_attrs.get(ATTR) or {}
-    board = Leaderboard(
-        study=study.study_name,
-        metric=settings.get("metric", "value"),
-        minimize=bool(settings.get("minimize")),
-        sampler=settings.get("sampler", "?"),
-        sweep=list(settings.get("sweep", [])),
-        baseline=settings.get("baseline", ""),
-        storage=shown_url(storage_url(root, storage)),
-    )
-    states = optuna.trial.TrialState
-    for trial in study.get_trials(deepcopy=False):
-        attrs = trial.user_attrs
-        if attrs.get("discarded"):
-            continue
-        if trial.state == states.COMPLETE:
-            state = "complete"
-        elif trial.state == states.FAIL:
-            state = "interrupted" if attrs.get("requeued") or not attrs.get("reason") else "failed"
-        else:
-            state = trial.state.name.lower()
-        board.rows.append(
-            Row(
-                number=trial.number,
-                state=state,
-                overrides=list(attrs.get("overrides") or []),
-                params=dict(trial.params),
-                metrics=dict(attrs.get("metrics") or {}),
-                value=trial.value if trial.state == states.COMPLETE else None,
-                seconds=attrs.get("seconds"),
-                experiment=attrs.get("experiment") if state == "complete" else None,
-                commit=attrs.get("commit"),
-                reason=attrs.get("reason")
-                or ("worker stopped (retried)" if state == "interrupted" else None),
-            )
-        )
-    return board
-
-
-def sort_rows(board: Leaderboard, metric: str | None) -> list[Row]:
-    """Finished trials best first by ``metric`` (default: the study's), then the rest."""
-    key = metric or board.metric
-
-    def score(row: Row) -> float | None:
-        value = row.value if key == board.metric else row.metrics.get(key)
-        return float(value) if isinstance(value, int | float) else None
-
-    scored = [r for r in board.rows if score(r) is not None]
-    lower = board.minimize if key == board.metric else False
-    scored.sort(key=lambda r: (score(r) if lower else -(score(r) or 0.0), r.number))
-    rest = [r for r in board.rows if score(r) is None]
-    return scored + rest
-
-
-def find_trial(board: Leaderboard, which: str) -> Row:
-    """``best``, a trial number, or an experiment name."""
-    if which == "best":
-        best = board.best
-        if best is None:
-            raise UsageError(
-                f"study {board.study!r} has no finished trial yet", "Run `tether tune` first."
-            )
-        return best
-    for row in board.rows:
-        if which in (str(row.number), row.experiment):
-            if row.state != "complete":
-                raise UsageError(
-                    f"trial {row.number} did not finish ({row.state}): nothing to apply",
-                    "Pick a finished trial from `tether tune show`.",
-                )
-            return row
-    raise UsageError(
-        f"no trial {which!r} in study {board.study!r}",
-        "Name a trial by its number or experiment (see `tether tune show`), or say `best`.",
-    )
 
 
 def apply(root: Path, which: str, name: str | None = None, storage: str | None = None) -> Row:
