@@ -103,6 +103,9 @@ def test_resume_after_sigkill_runs_no_finished_trial_again(tiny: Path, tmp_path:
 
     again = tether(tiny, "tune", *args, env={**os.environ, "TMPDIR": str(tmp)})
     assert again.returncode == 0, again.stderr
+    # The resumed sweep removed the worktree the killed process left.
+    assert worktrees(tiny) == 1
+    assert list(tmp.iterdir()) == []
     assert f"{len(before)} finished before" in again.stdout
     board = show(tiny, "--study", "r")
     complete = [t for t in board["trials"] if t["state"] == "complete"]

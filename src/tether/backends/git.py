@@ -173,6 +173,11 @@ class GitRepo:
     def delete_ref(self, ref: str) -> None:
         self.run("update-ref", "-d", ref)
 
+    def worktree_paths(self) -> list[Path]:
+        """The paths of every worktree git has registered (the main one first)."""
+        out = self.run("worktree", "list", "--porcelain")
+        return [Path(line[9:]) for line in out.splitlines() if line.startswith("worktree ")]
+
     def refs_under(self, prefix: str) -> dict[str, str]:
         """``{ref: commit}`` for every ref under ``prefix`` (``refs/exps/``)."""
         out = self.run("for-each-ref", "--format=%(refname) %(objectname)", prefix)

@@ -46,7 +46,14 @@ from tether.tune.board import (
     load_optuna,
     open_storage,
 )
-from tether.tune.trial import Outcome, Runner, TrialSpec, experiment_ref, pick_metric
+from tether.tune.trial import (
+    Outcome,
+    Runner,
+    TrialSpec,
+    experiment_ref,
+    pick_metric,
+    reap_abandoned,
+)
 from tether.verify.worktree import sigterm_as_interrupt
 
 # A running trial nobody claimed for this long was left by a killed worker (the
@@ -240,6 +247,7 @@ def tune(
     settings = _settings(options, metric, baseline, target)
     study = _get_study(optuna, storage, name, settings, space)
     optuna.storages.fail_stale_trials(study)
+    reap_abandoned(git)
     earlier = sum(
         1
         for t in study.get_trials(deepcopy=False)

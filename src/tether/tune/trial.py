@@ -39,10 +39,11 @@ from tether.backends.git import GitRepo
 from tether.errors import TetherError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.run import run
-from tether.verify.worktree import temporary_worktree
+from tether.verify.worktree import remove_tree, temporary_worktree
 
 EXPS_NAMESPACE = "refs/exps"
 WORKTREE_PREFIX = "tether-tune-"
+OWNER_FILE = "owner.pid"  # beside a trial's worktree: the pid of the tune process
 LOG_TAIL = 12
 # Exit statuses of a process stopped by SIGINT or SIGTERM (signalled, or via a shell).
 _STOPPED = (-signal.SIGINT, -signal.SIGTERM, 128 + signal.SIGINT, 128 + signal.SIGTERM)
@@ -253,6 +254,7 @@ class Runner:
         )
 
     def _child(self, tree: Path, spec: TrialSpec) -> Outcome:
+        (tree.parent / OWNER_FILE).write_text(str(os.getpid()), encoding="utf-8")
         dvc.share_cache(tree, self.cache, tree.parent / "site-cache")
         result = tree.parent / "result.json"
         log = tree.parent / "trial.log"
@@ -300,6 +302,27 @@ class Runner:
             return Outcome(False, reason="interrupted", interrupted=True)
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-LOG_TAIL:]
         return Outcome(False, reason=f"the trial process exited with {code}: " + " | ".join(tail))
+
+
+def reap_abandoned(git: GitRepo) -> int:
+    """Remove the trial worktrees of tune processes that no longer run (killed
+    with SIGKILL, which no cleanup survives); returns how many were removed."""
+    removed = 0
+    for path in git.worktree_paths():
+        owner = path.parent / OWNER_FILE
+        if not path.parent.name.startswith(WORKTREE_PREFIX) or not owner.exists():
+            continue
+        try:
+            os.kill(int(owner.read_text(encoding="utf-8")), 0)
+            continue  # its tune process still runs
+        except ProcessLookupError:
+            pass
+        except (ValueError, PermissionError, OSError):
+            continue
+        remove_tree(path.parent)
+        git.remove_worktree(path)
+        removed += 1
+    return removed
 
 
 def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
