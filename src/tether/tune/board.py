@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,29 +111,41 @@ def open_storage(root: Path, storage: str | None, create: bool) -> Any:
                 "Start one with `tether tune SWEEP... --metric NAME`.",
             )
         path.parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith("postgresql://"):
+        # The driver tether installs (extra tune-pg): psycopg 3, whatever SQLAlchemy's
+        # default for a bare postgresql:// URL is in the installed version.
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     engine: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine["connect_args"] = {"timeout": 60}
-    try:
-        return optuna.storages.RDBStorage(
-            url,
-            engine_kwargs=engine,
-            heartbeat_interval=HEARTBEAT_SECONDS,
-            grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=3
-            ),
-        )
-    except ImportError as exc:
-        raise ConfigError(
-            f"no database driver for {shown_url(url)}: {exc}",
-            "For PostgreSQL install the extra: pip install 'tether[tune-pg]'.",
-        ) from None
-    except Exception as exc:  # SQLAlchemy's OperationalError and kin
-        raise ExternalError(
-            f"cannot open the study storage {shown_url(url)}: {str(exc).splitlines()[0]}",
-            "Check the URL, that the database server runs and that you may connect.",
-        ) from None
+    # Workers started together all create Optuna's tables on first use; PostgreSQL
+    # lets one win and fails the others (a unique violation on the table types).
+    # Opening again then finds the tables made.
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine,
+                heartbeat_interval=HEARTBEAT_SECONDS,
+                grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    max_retry=3
+                ),
+            )
+        except ImportError as exc:
+            raise ConfigError(
+                f"no database driver for {shown_url(url)}: {exc}",
+                "For PostgreSQL install the extra: pip install 'tether[tune-pg]'.",
+            ) from None
+        except Exception as exc:  # SQLAlchemy's OperationalError and kin
+            if attempt < 4 and ("already exists" in str(exc) or "duplicate key" in str(exc)):
+                time.sleep(0.5 + attempt)
+                continue
+            raise ExternalError(
+                f"cannot open the study storage {shown_url(url)}: {str(exc).splitlines()[0]}",
+                "Check the URL, that the database server runs and that you may connect.",
+            ) from None
+    raise AssertionError("unreachable")
 
 
 # -- reading a study -------------------------------------------------------------------
