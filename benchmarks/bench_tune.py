@@ -138,7 +138,7 @@ def show_100(base: Path) -> float:
     """`tether tune show` on a study of 100 finished trials (median of 5 runs)."""
     import optuna
 
-    from tether.tune.study import DB_FILE, storage_url
+    from tether.tune.board import DB_FILE, storage_url
 
     root = base / "show"
     root.mkdir()

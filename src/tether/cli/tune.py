@@ -37,6 +37,12 @@ tune_app = typer.Typer(
         "tether tune SWEEP... runs a sweep (same as `tether tune run`); "
         "`show` prints the leaderboard; `apply` puts a trial in the work tree."
     ),
+    epilog=(
+        "Examples:\n\n"
+        "  tether tune model.params.C=0.1,1,10 --metric f1 --jobs 2\n\n"
+        "  tether tune show --md\n\n"
+        "  tether tune apply best"
+    ),
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode=None,
@@ -200,13 +206,17 @@ def apply_command(
     out("Next: `tether check`, then commit what it lists.")
 
 
-@tune_app.command("_trial", hidden=True)
+@tune_app.command(
+    "_trial",
+    hidden=True,
+    epilog="Example (run by tether tune in a trial's worktree):\n\n  tether tune _trial ...",
+)
 def trial_command(
     overrides: list[str] = typer.Argument(None),
-    metric: str = typer.Option(..., "--metric"),
-    ref: str = typer.Option(..., "--ref"),
-    message: str = typer.Option(..., "--message"),
-    result: Path = typer.Option(..., "--result"),
+    metric: str = typer.Option(..., "--metric", help="The metric to read."),
+    ref: str = typer.Option(..., "--ref", help="The experiment ref to save."),
+    message: str = typer.Option(..., "--message", help="The experiment commit's message."),
+    result: Path = typer.Option(..., "--result", help="Where to write the outcome (JSON)."),
 ) -> None:
     """One trial in the current worktree (started by `tether tune`)."""
     import json
