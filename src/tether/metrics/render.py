@@ -131,15 +131,6 @@ def diff_table(
     return table
 
 
-def error_lines(errors: dict[str, list[Any]]) -> list[str]:
-    """One line per unreadable file: revision, path, what went wrong, the fix."""
-    lines = []
-    for rev, errs in errors.items():
-        for err in errs:
-            lines.append(plain(f"{rev}: {err.path}: {err.message}. Fix: {err.fix}"))
-    return lines
-
-
 def diff_markdown(
     diff: MetricsDiff,
     show_all: bool = False,
