@@ -139,7 +139,6 @@ def _float(value: float) -> str:
 def parse(sweep: Sequence[str], sampler: str) -> Space:
     """Parse ``sweep`` with Hydra's override parser. UsageError names what is wrong."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
     from hydra.errors import HydraException
 
     if sampler not in SAMPLERS:
@@ -155,54 +154,60 @@ def parse(sweep: Sequence[str], sampler: str) -> Space:
             [override] = parser.parse_overrides([text])
         except HydraException as exc:
             raise UsageError(f"malformed sweep {text!r}: {exc}", GRAMMAR_HINT) from None
-        name = override.get_key_element()
         if override.key_or_group in seen:
             raise UsageError(f"{override.key_or_group} is swept twice", GRAMMAR_HINT)
         seen.add(override.key_or_group)
-        if not override.is_sweep_override():
+        if override.is_sweep_override():
+            dimensions.append(_dimension(override, text, sampler))
+        else:
             fixed.append(text)
-            continue
-        value = override.value()
-        tags = set(getattr(value, "tags", ()) or ())
-        unknown = tags - {"log", "int"}
-        if unknown:
-            raise UsageError(
-                f"{text}: unknown tag {', '.join(sorted(unknown))}",
-                "tether reads the tags `log` and `int`: tag(log, interval(0.001, 1)).",
-            )
-        if isinstance(value, ChoiceSweep):
-            if tags:
-                raise UsageError(f"{text}: tags apply to interval(...) only", GRAMMAR_HINT)
-            choices = tuple(dict.fromkeys(override.sweep_string_iterator()))
-            dimensions.append(Dimension(name, "choice", choices))
-        elif isinstance(value, RangeSweep):
-            if tags:
-                raise UsageError(f"{text}: tags apply to interval(...) only", GRAMMAR_HINT)
-            dimensions.append(_range(name, text, value))
-        elif isinstance(value, IntervalSweep):
-            if sampler == "grid":
-                raise UsageError(
-                    f"{text}: an interval has no grid points",
-                    "Search an interval with --sampler random or --sampler tpe, or give "
-                    "range(...) or choice(...) values for a grid.",
-                )
-            low, high = float(value.start or 0.0), float(value.end or 0.0)
-            if not low < high:
-                raise UsageError(
-                    f"{text}: the interval is empty", "Write interval(low,high), low < high."
-                )
-            if "log" in tags and low <= 0:
-                raise UsageError(f"{text}: a log scale needs a low bound above 0", GRAMMAR_HINT)
-            kind = "int" if "int" in tags else "float"
-            dimensions.append(Dimension(name, kind, low=low, high=high, log="log" in tags))
-        else:  # pragma: no cover - Hydra has no other sweep kind
-            raise UsageError(f"{text}: unsupported sweep", GRAMMAR_HINT)
     if not dimensions:
         raise UsageError(
             "the sweep varies nothing: every override has a single value",
             "Give at least one key several values, e.g. model.params.C=0.1,1,10.",
         )
     return Space(tuple(sweep), tuple(fixed), tuple(dimensions))
+
+
+def _dimension(override: Any, text: str, sampler: str) -> Dimension:
+    """One swept override (``text``, parsed by Hydra) as a Dimension."""
+    from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, RangeSweep
+
+    name = override.get_key_element()
+    value = override.value()
+    tags = set(getattr(value, "tags", ()) or ())
+    unknown = tags - {"log", "int"}
+    if unknown:
+        raise UsageError(
+            f"{text}: unknown tag {', '.join(sorted(unknown))}",
+            "tether reads the tags `log` and `int`: tag(log, interval(0.001, 1)).",
+        )
+    if isinstance(value, IntervalSweep):
+        return _interval(name, text, value, tags, sampler)
+    if tags:
+        raise UsageError(f"{text}: tags apply to interval(...) only", GRAMMAR_HINT)
+    if isinstance(value, ChoiceSweep):
+        choices = tuple(dict.fromkeys(override.sweep_string_iterator()))
+        return Dimension(name, "choice", choices)
+    if isinstance(value, RangeSweep):
+        return _range(name, text, value)
+    raise UsageError(f"{text}: unsupported sweep", GRAMMAR_HINT)  # pragma: no cover
+
+
+def _interval(name: str, text: str, value: Any, tags: set[str], sampler: str) -> Dimension:
+    if sampler == "grid":
+        raise UsageError(
+            f"{text}: an interval has no grid points",
+            "Search an interval with --sampler random or --sampler tpe, or give "
+            "range(...) or choice(...) values for a grid.",
+        )
+    low, high = float(value.start or 0.0), float(value.end or 0.0)
+    if not low < high:
+        raise UsageError(f"{text}: the interval is empty", "Write interval(low,high), low < high.")
+    if "log" in tags and low <= 0:
+        raise UsageError(f"{text}: a log scale needs a low bound above 0", GRAMMAR_HINT)
+    kind = "int" if "int" in tags else "float"
+    return Dimension(name, kind, low=low, high=high, log="log" in tags)
 
 
 def _range(name: str, text: str, value: Any) -> Dimension:
