@@ -34,7 +34,7 @@ def _number(value: Any) -> str:
         return "" if value is None else str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    return f"{value:.6g}"
+    return f"{value + 0.0:.6g}"  # + 0.0: no "-0"
 
 
 def metric_names(board: Leaderboard, rows: list[Row]) -> list[str]:
