@@ -236,7 +236,6 @@ class Runner:
     def saved(self, spec: TrialSpec) -> Outcome | None:
         """The outcome of a trial whose experiment was saved by a worker killed
         before it could record it: read back from the experiment, not run again."""
-
         commit = self.git.refs_under(spec.ref).get(spec.ref)
         if commit is None:
             return None
@@ -244,6 +243,8 @@ class Runner:
         try:
             _, value = pick_metric(snap.metrics, self.metric)
         except UsageError:
+            return None
+        if not isinstance(value, int | float) or not math.isfinite(value):
             return None
         return Outcome(
             True,
