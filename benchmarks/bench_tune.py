@@ -82,7 +82,17 @@ def project(base: Path, name: str) -> Path:
 def dvc_queue(root: Path) -> float:
     started = time.perf_counter()
     run(BIN / "dvc", "exp", "run", "--queue", *(a for s in SWEEP for a in ("-S", s)), cwd=root)
-    run(BIN / "dvc", "queue", "start", "-j", "2", cwd=root)
+    # The workers `dvc queue start` leaves behind would hold a captured pipe open
+    # (and run() would wait for them): their output goes nowhere.
+    subprocess.run(
+        [str(BIN / "dvc"), "queue", "start", "-j", "2"],
+        cwd=root,
+        env=ENVIRON,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
     deadline = time.monotonic() + 1800
     while True:
         status = run(BIN / "dvc", "queue", "status", cwd=root, check=False).stdout
@@ -97,7 +107,7 @@ def dvc_queue(root: Path) -> float:
     failed = [line for line in lines if "Failed" in line]
     if failed:
         sys.exit("dvc queue: failed experiments:\n" + "\n".join(failed))
-    run(BIN / "dvc", "queue", "stop", cwd=root, check=False)
+    run(BIN / "dvc", "queue", "stop", "--kill", cwd=root, check=False)
     return seconds
 
 
