@@ -92,7 +92,8 @@ class _Line:
         " --metric f1 --jobs 2\n\n"
         "  tether tune 'model.params.C=tag(log, interval(0.001, 10))' --sampler tpe"
         " --trials 20 --metric f1 --seed 7\n\n"
-        "  tether tune ... --study big --storage postgresql://user@db/optuna   # one worker"
+        "  tether tune ... --study big --storage postgresql://user@db/optuna   # one worker\n\n"
+        "  tether tune run model.params.C=0.1,1   # `run` may be left out"
     ),
 )
 def run_command(
