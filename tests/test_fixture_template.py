@@ -40,7 +40,9 @@ def test_the_fixture_is_the_stock_example_while_the_example_is_unchanged() -> No
     for rel in sorted(tracked):
         ours, fixture = PROJECT / rel, FIXTURE_TEMPLATE / fixture_name(rel)
         assert fixture.is_file(), f"{rel} is missing from {FIXTURE_TEMPLATE} (run `make fixture`)"
-        assert ours.read_bytes() == fixture.read_bytes(), f"{rel} differs from the fixture copy (run `make fixture`)"
+        assert ours.read_bytes() == fixture.read_bytes(), (
+            f"{rel} differs from the fixture copy (run `make fixture`)"
+        )
 
 
 def test_an_adopted_template_is_recognised(tmp_path: Path) -> None:

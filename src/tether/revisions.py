@@ -19,7 +19,13 @@ def resolve(git: GitRepo, rev: str) -> str:
     """
     reference = parse_reference(rev)
     if reference is None:
-        return git.resolve(rev)
+        try:
+            return git.resolve(rev)
+        except UnknownRevision:
+            commit = experiment(git, rev)
+            if commit is None:
+                raise
+            return commit
     registry = state.read(git)
     commit = state.resolve_reference(registry, reference)
     if commit is not None:
@@ -29,3 +35,18 @@ def resolve(git: GitRepo, rev: str) -> str:
         return git.resolve(rev)
     except UnknownRevision:
         raise UnknownRevision(rev, state.unresolved_hint(registry, reference)) from None
+
+
+def experiment(git: GitRepo, name: str) -> str | None:
+    """The commit of the DVC experiment ``name`` (a ``tether tune`` trial, or one
+    ``dvc exp run`` saved): ``refs/exps/<baseline[:2]>/<baseline[2:]>/<name>``."""
+    found = {
+        sha
+        for ref, sha in git.refs_under("refs/exps/").items()
+        if ref.count("/") == 4 and ref.rsplit("/", 1)[1] == name
+    }
+    if len(found) > 1:
+        raise UnknownRevision(
+            name, "Several experiments have this name: give the commit (`dvc exp show --sha`)."
+        )
+    return found.pop() if found else None

@@ -428,6 +428,36 @@ def configure_clean_worktree(
             local.setdefault("remote", {})[name] = {**settings, "verify": True}
 
 
+def share_cache(worktree: Path, cache_dir: Path, site_cache_dir: Path) -> None:
+    """Point a temporary worktree at the repository's cache ``cache_dir`` (tune:
+    unchanged outputs are checked out from it, new ones are stored in it). Written
+    to the worktree's ``.dvc/config.local``, which is never committed; the site
+    cache (DVC's index and locks for the worktree's path) goes to ``site_cache_dir``."""
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(worktree / ".dvc"), validate=False)
+    with config.edit("local") as local:
+        local.setdefault("cache", {})["dir"] = str(cache_dir)
+        local.setdefault("core", {})["site_cache_dir"] = str(site_cache_dir)
+
+
+def apply_experiment(root: Path, rev: str) -> None:
+    """``dvc exp apply REV``: the experiment's files into the work tree, and its
+    outputs from the cache (nothing is run)."""
+    from dvc.repo.experiments.apply import apply
+
+    with open_repo(root) as repo:
+        try:
+            with _dvc_log_level(30):
+                apply(repo, rev)
+        except dvc_error_types() as exc:
+            raise ExternalError(
+                f"dvc exp apply failed: {_causes(exc)[-1]}",
+                "Commit or stash your changes to params.yaml, dvc.lock and the metrics "
+                "first, then try again.",
+            ) from None
+
+
 def stage_label(repo: Repo, stage: Any) -> str:
     """A stage's name as a user writes it from the repo root (``train``, or
     ``sub/dvc.yaml:train`` for a pipeline file elsewhere)."""

@@ -182,6 +182,31 @@ class GitRepo:
         paths = [Path(f[len("worktree ") :]) for f in out.split("\0") if f.startswith("worktree ")]
         return paths[1:]
 
+    # tune: experiments saved as DVC lays them out (refs/exps/...) ------------
+
+    def commit_worktree(self, message: str) -> str:
+        """Commit everything in this (detached) work tree that git does not ignore
+        on top of HEAD; returns the new commit. HEAD of other worktrees is untouched."""
+        self.run("add", "-A")
+        self.run("commit", "-q", "--no-verify", "--allow-empty", "-m", message)
+        return self.run("rev-parse", "HEAD").strip()
+
+    def create_ref(self, ref: str, commit: str) -> None:
+        """Point the new ref ``ref`` at ``commit``; fails if ``ref`` exists already."""
+        self.run("update-ref", "--no-deref", ref, commit, "")
+
+    def delete_ref(self, ref: str) -> None:
+        self.run("update-ref", "-d", ref)
+
+    def refs_under(self, prefix: str) -> dict[str, str]:
+        """``{ref: commit}`` for every ref under ``prefix`` (``refs/exps/``)."""
+        out = self.run("for-each-ref", "--format=%(refname) %(objectname)", prefix)
+        refs = {}
+        for line in out.splitlines():
+            name, _, sha = line.partition(" ")
+            refs[name] = sha
+        return refs
+
     def tag_message(self, name: str) -> str | None:
         """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
         if not name or name.startswith("-") or "\n" in name:

@@ -28,6 +28,7 @@ from tether.cli import pipeline  # noqa: F401
 from tether.cli import metrics  # noqa: F401
 from tether.cli import registry  # noqa: F401
 from tether.cli import verify  # noqa: F401
+from tether.cli import tune  # noqa: F401
 from tether.cli import report  # noqa: F401
 from tether.cli import monitor  # noqa: F401
 

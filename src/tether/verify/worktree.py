@@ -86,15 +86,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale(git: GitRepo) -> list[Path]:
-    """Remove tether's temporary worktrees whose verify was killed (its owner PID no
-    longer runs); ``git worktree prune`` leaves them, as their directories exist.
-    Returns the directories removed."""
+def remove_stale(git: GitRepo, prefix: str = PREFIX) -> list[Path]:
+    """Remove tether's temporary worktrees named ``prefix...`` whose process was
+    killed (its owner PID no longer runs); ``git worktree prune`` leaves them, as
+    their directories exist. Returns the directories removed."""
     removed = []
     for tree in git.worktree_paths():
         parent = tree.parent
         owner = parent / OWNER
-        if not parent.name.startswith(PREFIX) or not owner.is_file():
+        if not parent.name.startswith(prefix) or not owner.is_file():
             continue
         text = owner.read_text(encoding="ascii", errors="replace").strip()
         if not text.isdigit() or _alive(int(text)):
@@ -123,15 +123,17 @@ def _signals_blocked() -> Iterator[None]:
 
 
 @contextmanager
-def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterator[Path]:
+def temporary_worktree(
+    git: GitRepo, commit: str, keep: bool = False, prefix: str = PREFIX
+) -> Iterator[Path]:
     """A detached worktree of ``commit`` in a new temporary directory.
 
     Yields the worktree's path. Unless ``keep``, the directory is deleted and the
     worktree unregistered however the block ends; with ``keep`` both stay for
     inspection (``git worktree remove PATH`` cleans up later).
     """
-    remove_stale(git)  # what a killed run left
-    parent = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{commit[:8]}-"))
+    remove_stale(git, prefix)  # what a killed run left
+    parent = Path(tempfile.mkdtemp(prefix=f"{prefix}{commit[:8]}-"))
     (parent / OWNER).write_text(f"{os.getpid()}\n", encoding="ascii")
     tree = parent / "repo"
     # Signals are armed before git creates anything, so there is no moment at

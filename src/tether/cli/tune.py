@@ -1,0 +1,229 @@
+"""``tether tune``, ``tether tune show`` and ``tether tune apply``.
+
+Optuna, Hydra and DVC are imported inside the commands: ``tether --help`` never
+loads them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+from typer.core import TyperGroup
+
+from tether.cli.app import app, repo_root
+from tether.cli.output import console, err, error, out, print_json, print_table
+from tether.errors import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from tether.tune.study import Progress
+
+
+class _SweepByDefault(TyperGroup):
+    """``tether tune SWEEP...`` is ``tether tune run SWEEP...``: anything that is
+    not a subcommand starts a sweep."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+tune_app = typer.Typer(
+    cls=_SweepByDefault,
+    help=(
+        "Hyperparameter search: every trial is a DVC experiment.\n\n"
+        "tether tune SWEEP... runs a sweep (same as `tether tune run`); "
+        "`show` prints the leaderboard; `apply` puts a trial in the work tree."
+    ),
+    epilog=(
+        "Examples:\n\n"
+        "  tether tune model.params.C=0.1,1,10 --metric f1 --jobs 2\n\n"
+        "  tether tune show --md\n\n"
+        "  tether tune apply best"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+app.add_typer(tune_app, name="tune")
+
+STUDY = typer.Option(None, "--study", help="The study's name (default: derived from the sweep).")
+STORAGE = typer.Option(
+    None, "--storage", help="Optuna storage URL (default: sqlite in .tether/tune.db)."
+)
+REPO = typer.Option(Path("."), "--repo", "-C", help="Run in this repository.")
+
+
+class _Line:
+    """One rich status line: trials done, running, failed, and the best so far."""
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self.status: Any = None
+
+    def __call__(self, progress: Progress) -> None:
+        total = f"/{progress.total}" if progress.total else ""
+        best = "-" if progress.best is None else f"{progress.best:.6g}"
+        text = (
+            f"tune: {progress.done}{total} done, {progress.running} running, "
+            f"{progress.failed} failed; best {self.metric} {best}"
+        )
+        if progress.event == "failed":
+            err(f"trial {progress.number} failed: {progress.reason}")
+        if self.status is None:
+            self.status = console(stderr=True).status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
+@tune_app.command(
+    "run",
+    epilog=(
+        "Examples:\n\n"
+        "  tether tune model.params.C=range(0.1,1,0.3) model.params.class_weight=null,balanced"
+        " --metric f1 --jobs 2\n\n"
+        "  tether tune 'model.params.C=tag(log, interval(0.001, 10))' --sampler tpe"
+        " --trials 20 --metric f1 --seed 7\n\n"
+        "  tether tune ... --study big --storage postgresql://user@db/optuna   # one worker\n\n"
+        "  tether tune run model.params.C=0.1,1   # `run` may be left out"
+    ),
+)
+def run_command(
+    sweep: list[str] = typer.Argument(..., metavar="SWEEP...", help="Hydra sweep overrides."),
+    sampler: str = typer.Option("grid", "--sampler", help="grid, random or tpe."),
+    trials: int = typer.Option(None, "--trials", help="How many trials (random, tpe)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Trials run at once on this machine."),
+    metric: str = typer.Option(None, "--metric", help="The metric to optimise (key or PATH:KEY)."),
+    minimize: bool = typer.Option(False, "--minimize", help="Lower is better."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the sampler."),
+    study: str = STUDY,
+    storage: str = STORAGE,
+    repo: Path = REPO,
+) -> None:
+    """Search hyperparameters: each trial runs the pipeline in a worktree of its own
+    and is saved as a DVC experiment (`dvc exp show` lists it).
+
+    Every trial's overrides are checked first, as `tether run` checks them; a bad
+    sweep writes nothing. Running the same command again resumes the study.
+    """
+    from tether.tune.study import Options, tune
+
+    options = Options(
+        sweep=tuple(sweep),
+        sampler=sampler,
+        trials=trials,
+        jobs=jobs,
+        metric=metric,
+        minimize=minimize,
+        seed=seed,
+        study=study,
+        storage=storage,
+    )
+    line = _Line(metric or "metric")
+    try:
+        result = tune(repo_root(repo), options, on_progress=line)
+    except KeyboardInterrupt:
+        # typer turns KeyboardInterrupt into a silent exit 130; say what happened.
+        line.stop()
+        error(
+            "interrupted; the running trials were stopped and their worktrees removed",
+            "Run the same command again to resume: they run again, finished trials do not.",
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        line.stop()
+    board = result.board
+    best = board.best
+    out(
+        f"study {board.study}: {result.ran} trial(s) ran, {result.failed} failed"
+        + (f", {result.earlier} finished before" if result.earlier else "")
+        + f"; {board.count('complete')} complete in all."
+    )
+    if best is not None:
+        out(
+            f"best: trial {best.number} ({best.experiment}) {board.metric}={best.value:.6g} "
+            f"with {' '.join(best.overrides)}"
+        )
+        out("Next: `tether tune show`, then `tether tune apply best` and commit.")
+
+
+@tune_app.command(
+    "show",
+    epilog="Examples:\n\n  tether tune show\n\n  tether tune show --study big --sort accuracy --md",
+)
+def show_command(
+    study: str = STUDY,
+    storage: str = STORAGE,
+    sort: str = typer.Option(None, "--sort", help="Sort by this metric (default: the study's)."),
+    md: bool = typer.Option(False, "--md", help="GitHub Markdown."),
+    as_json: bool = typer.Option(False, "--json", help="JSON."),
+    as_csv: bool = typer.Option(False, "--csv", help="CSV."),
+    repo: Path = REPO,
+) -> None:
+    """The leaderboard: one row per trial with its overrides, metrics, state and duration."""
+    from tether.tune import render
+    from tether.tune.board import leaderboard, sort_rows
+
+    if sum([md, as_json, as_csv]) > 1:
+        raise typer.BadParameter("choose one of --md, --json, --csv")
+    board = leaderboard(repo_root(repo), study, storage)
+    rows = sort_rows(board, sort)
+    if as_json:
+        print_json(render.to_json(board, rows))
+    elif md:
+        typer.echo(render.markdown(board, rows), nl=False)
+    elif as_csv:
+        typer.echo(render.to_csv(board, rows), nl=False)
+    else:
+        print_table(render.table(board, rows))
+
+
+@tune_app.command(
+    "apply",
+    epilog="Examples:\n\n  tether tune apply best\n\n  tether tune apply 7 --study big",
+)
+def apply_command(
+    trial: str = typer.Argument(
+        ..., metavar="TRIAL|best", help="Trial number, experiment, or best."
+    ),
+    study: str = STUDY,
+    storage: str = STORAGE,
+    repo: Path = REPO,
+) -> None:
+    """Put a trial in the work tree: its overrides, params.yaml, dvc.lock and metrics,
+    and its outputs from the DVC cache (nothing is re-run)."""
+    from tether.tune.study import apply
+
+    row = apply(repo_root(repo), trial, study, storage)
+    out(f"applied trial {row.number} ({row.experiment}): {' '.join(row.overrides)}")
+    out("Next: `tether check`, then commit what it lists.")
+
+
+@tune_app.command(
+    "_trial",
+    hidden=True,
+    epilog="Example (run by tether tune in a trial's worktree):\n\n  tether tune _trial ...",
+)
+def trial_command(
+    overrides: list[str] = typer.Argument(None),
+    metric: str = typer.Option(..., "--metric", help="The metric to read."),
+    ref: str = typer.Option(..., "--ref", help="The experiment ref to save."),
+    message: str = typer.Option(..., "--message", help="The experiment commit's message."),
+    result: Path = typer.Option(..., "--result", help="Where to write the outcome (JSON)."),
+) -> None:
+    """One trial in the current worktree (started by `tether tune`)."""
+    import json
+
+    from tether.pipeline import atomic
+    from tether.tune.trial import execute
+
+    outcome = execute(Path.cwd(), overrides or [], metric, ref, message)
+    atomic.write_bytes(result, json.dumps(outcome.to_dict(), allow_nan=True).encode())
