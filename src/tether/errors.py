@@ -2,7 +2,11 @@
 
     TetherError                 base; never raised directly      exit 2
     ├── UsageError              bad argument, override, name...  exit 2
-    │   └── UnknownRevision     a revision git cannot resolve    exit 2
+    │   ├── UnknownRevision     a revision git cannot resolve    exit 2
+    │   ├── LockError           a release's environment lock is  exit 2
+    │   │                       corrupt or partial (tether.replay)
+    │   └── InterpreterMissing  the recorded Python is not on    exit 2
+    │                           this machine (tether.replay)
     ├── NotATetherRepo          not inside a git + DVC repo      exit 2
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
     ├── CheckFailed             a check or gate said no          exit 1
@@ -11,6 +15,8 @@
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
     └── ExternalError           git, DVC or a remote failed      exit 3
+        └── ReplayInstallError  uv could not install a lock      exit 3
+                                exactly (tether.replay)
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
@@ -73,3 +79,17 @@ class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class LockError(UsageError):
+    """A release's environment lock is corrupt or cannot be replayed as recorded
+    (``tether.replay``)."""
+
+
+class InterpreterMissing(UsageError):
+    """The Python a release was built with is not on this machine (``tether.replay``)."""
+
+
+class ReplayInstallError(ExternalError):
+    """uv could not install a lock exactly: a version or file the index lacks, no
+    index reachable, or installed files that differ from the record (``tether.replay``)."""

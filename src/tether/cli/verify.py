@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -15,6 +15,7 @@ from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tether.replay.api import ReplayResult
     from tether.verify import Tolerance, VerifyResult
 
 
@@ -147,6 +148,24 @@ def verify_command(
     keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree for inspection."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     repo: Path = typer.Option(Path("."), "--repo", "-C", help="Verify in this repository."),
+    env: bool = typer.Option(
+        False, "--env", help="Run the stages in the environment the release recorded (replayed)."
+    ),
+    python: str = typer.Option(
+        None, "--python", metavar="PATH", help="With --env: the interpreter to replay with."
+    ),
+    partial: bool = typer.Option(
+        False, "--partial", help="With --env: replay an older release's partial record."
+    ),
+    find_links: list[str] = typer.Option(
+        None, "--find-links", metavar="DIR|URL", help="With --env: where uv finds archives."
+    ),
+    index_url: str = typer.Option(
+        None, "--index-url", metavar="URL", help="With --env: the package index uv installs from."
+    ),
+    no_index: bool = typer.Option(
+        False, "--no-index", help="With --env: use only --find-links, no package index."
+    ),
 ) -> None:
     """Rebuild REF in a clean temporary worktree and compare every output with what
     was recorded (dvc.lock at REF, and the release manifest for releases).
@@ -155,6 +174,11 @@ def verify_command(
     Exits 0 when every output is bit-exact (or, for metrics named in --tolerance,
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
     cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
+
+    With --env, the environment the release recorded (its Python and every
+    distribution, exact files) is built with uv, or reused from the cache, and every
+    stage command runs in it; see `tether env REF`. Errors there exit 2 (corrupt or
+    partial lock without --partial, no such Python) or 3 (uv cannot install it exactly).
     """
     from tether.verify import parse_tolerance
 
@@ -162,16 +186,28 @@ def verify_command(
     from_remote = from_remote or remote is not None
     root = repo_root(repo)
     progress_console = _progress_console()
+    replay = None
+    if env:
+        from tether.replay.install import IndexOptions
+
+        index = IndexOptions(tuple(find_links or ()), index_url, no_index)
+        replay = {"python": python, "partial": partial, "index": index}
     try:
         result = _run_with_progress(
-            progress_console, root, ref, from_remote, remote, tolerances, keep
+            progress_console, root, ref, from_remote, remote, tolerances, keep, replay
         )
     finally:
         progress_console.file.close()
     if as_json:
         print_json(result.to_dict())
+    elif replay is not None:
+        from tether.replay.render import replay_header
+
+        for line in replay_header(result):  # type: ignore[arg-type]
+            output.out(line)
+        render(result.verify, output.console())  # type: ignore[union-attr]
     else:
-        render(result, output.console())
+        render(result, output.console())  # type: ignore[arg-type]
     if not result.ok:
         raise typer.Exit(EXIT_FAILED)
 
@@ -184,7 +220,8 @@ def _run_with_progress(
     remote: str | None,
     tolerances: list[Tolerance],
     keep: bool,
-) -> VerifyResult:
+    replay: dict[str, Any] | None = None,
+) -> VerifyResult | ReplayResult:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from tether.verify import Event, verify
@@ -218,6 +255,19 @@ def _run_with_progress(
                 progress.update(task, description=f"verify {ref}: {event.name}")
 
         try:
+            if replay is not None:
+                from tether.replay import api
+
+                return api.verify(
+                    root,
+                    ref,
+                    **replay,
+                    from_remote=from_remote,
+                    remote=remote,
+                    tolerances=tolerances,
+                    keep=keep,
+                    on_event=on_event,
+                )
             result = verify(
                 root,
                 ref,

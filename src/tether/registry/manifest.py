@@ -2,8 +2,9 @@
 
 The tag message is one human line, a blank line, then ``tether-manifest:`` and a
 JSON document: the commit, metrics, params, the md5 of every DVC output and
-dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, and the Python
-and package versions. GTO shows the whole message; tether reads the JSON back.
+dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, the Python
+and package versions, and the whole environment as a lock (``tether.replay.lock``).
+GTO shows the whole message; tether reads the JSON back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import yaml
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import UsageError
+from tether.replay.lock import manifest_field as recorded_lock
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -48,6 +50,8 @@ class Manifest:
     platform: str = ""
     machine: str = ""
     threads: dict[str, Any] = field(default_factory=dict)
+    # The whole environment as a lock (``tether.replay.lock``); older tags lack it.
+    lock: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +72,7 @@ class Manifest:
             "machine": self.machine,
             "packages": self.packages,
             "threads": self.threads,
+            "lock": self.lock,
         }
 
     def environment(self) -> dict[str, Any]:
@@ -159,6 +164,7 @@ def build(
         deps=dict(sorted(deps.items())),
         overrides=load_overrides(root),
         **_environment(),
+        lock=recorded_lock(),
     )
 
 

@@ -291,11 +291,13 @@ def verify(
     keep: bool = False,
     manifest: Manifest | None = None,
     on_event: Notify | None = None,
+    env_bin: Path | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
     ``manifest`` is the release manifest; when None it is looked up for ``rev``
-    (``find_manifest``). Raises
+    (``find_manifest``). ``env_bin`` runs the stage commands in that environment
+    (a replayed one, ``tether.replay``) instead of the calling one. Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
     cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
@@ -381,7 +383,7 @@ def verify(
                 label = dvc.stage_label(repo, stage)
                 notify(Event("stage", label, "start", index, len(stages)))
                 t = time.perf_counter()
-                dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
+                dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG, env_bin=env_bin)
                 result.stages_run.append(label)
                 notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
 
