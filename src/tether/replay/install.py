@@ -181,19 +181,29 @@ _NETWORK = re.compile(
 _HASH_MISMATCH = re.compile(r"hash mismatch|hashes? .*do(?:es)? not match", re.IGNORECASE)
 
 
+# uv's progress lines (they name paths, not causes).
+_PROGRESS = ("Using ", "Resolved ", "Prepared ", "Installed ", "Uninstalled ", "Audited ")
+
+
 def _reason(stderr: str) -> str:
-    """uv's message, its tree drawing removed, on one line."""
+    """uv's message, its tree drawing and progress lines removed, on one line."""
     lines = []
     for raw in stderr.splitlines():
         line = raw.strip(" │╰─▶×├┬┴┼╭╮╯┤").strip()
-        if line and not line.startswith(("hint:", "help:", "warning:")):
+        if line and not line.startswith(("hint:", "help:", "warning:", *_PROGRESS)):
             lines.append(line)
     return " ".join(lines) or "no message"
 
 
 def _named_package(lock: Lock, stderr: str) -> str | None:
-    """The first locked distribution uv's message names."""
-    lowered = stderr.lower().replace("_", "-")
+    """The locked distribution uv's message names: a pin ``NAME==VERSION`` it
+    quotes, else the first locked name in it."""
+    lowered = _reason(stderr).lower().replace("_", "-")
+    pinned = {p.name: p for p in lock.installable}
+    for name, version in re.findall(r"([a-z0-9][a-z0-9.-]*)==([^\s,;]+)", lowered):
+        found = pinned.get(re.sub(r"[-.]+", "-", name))
+        if found is not None and found.version.lower() == version.rstrip("."):
+            return f"{found.name}=={found.version}"
     best: tuple[int, str] | None = None
     for package in lock.installable:
         match = re.search(rf"(?<![a-z0-9-]){re.escape(package.name)}(?![a-z0-9])", lowered)
