@@ -9,12 +9,15 @@
     │                           this machine (tether.replay)
     ├── NotATetherRepo          not inside a git + DVC repo      exit 2
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
+    │   └── InvalidYaml         a YAML file that does not parse  exit 2
     ├── CheckFailed             a check or gate said no          exit 1
     │   └── MetricsUnreadable   a metric file unreadable at a    exit 1
     │                           revision (tether.metrics.diff)
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
     └── ExternalError           git, DVC or a remote failed      exit 3
+        ├── IntegrityError      cached/remote bytes do not hash  exit 3
+        │                       to their md5 (tether.objects)
         └── ReplayInstallError  uv could not install a lock      exit 3
                                 exactly (tether.replay)
 
@@ -79,6 +82,28 @@ class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class InvalidYaml(ConfigError):
+    """A YAML file (dvc.yaml, dvc.lock, a metrics or params file) that cannot be read."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path} is not valid YAML: {reason}", f"Fix {path}, then retry.")
+        self.path = path
+        self.reason = reason
+
+
+class IntegrityError(ExternalError):
+    """Bytes in the DVC cache or a remote do not hash to the md5 they are stored under."""
+
+    def __init__(self, what: str, expected: str, actual: str, hint: str | None = None) -> None:
+        super().__init__(
+            f"{what} is corrupted: its bytes hash to {actual}, not {expected}",
+            hint or "Remove the corrupted copy, then `dvc push` it again from a good cache.",
+        )
+        self.what = what
+        self.expected = expected
+        self.actual = actual
 
 
 class LockError(UsageError):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether import dvcfiles
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
@@ -124,28 +125,28 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
         )
     stale_stages = {name.split(":")[-1] for name in stale}
 
-    lock = dvc.read_lock(root)
     cache = dvc.cache_dir(root)
-    for stage, entry in sorted((lock.get("stages") or {}).items()):
+    locked = [s for s in dvcfiles.read(root).stages if s.locked]
+    for entry in sorted(locked, key=lambda s: s.name):
+        stage = entry.name.split(":")[-1]
         # Outputs are always hashed, so a changed file is named even when DVC already
         # calls its stage stale; deps of a stale stage are covered by DVC's reason.
         roles = ("outs",) if stage in stale_stages else ("deps", "outs")
         for role in roles:
-            for item in entry.get(role) or []:
-                recorded = item.get("md5")
+            for item in entry.outs if role == "outs" else entry.deps:
+                recorded = item.md5
                 if not recorded:
                     continue
-                path = root / item["path"]
-                actual = hashing.output_md5(path, ignored)
+                actual = hashing.output_md5(root / item.path, ignored)
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = "tether run" if role == "deps" else _restore(cache, item["path"], recorded)
+                fix = "tether run" if role == "deps" else _restore(cache, item.path, recorded)
                 problems.append(
                     Problem(
                         "output" if role == "outs" else "stale",
-                        item["path"],
-                        f"{role[:-1]} {item['path']} of stage {stage!r} {what}"
+                        item.path,
+                        f"{role[:-1]} {item.path} of stage {stage!r} {what}"
                         + (f" (recorded {recorded}, found {actual})" if actual else ""),
                         fix,
                     )

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tether.backends import dvc
+from tether import dvcfiles
 from tether.backends.git import GitRepo
 from tether.errors import UsageError
+from tether.formats import FormatError
+from tether.formats import parse as parse_file
 from tether.replay.lock import manifest_field as recorded_lock
 
 MARKER = "tether-manifest:"
@@ -87,29 +87,13 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
-def _load(text: bytes | None, path: str) -> Any:
-    if text is None:
+def _metric_value(path: str, data: bytes | None) -> Any:
+    if data is None:
         return None
     try:
-        if path.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
+        return parse_file(path, data)
+    except FormatError:
         return None
-
-
-def _metric_paths(pipeline: dict[str, Any]) -> list[str]:
-    """Metrics files declared in dvc.yaml, per stage and at the top level."""
-    paths: list[str] = []
-    entries = list(pipeline.get("metrics") or [])
-    for stage in (pipeline.get("stages") or {}).values():
-        if isinstance(stage, dict):
-            entries.extend(stage.get("metrics") or [])
-    for entry in entries:
-        for path in entry if isinstance(entry, dict) else [entry]:
-            if isinstance(path, str) and path not in paths:
-                paths.append(path)
-    return paths
 
 
 def _environment() -> dict[str, Any]:
@@ -124,31 +108,26 @@ def build(
     root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str
 ) -> Manifest:
     """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
-    lock_bytes = git.read_blob(commit, dvc.LOCK_FILE) or b""
-    lock = (yaml.safe_load(lock_bytes) or {}) if lock_bytes else {}
-    pipeline = yaml.safe_load(git.read_blob(commit, dvc.PIPELINE_FILE) or b"") or {}
+    lock_bytes = git.read_blob(commit, dvcfiles.LOCK_FILE) or b""
+    project = dvcfiles.read(root, commit)
 
     outs: dict[str, str] = {}
     deps: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}
-    for entry in (lock.get("stages") or {}).values():
-        for item in entry.get("deps") or []:
-            if item.get("md5"):
-                deps[item["path"]] = item["md5"]
-        for item in entry.get("outs") or []:
-            if item.get("md5"):
-                outs[item["path"]] = item["md5"]
-        for file, values in (entry.get("params") or {}).items():
-            params.setdefault(file, {}).update(values or {})
+    for stage in project.stages:
+        deps.update((item.path, item.md5) for item in stage.deps if item.md5)
+        outs.update((item.path, item.md5) for item in stage.outs if item.md5)
+        for file, values in stage.locked_params.items():
+            params.setdefault(file, {}).update(values)
 
     metrics = {}
-    for metric in _metric_paths(pipeline):
+    for metric in project.metrics_files:
         # Metrics kept in Git (cache: false) are read from the commit; DVC-cached ones
         # from the workspace, which `tether check` has just proved matches it.
         blob = git.read_blob(commit, metric)
         if blob is None and (root / metric).is_file():
             blob = (root / metric).read_bytes()
-        metrics[metric] = _load(blob, metric)
+        metrics[metric] = _metric_value(metric, blob)
 
     from tether.pipeline.overrides import load_overrides
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
@@ -78,20 +77,18 @@ class Deregistered:
 # --- shared checks -------------------------------------------------------------------
 
 
-def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
-    """The ``artifacts:`` of the dvc.yaml that declares ``name`` (``dir:name`` is in
-    ``dir/dvc.yaml``), at ``commit``."""
-    folder, _, _ = name.rpartition(":")
-    path = f"{folder}/{dvc.PIPELINE_FILE}" if folder else dvc.PIPELINE_FILE
-    blob = git.read_blob(commit, path)
-    if blob is None:
-        return {}
-    try:
-        data = yaml.safe_load(blob) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML at {commit[:8]}: {exc}") from None
-    artifacts = data.get("artifacts") if isinstance(data, dict) else None
-    return artifacts if isinstance(artifacts, dict) else {}
+def declared_artifact(root: Path, commit: str, name: str) -> dvcfiles.Artifact:
+    """The artifact ``name`` as dvc.yaml declares it at ``commit`` (``dir:name`` is
+    declared in ``dir/dvc.yaml``); UsageError naming the declared ones if absent."""
+    artifacts = dvcfiles.read(root, commit).artifacts
+    if name in artifacts:
+        return artifacts[name]
+    folder = name.rpartition(":")[0]
+    declared = [n.rpartition(":")[2] for n in artifacts if n.rpartition(":")[0] == folder]
+    raise UsageError(
+        f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
+        f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
+    )
 
 
 def _git_remote(git: GitRepo) -> str:
@@ -241,13 +238,7 @@ def release(
             f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
         )
 
-    declared = declared_artifacts(git, commit, name)
-    if name.rpartition(":")[2] not in declared:
-        raise UsageError(
-            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
-            f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
-        )
-    path = str(declared[name.rpartition(":")[2]].get("path", ""))
+    path = declared_artifact(root, commit, name).path
 
     changed = git.tracked_changes()
     if changed:

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.errors import UsageError
-from tether.metrics.collect import DuplicateKey, flatten
-from tether.metrics.formats import FormatError, parse
+from tether.formats import DuplicateKey, FormatError, flatten, parse
 
 EXACT = "exact"
 WITHIN_TOLERANCE = "within tolerance"

@@ -22,7 +22,7 @@ from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
-from tether.metrics.collect import flatten
+from tether.formats import flatten
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
