@@ -14,7 +14,10 @@ from tests.replay.conftest import (
     manifest_of,
     tag_with_manifest,
 )
+from tether.replay import api, envs
+from tether.replay.install import IndexOptions
 from tether.replay.lock import LockedPackage, from_dict
+from tether.replay.lock import installed as installed_in
 
 REPLAY = ("--env", "--find-links", str(WHEELHOUSE), "--no-index")
 
@@ -121,3 +124,22 @@ def test_env_shows_the_recorded_lock(release_a: Release, release_copy: Path) -> 
     assert "editable (not locked by hash): tether" in shown.stdout
     same = tether(release_copy, "env", release_a.ref, "--diff")
     assert "is the recorded one" in same.stdout, same.stdout
+
+
+def test_partial_replay_installs_the_recorded_versions(
+    release_a: Release, release_copy: Path, isolated_home: Path
+) -> None:
+    manifest = manifest_of(release_a.tag_message)
+    del manifest["lock"]
+    tag_with_manifest(release_copy, "old-release", release_a.tag_message, manifest)
+    record = api.recorded(release_copy, "old-release")
+    assert record.partial and "scikit-learn" in record.packages
+    pins = record.partial_lock()
+    assert "tether" not in {p.name for p in pins.packages}  # editable here: the project
+
+    index = IndexOptions((str(WHEELHOUSE),), None, True)
+    env = envs.ensure(pins, index=index, partial=True)
+    installed = installed_in(env.path)
+    for package in pins.packages:
+        assert installed[package.name][1] == package.version
+    assert cache_entries(isolated_home) == [env.key]

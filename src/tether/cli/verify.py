@@ -120,7 +120,8 @@ def _progress_console() -> Console:
         "Examples:\n\n"
         "  tether verify v1.2.0\n\n"
         "  tether verify cancer-classifier@v1.2.0 --from-remote\n\n"
-        "  tether verify HEAD~3 --tolerance roc_auc=1e-6 --json"
+        "  tether verify HEAD~3 --tolerance roc_auc=1e-6 --json\n\n"
+        "  tether verify cancer-classifier@v1.2.0 --env --find-links ./wheelhouse"
     ),
 )
 def verify_command(
@@ -187,6 +188,13 @@ def verify_command(
     root = repo_root(repo)
     progress_console = _progress_console()
     replay = None
+    if not env and (python or partial or find_links or index_url or no_index):
+        from tether.errors import UsageError
+
+        raise UsageError(
+            "--python, --partial, --find-links, --index-url and --no-index only apply with --env",
+            f"Replay the release's environment: tether verify {ref} --env ...",
+        )
     if env:
         from tether.replay.install import IndexOptions
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tether.errors import InterpreterMissing, ReplayInstallError, UsageError
+from tether.errors import InterpreterMissing, ReplayInstallError
 from tether.replay.lock import Lock
 
 _PROBE = "import platform, sys; print(platform.python_version()); print(sys.implementation.name)"
@@ -257,8 +257,3 @@ def install_lock(
     proc = uv.run(args + index.args())
     if proc.returncode != 0:
         raise install_error(lock, proc.stderr, index)
-
-
-def check_requested(lock: Lock) -> None:
-    if not lock.installable:
-        raise UsageError("the recorded environment lists no package to install")
