@@ -351,6 +351,13 @@ def manifest_command(
         ["python", m.python],
         *([["platform", m.platform]] if m.platform else []),
         ["packages", ", ".join(f"{k} {v}" for k, v in m.packages.items())],
+        [
+            "environment",
+            f"{len(m.lock.get('requirements', []))} distributions, lock sha256:"
+            f"{m.lock.get('sha256', '')[:16]}… (`tether env {ref}`)"
+            if m.lock
+            else "only the packages above (released before whole-environment locks)",
+        ],
     ]
     for path, values in m.metrics.items():
         flat = values.items() if isinstance(values, dict) else [("value", values)]

@@ -53,6 +53,7 @@ class Recorded:
     implementation: str
     platform: str
     packages: dict[str, str]  # the partial record: name -> version
+    manifest: Manifest
 
     @property
     def partial(self) -> bool:
@@ -110,6 +111,7 @@ def from_manifest(rev: str, commit: str, manifest: Manifest) -> Recorded:
         manifest.implementation,
         manifest.platform,
         dict(manifest.packages),
+        manifest,
     )
 
 
@@ -337,9 +339,10 @@ def verify(
     recorded_names = list(record.packages) or list(environment.DEFAULT_PACKAGES)
     outer = {name: environment.package_version(name) for name in recorded_names}
     result.environment_now = _replayed_capture(env, recorded_names, outer)
-    manifest = find_manifest(GitRepo(root), rev)
-    if manifest is not None and manifest.environment():
-        result.environment = environment.differences(manifest.environment(), result.environment_now)
+    if record.manifest.environment():
+        result.environment = environment.differences(
+            record.manifest.environment(), result.environment_now
+        )
     return ReplayResult(
         verify=result,
         env=env,

@@ -26,6 +26,7 @@ from platformdirs import user_cache_path
 from tether.errors import ReplayInstallError
 from tether.replay import install
 from tether.replay.lock import Lock, record
+from tether.verify.worktree import sigterm_as_interrupt
 
 BUILDING = ".building-"
 MARKER = "tether-env.json"
@@ -148,6 +149,24 @@ def ensure(
         return ReplayedEnv(key, final, interpreter, True, time.perf_counter() - started, count)
 
     root.mkdir(parents=True, exist_ok=True)
+    with sigterm_as_interrupt():  # SIGTERM too runs the clean-up below
+        _build(lock, uv, interpreter, root, final, index, partial, notify)
+    return ReplayedEnv(key, final, interpreter, False, time.perf_counter() - started, count)
+
+
+def _build(
+    lock: Lock,
+    uv: install.Uv,
+    interpreter: install.Interpreter,
+    root: Path,
+    final: Path,
+    index: install.IndexOptions,
+    partial: bool,
+    notify: Callable[[str], None],
+) -> None:
+    """Build in ``root/.building-*`` and rename to ``final`` once whole; the
+    temporary directory is removed whatever happens."""
+    count = len(lock.installable)
     building = Path(tempfile.mkdtemp(prefix=BUILDING, dir=root))
     try:
         notify(f"creating a Python {interpreter.version} environment")
@@ -178,7 +197,6 @@ def ensure(
                 raise
     finally:
         _remove(building)
-    return ReplayedEnv(key, final, interpreter, False, time.perf_counter() - started, count)
 
 
 def cached() -> list[Path]:
