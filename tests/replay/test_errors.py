@@ -4,7 +4,10 @@ left in the environment cache."""
 from __future__ import annotations
 
 import dataclasses
+import socket
 from pathlib import Path
+
+import pytest
 
 from tests.helpers import tether
 from tests.replay.conftest import (
@@ -143,3 +146,23 @@ def test_partial_replay_installs_the_recorded_versions(
     for package in pins.packages:
         assert installed[package.name][1] == package.version
     assert cache_entries(isolated_home) == [env.key]
+
+
+def test_no_reachable_index_is_named(
+    release_a: Release,
+    release_copy: Path,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as sock:  # a port on 127.0.0.1 that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.delenv("UV_FIND_LINKS")
+    monkeypatch.delenv("UV_NO_INDEX")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
+    index = f"http://127.0.0.1:{port}/simple"
+    proc = tether(release_copy, "verify", release_a.ref, "--env", "--index-url", index)
+    assert proc.returncode == 3, proc.stderr
+    assert "no index reachable to install " in proc.stderr
+    assert f"(index {index}): " in proc.stderr and "Connection refused" in proc.stderr
+    assert cache_entries(isolated_home) == []
