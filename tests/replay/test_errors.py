@@ -146,6 +146,9 @@ def test_partial_replay_installs_the_recorded_versions(
     for package in pins.packages:
         assert installed[package.name][1] == package.version
     assert cache_entries(isolated_home) == [env.key]
+    again = envs.ensure(pins, index=index, partial=True)
+    assert again.reused and again.path == env.path
+    assert again.interpreter == env.interpreter
 
 
 def test_no_reachable_index_is_named(

@@ -139,12 +139,20 @@ def ensure(
     started = time.perf_counter()
     notify = on_step or (lambda message: None)
     index = index or install.IndexOptions()
+    count = len(lock.installable)
+    if python is None:
+        # A replay of the same lock without --python: the cached environment says
+        # which interpreter it was made from, so nothing needs looking up again.
+        found = _cached_for(lock, partial)
+        if found is not None:
+            path, interpreter = found
+            seconds = time.perf_counter() - started
+            return ReplayedEnv(path.name, path, interpreter, True, seconds, count)
     uv = install.Uv()
     interpreter = install.find_interpreter(lock.python, lock.implementation, python, uv)
     key = env_key(lock, interpreter, partial)
     root = cache_root()
     final = root / key
-    count = len(lock.installable)
     if (final / MARKER).is_file():
         return ReplayedEnv(key, final, interpreter, True, time.perf_counter() - started, count)
 
@@ -152,6 +160,29 @@ def ensure(
     with sigterm_as_interrupt():  # SIGTERM too runs the clean-up below
         _build(lock, uv, interpreter, root, final, index, partial, notify)
     return ReplayedEnv(key, final, interpreter, False, time.perf_counter() - started, count)
+
+
+def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] | None:
+    """A whole cached environment of ``lock`` whose base interpreter still exists."""
+    for path in cached():
+        try:
+            marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a build in progress, or not an environment tether made
+        if (
+            isinstance(marker, dict)
+            and marker.get("lock_sha256") == lock.sha256
+            and marker.get("partial") == partial
+            and Path(str(marker.get("interpreter"))).is_file()
+            and (path / "bin" / "python").exists()
+        ):
+            interpreter = install.Interpreter(
+                str(marker["interpreter"]),
+                str(marker.get("python")),
+                str(marker.get("implementation", lock.implementation)),
+            )
+            return path, interpreter
+    return None
 
 
 def _build(
@@ -181,6 +212,7 @@ def _build(
                 {
                     "lock_sha256": lock.sha256,
                     "python": interpreter.version,
+                    "implementation": interpreter.implementation,
                     "interpreter": interpreter.path,
                     "partial": partial,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
