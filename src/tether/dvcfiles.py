@@ -494,24 +494,24 @@ def read(root: Path, rev: str | None = None) -> Project:
     ``rev`` None reads the work tree; anything else (a commit SHA, branch, tag or
     registry reference) is resolved and read from git objects, nothing checked out.
     """
-    git = GitRepo(root)
-    if rev is None:
-        files: dict[str, bytes | None] = {}
-        for pipeline in git.worktree_files_named(PIPELINE_FILE):
-            lock = join(posixpath.dirname(pipeline), LOCK_FILE)
-            for path in (pipeline, lock):
-                file = root / path
-                files[path] = file.read_bytes() if file.is_file() else None
-        return assemble(files)
-    commit = resolve(git, rev)
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
-    shas: dict[str, str] = {}
-    for record in listing.split("\0"):
-        meta, _, path = record.partition("\t")
-        if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
-            _, kind, sha = meta.split(" ")
-            if kind == "blob":
-                shas[path] = sha
-    blobs = git.objects.read_many(shas.values())
-    found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
-    return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")
+    with GitRepo(root) as git:
+        if rev is None:
+            files: dict[str, bytes | None] = {}
+            for pipeline in git.worktree_files_named(PIPELINE_FILE):
+                lock = join(posixpath.dirname(pipeline), LOCK_FILE)
+                for path in (pipeline, lock):
+                    file = root / path
+                    files[path] = file.read_bytes() if file.is_file() else None
+            return assemble(files)
+        commit = resolve(git, rev)
+        listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        shas: dict[str, str] = {}
+        for record in listing.split("\0"):
+            meta, _, path = record.partition("\t")
+            if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
+                _, kind, sha = meta.split(" ")
+                if kind == "blob":
+                    shas[path] = sha
+        blobs = git.objects.read_many(shas.values())
+        found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
+        return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")

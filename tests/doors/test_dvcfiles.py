@@ -12,7 +12,7 @@ from tests.helpers import git
 from tether import dvcfiles
 from tether.backends.git import GitRepo
 from tether.errors import InvalidYaml, UsageError
-from tether.registry import manifest as manifests
+from tether.release import record
 
 # The lock DVC 2.x writes: schema 2.0, md5 without `hash: md5` (old cache layout).
 DVC2_LOCK = """\
@@ -167,7 +167,7 @@ def test_manifest_records_metrics_of_every_dvc_yaml_with_wdir(dvc3_project: Path
     """Was: the manifest read metrics paths as written, ignoring `wdir` and
     dvc.yaml files in subfolders, so sub/work/inner.json went unrecorded."""
     head = git(dvc3_project, "rev-parse", "HEAD")
-    built = manifests.build(dvc3_project, GitRepo(dvc3_project), head, "thing", "v1.0.0", "out.txt")
+    built = record.build(dvc3_project, GitRepo(dvc3_project), head, "thing", "v1.0.0", "out.txt")
     assert built.metrics == {
         "top.json": {"top": 1},
         "metrics.json": {"score": 0.5},

@@ -15,7 +15,7 @@ from tether.metrics.render import diff_markdown, json_safe, md_escape
 
 
 def _diff(*rows: Row, errors: dict | None = None) -> MetricsDiff:
-    return MetricsDiff("main", "pr", None, None, list(rows), errors or {"main": [], "pr": []})
+    return MetricsDiff("main", "pr", list(rows), errors or {"main": [], "pr": []})
 
 
 @pytest.mark.parametrize(

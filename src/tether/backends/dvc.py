@@ -199,7 +199,7 @@ def ignore_checker(repo: Repo) -> Any:
     return lambda path: ignore.is_ignored_file(os.path.abspath(path))
 
 
-# --- model registry (tether.registry.release) ---------------------------------------
+# --- model registry (tether.release.actions) ---------------------------------------
 
 
 def default_remote(root: Path) -> str | None:

@@ -5,22 +5,19 @@ JSON document: the commit, metrics, params, the md5 of every DVC output and
 dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, the Python
 and package versions, and the whole environment as a lock (``tether.replay.lock``).
 GTO shows the whole message; tether reads the JSON back.
+``tether.release.record`` builds it when a release is made.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles
-from tether.backends.git import GitRepo
 from tether.errors import UsageError
-from tether.formats import FormatError
-from tether.formats import parse as parse_file
-from tether.replay.lock import manifest_field as recorded_lock
+from tether.registry import state
+from tether.registry.tags import Action, parse_reference
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -87,66 +84,6 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
-def _metric_value(path: str, data: bytes | None) -> Any:
-    if data is None:
-        return None
-    try:
-        return parse_file(path, data)
-    except FormatError:
-        return None
-
-
-def _environment() -> dict[str, Any]:
-    from tether.environment import capture
-
-    found = capture()
-    found["packages"] = {k: v for k, v in found["packages"].items() if v is not None}
-    return found
-
-
-def build(
-    root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str
-) -> Manifest:
-    """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
-    lock_bytes = git.read_blob(commit, dvcfiles.LOCK_FILE) or b""
-    project = dvcfiles.read(root, commit)
-
-    outs: dict[str, str] = {}
-    deps: dict[str, str] = {}
-    params: dict[str, dict[str, Any]] = {}
-    for stage in project.stages:
-        deps.update((item.path, item.md5) for item in stage.deps if item.md5)
-        outs.update((item.path, item.md5) for item in stage.outs if item.md5)
-        for file, values in stage.locked_params.items():
-            params.setdefault(file, {}).update(values)
-
-    metrics = {}
-    for metric in project.metrics_files:
-        # Metrics kept in Git (cache: false) are read from the commit; DVC-cached ones
-        # from the workspace, which `tether check` has just proved matches it.
-        blob = git.read_blob(commit, metric)
-        if blob is None and (root / metric).is_file():
-            blob = (root / metric).read_bytes()
-        metrics[metric] = _metric_value(metric, blob)
-
-    from tether.pipeline.overrides import load_overrides
-
-    return Manifest(
-        artifact=artifact,
-        version=version,
-        path=path,
-        commit=commit,
-        dvc_lock_sha256=hashlib.sha256(lock_bytes).hexdigest(),
-        metrics={p: m for p, m in metrics.items() if m is not None},
-        params={f: dict(sorted(v.items())) for f, v in sorted(params.items())},
-        outs=dict(sorted(outs.items())),
-        deps=dict(sorted(deps.items())),
-        overrides=load_overrides(root),
-        **_environment(),
-        lock=recorded_lock(),
-    )
-
-
 def render(manifest: Manifest, human: str) -> str:
     """The tag message: the human line, then the manifest as JSON."""
     body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
@@ -206,9 +143,6 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
     stage, but its tag is still the record of how it was built, and what
     ``tether verify`` compares a rebuild with.
     """
-    from tether.registry import state
-    from tether.registry.tags import Action, parse_reference
-
     reference = parse_reference(ref)
     if reference is None:
         raise UsageError(

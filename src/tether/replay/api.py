@@ -32,6 +32,7 @@ from tether.revisions import resolve
 from tether.verify import Event, Tolerance, VerifyResult
 from tether.verify import verify as verify_commit
 from tether.verify.manifest import find_manifest
+from tether.verify.reproduce import EventKind, EventState
 
 # What a manifest made before whole-environment locks holds, and what it lacks.
 PARTIAL_MISSING = (
@@ -323,9 +324,9 @@ def verify(
             "(uv resolves the other packages now, so it is not an exact replay).",
         )
     to_install = record.lock if record.lock is not None else record.partial_lock()
-    notify(Event("step", "environment", "start"))
+    notify(Event(EventKind.STEP, "environment", EventState.START))
     env = envs.ensure(to_install, python=python, index=index, partial=record.partial)
-    notify(Event("step", "environment", "done", seconds=env.seconds))
+    notify(Event(EventKind.STEP, "environment", EventState.DONE, seconds=env.seconds))
     result = verify_commit(
         root,
         rev,
