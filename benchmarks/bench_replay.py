@@ -106,6 +106,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=2, help="verify rounds (default 2)")
+    parser.add_argument("--skip-pip", action="store_true", help="leave out pip's install")
     args = parser.parse_args()
     if not (WHEELHOUSE / ".complete").is_file():
         sys.exit(f"{WHEELHOUSE} is missing: run `make setup` first")
@@ -151,20 +152,21 @@ def main() -> None:
         assert hit.reused
         print(f"  cached environment (lock hit)    : {cached:7.2f} s", flush=True)
 
-        requirements = base / "lock.txt"
-        requirements.write_text(recorded.requirements(), encoding="utf-8")
-        pip_env = base / "pip-venv"
-        started = time.perf_counter()
-        run(sys.executable, "-m", "venv", "--without-pip", pip_env, cwd=base, env=env)
-        run(
-            sys.executable, "-m", "pip", "--python", pip_env / "bin" / "python", "install",
-            "--quiet", "--no-deps", "--require-hashes", "--no-index",
-            "--find-links", WHEELHOUSE, "-r", requirements,
-            cwd=base, env=env,
-        )  # fmt: skip
-        pip_s = time.perf_counter() - started
-        print(f"  pip, same set (venv + install)   : {pip_s:7.2f} s")
-        print(f"  pip / uv warm                    : {pip_s / warm:7.1f}x", flush=True)
+        if not args.skip_pip:
+            requirements = base / "lock.txt"
+            requirements.write_text(recorded.requirements(), encoding="utf-8")
+            pip_env = base / "pip-venv"
+            started = time.perf_counter()
+            run(sys.executable, "-m", "venv", "--without-pip", pip_env, cwd=base, env=env)
+            run(
+                sys.executable, "-m", "pip", "--python", pip_env / "bin" / "python", "install",
+                "--quiet", "--no-deps", "--require-hashes", "--no-index",
+                "--find-links", WHEELHOUSE, "-r", requirements,
+                cwd=base, env=env,
+            )  # fmt: skip
+            pip_s = time.perf_counter() - started
+            print(f"  pip, same set (venv + install)   : {pip_s:7.2f} s")
+            print(f"  pip / uv warm                    : {pip_s / warm:7.1f}x", flush=True)
 
         plain_times, env_times = [], []
         for _ in range(args.rounds):

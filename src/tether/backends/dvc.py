@@ -161,6 +161,11 @@ def interpreter_first_on_path(env_bin: Path | None = None) -> Iterator[None]:
         os.environ["PYTHONNOUSERSITE"] = "1"
         os.environ.pop("PYTHONPATH", None)
         os.environ.pop("PYTHONHOME", None)
+        # uv installs without compiling (compiling every module would cost more than a
+        # replay's build); the stages' interpreter writes the bytecode of what they
+        # import into the replayed environment once, instead of compiling it again in
+        # every stage of every verify where PYTHONDONTWRITEBYTECODE is set.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         yield
     finally:
@@ -171,7 +176,14 @@ def interpreter_first_on_path(env_bin: Path | None = None) -> Iterator[None]:
                 os.environ[key] = value
 
 
-_REPLAY_VARIABLES = ("PATH", "VIRTUAL_ENV", "PYTHONNOUSERSITE", "PYTHONPATH", "PYTHONHOME")
+_REPLAY_VARIABLES = (
+    "PATH",
+    "VIRTUAL_ENV",
+    "PYTHONNOUSERSITE",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
