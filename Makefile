@@ -17,7 +17,7 @@ WHEELHOUSE := .wheelhouse
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
 SKLEARN_B := 1.9.0
 
-.PHONY: install setup repro test lint typecheck bench clean
+.PHONY: install setup repro test lint typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ typecheck: $(DEV_STAMP)
 
 test: $(DEV_STAMP) $(NODE_STAMP) $(WHEELHOUSE_STAMP) lint typecheck
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
+
+# README's command table, regenerated from the CLI (tests/cli/test_reference.py fails
+# when it is stale).
+docs: $(DEV_STAMP)
+	$(BIN)/cog -r README.md
 
 bench: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
