@@ -11,16 +11,21 @@
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
     │   └── InvalidYaml         a YAML file that does not parse  exit 2
     ├── CheckFailed             a check or gate said no          exit 1
-    │   └── MetricsUnreadable   a metric file unreadable at a    exit 1
-    │                           revision (tether.metrics)
+    │   ├── MetricsUnreadable   a metric file unreadable at a    exit 1
+    │   │                       revision (tether.metrics)
+    │   └── ForgedManifest      a release manifest that does not exit 1
+    │                           describe its own tag
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
-    ├── ExternalError           git, DVC or a remote failed      exit 3
-    │   ├── IntegrityError      cached/remote bytes do not hash  exit 3
-    │   │                       to their md5 (tether.objects)
-    │   └── ReplayInstallError  uv could not install a lock      exit 3
-    │                           exactly (tether.replay)
-    └── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
+    ├── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
+    │                           (a stage: tether.pipeline.run)   or 143
+    └── ExternalError           git, DVC or a remote failed      exit 3
+        ├── WorkspaceBusy       another `tether run` holds the   exit 3
+        │                       workspace (tether.pipeline.lock)
+        ├── IntegrityError      cached/remote bytes do not hash  exit 3
+        │                       to their md5 (tether.objects)
+        └── ReplayInstallError  uv could not install a lock      exit 3
+                                exactly (tether.replay)
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
@@ -34,6 +39,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_EXTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 
 
 class TetherError(Exception):
@@ -79,6 +85,10 @@ class CheckFailed(TetherError):
     exit_code = EXIT_FAILED
 
 
+class ForgedManifest(CheckFailed):
+    """A release tag whose manifest names another commit, artifact or version."""
+
+
 class MetricsUnreadable(CheckFailed):
     """A metrics or params file could not be read at a revision (exit 1): the
     comparison is incomplete, so it must not pass for a clean one."""
@@ -98,6 +108,18 @@ class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class WorkspaceBusy(ExternalError):
+    """Another process holds the workspace lock of ``tether run``."""
+
+
+class Interrupted(TetherError):
+    """A signal stopped the command: exit 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+
+    def __init__(self, message: str, hint: str | None = None, *, terminated: bool = False) -> None:
+        super().__init__(message, hint)
+        self.exit_code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
 
 
 class InvalidYaml(ConfigError):
@@ -122,10 +144,9 @@ class IntegrityError(ExternalError):
         self.actual = actual
 
 
-class Interrupted(TetherError):
-    """Ctrl-C or SIGTERM stopped a command; the message says what was cleaned up."""
-
-    exit_code = EXIT_INTERRUPTED
+class TetherWarning(UserWarning):
+    """Something tether skipped and carried on without (``warnings.warn``); the
+    command layer prints it on stderr as ``warning: ...``."""
 
 
 class LockError(UsageError):

@@ -9,6 +9,7 @@ reads YAML with ruamel's YAML 1.2 safe loader; tether's one YAML 1.2 loader is
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 from typing import Any
 
@@ -118,3 +119,30 @@ def _leaf(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)  # dates and other YAML scalars
+
+
+# Strict JSON has no NaN or infinities; tether writes them as these strings
+# (``diff --json``, ``verify --json``, release manifests) and reads them back.
+NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by strings, for strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def json_restore(value: Any) -> Any:
+    """The inverse of ``json_safe``: the three strings back to floats."""
+    if isinstance(value, str) and value in NON_FINITE:
+        return NON_FINITE[value]
+    if isinstance(value, dict):
+        return {k: json_restore(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_restore(v) for v in value]
+    return value

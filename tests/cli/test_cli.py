@@ -90,3 +90,23 @@ def test_print_json_refuses_nan():
     with pytest.raises(ValueError):
         print_json({"x": float("nan")})
     assert json.loads(json.dumps({"ok": 1})) == {"ok": 1}
+
+
+def test_terminal_output_escapes_control_characters(capsys) -> None:
+    from rich.table import Table
+
+    from tether.cli.output import err, error, out, print_table
+
+    out("metric \x1b[2J\x1b]0;title\x07 \u202eevil")
+    err("path \x1b[31mred")
+    error("tag \x1b[8mhidden", "hint \x9b2J")
+    table = Table("name")
+    table.add_row("n\x1b[1m")
+    print_table(table)
+    captured = capsys.readouterr()
+    for stream in (captured.out, captured.err):
+        assert "\x1b" not in stream and "\x9b" not in stream and "\u202e" not in stream
+    assert "metric \\x1b[2J\\x1b]0;title \\u202eevil" in captured.out
+    assert "n\\x1b[1m" in captured.out
+    assert "path \\x1b[31mred" in captured.err
+    assert "error: tag \\x1b[8mhidden" in captured.err and "hint \\x9b2J" in captured.err

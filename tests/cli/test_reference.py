@@ -59,5 +59,6 @@ def test_usage_marks_optional_arguments_and_choices() -> None:
         "tether release NAME [--version VERSION] [--bump major|minor|patch] "
     )
     assert (
-        usage("tether run", found["tether run"]) == "tether run [OVERRIDE]... [--reset] [--force]"
+        usage("tether run", found["tether run"])
+        == "tether run [OVERRIDE]... [--reset] [--force] [--wait]"
     )

@@ -194,3 +194,44 @@ def test_hostile_dvc_yaml_cannot_read_outside_the_repo(project: Path) -> None:
     )
     assert "/etc/hostname: dvc.yaml at workspace names a file outside the repository" in proc.stderr
     assert "eval/link.yaml: not found in the work tree" in proc.stderr
+
+
+# A metrics file from a pull request is hostile input: 600 bytes of nested YAML
+# anchors stand for 10**9 values ("billion laughs").
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n"
+    for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def test_alias_bomb_is_refused_naming_the_file(project: Path) -> None:
+    assert len(ALIAS_BOMB) < 700
+    write_tree(project, {"summary.yaml": ALIAS_BOMB})
+    for args in (["--md"], ["--json"], []):
+        proc = tether(project, "diff", *args)
+        assert proc.returncode == 1, proc.stderr
+        assert (
+            "workspace: summary.yaml: not valid YAML: its aliases expand to over 1000000 values"
+            in proc.stderr
+        )
+        assert "MemoryError" not in proc.stderr and "Traceback" not in proc.stderr
+    commit_all(project, "a pull request with a bomb")
+    # The report says so in its body (the PR's authors must see it), then carries on.
+    report = tether(project, "report", "--base", "v1.1.0", "--head", "HEAD")
+    assert report.returncode == 0, report.stderr
+    assert "## :warning: tether: metrics could not be read" in report.stdout
+    assert (
+        "summary.yaml at HEAD: not valid YAML: its aliases expand to over 1000000 values"
+        in report.stdout
+    )
+
+
+def test_huge_metrics_file_is_refused_before_it_is_parsed(project: Path) -> None:
+    huge = project / "summary.yaml"
+    with huge.open("w") as fh:
+        fh.write("best: 0.8\npad: '")
+        fh.write("x" * (64 * 1024 * 1024))
+        fh.write("'\n")
+    proc = tether(project, "diff", "--md")
+    assert proc.returncode == 1, proc.stderr
+    assert "workspace: summary.yaml: not valid YAML: larger than 67108864 bytes" in proc.stderr

@@ -88,6 +88,8 @@ def test_md_escape_neutralises_hostile_text() -> None:
     assert md_escape("a|b\nc") == "a\\|b c"
     assert md_escape("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert\\(1\\)&gt;"
     assert md_escape("cc @admin, fixes #12") == "cc @&#8203;admin, fixes #&#8203;12"
+    assert md_escape("see GH-12, gh-3") == "see GH-&#8203;12, gh-&#8203;3"
+    assert md_escape("NIGH-12") == "NIGH-12"  # not a reference
     assert md_escape("\x1b[31mred") == "?\\[31mred"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import commit_all, dvc, git, tether
+from tests.helpers import commit_all, dvc, git, run, tether
 
 OVERRIDES = Path(".tether/overrides.yaml")
 
@@ -235,7 +235,16 @@ def test_failing_stage_says_how_to_go_back(template_repo):
     proc = tether(template_repo, "run", "model=random_forest", "model.params.n_estimators=abc")
     assert proc.returncode == 3
     assert "stage 'train' failed" in proc.stderr
-    assert "git checkout -- params.yaml .tether/overrides.yaml" in proc.stderr
+    # DVC deleted the stage's output before running it: named, with the way back
+    assert not (template_repo / "models/model.pkl").exists()
+    back = "git checkout -- params.yaml .tether/overrides.yaml && dvc checkout models/model.pkl"
+    assert "Now missing: models/model.pkl. Back to the last commit, outputs included:" in (
+        proc.stderr
+    )
+    assert f"`{back}`" in proc.stderr
+    for command in back.split(" && "):
+        run(*command.split(), cwd=template_repo)
+    assert tether(template_repo, "check").returncode == 0
 
 
 def test_data_added_with_dvc_add_must_be_committed_and_match(template_repo):

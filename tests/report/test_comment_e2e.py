@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers import tether
 from tests.report.fake_github import FakeGitHub, serve
+from tether.report.github import CUT_NOTICE
 
 TOKEN = "ghs_e2eS3cretInstallationToken"
 MARKER = "<!-- tether:pr-report -->"
@@ -69,7 +70,7 @@ def test_comment_is_created_once_then_updated_and_others_are_left_alone(github, 
 
 @pytest.mark.slow
 def test_refusals_exit_1_with_githubs_words_and_never_the_token(github, tmp_path: Path):
-    _, url = github
+    fake, url = github
     body = tmp_path / "report.md"
     body.write_text("report", encoding="utf-8")
 
@@ -86,10 +87,12 @@ def test_refusals_exit_1_with_githubs_words_and_never_the_token(github, tmp_path
     assert "error: GitHub refused GET /user (401): Bad credentials" in bad.stderr
     assert "ghp_wrongTOKENvalue" not in bad.stdout + bad.stderr
 
+    # Longer than GitHub takes: what is sent is cut to fit, with a notice.
     body.write_text("x" * 70_000, encoding="utf-8")
     long = tether(tmp_path, "comment", "--pr", "3", "--body-file", str(body), env=_env(url))
-    assert long.returncode == 1
-    assert "error: GitHub refused the comment as too long" in long.stderr
+    assert long.returncode == 0, long.stderr
+    posted = fake.comments[3][-1]["body"]
+    assert len(posted) <= 65_536 and posted.endswith(CUT_NOTICE)
     assert TOKEN not in long.stdout + long.stderr
 
     missing = tether(tmp_path, "comment", "--pr", "3", "--body-file", "nope.md", env=_env(url))

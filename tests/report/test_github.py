@@ -11,6 +11,8 @@ import pytest
 from tests.report.fake_github import FakeGitHub
 from tether.errors import ConfigError, ExternalError, UsageError
 from tether.report.github import (
+    COMMENT_LIMIT,
+    CUT_NOTICE,
     MARKER,
     CommentTooLong,
     GitHubClient,
@@ -326,9 +328,33 @@ def test_a_forbidden_write_names_the_missing_permission(fake, sleeps):
     assert "pull-requests: write" in (exc.value.hint or "")
 
 
+def test_what_is_sent_is_capped_after_mentions_are_defused(fake, sleeps):
+    # Written under the limit; each defused mention adds a character to what is sent.
+    body = "## Report\n" + "@a " * 21_600
+    assert len(body) < COMMENT_LIMIT < len(defuse(body))
+    with client_for(fake, sleeps) as client:
+        result = upsert_comment(client, 4, body)
+    assert result.action == "created"
+    posted = fake.comments[4][0]["body"]
+    assert len(posted.encode("utf-16-le")) // 2 <= COMMENT_LIMIT
+    assert posted.startswith(f"{MARKER}\n## Report\n@\u200ba ")
+    assert posted.endswith(CUT_NOTICE)
+    assert "cut at GitHub's limit of 65,536 characters" in posted
+    assert posted.count("@") == posted.count("@\u200b")  # no live mention at the cut
+
+
 def test_a_body_too_long_is_reported_as_such(fake, sleeps):
+    fake.fail(
+        "POST",
+        422,
+        {},
+        {
+            "message": "Validation Failed",
+            "errors": [{"message": "body is too long (maximum is 65536 characters)"}],
+        },
+    )
     with client_for(fake, sleeps) as client, pytest.raises(CommentTooLong) as exc:
-        upsert_comment(client, 4, "x" * 70_000)
+        upsert_comment(client, 4, "x")
     assert exc.value.message == (
         "GitHub refused the comment as too long: Validation Failed "
         "(body is too long (maximum is 65536 characters))"

@@ -89,9 +89,10 @@ def test_hostile_strings_stay_inert():
     ).body
     [row] = [line for line in body.splitlines() if line.startswith("| m.json")]
     assert len(re.findall(r"(?<!\\)\|", row)) == 6  # five cells, intact
-    for bad in ("<img", "@alice", "#12", "`x`", "[l]"):
+    for bad in ("<img", "@alice", "#12", "`x`", "[l]", "GH-7"):
         assert bad not in row
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in row and "@&#8203;alice" in row
+    assert "GH-&#8203;7" in row  # escaped as diff --md escapes it
     assert "| NaN | Inf |" in row
     assert text("evil\u202etxt.exe\x1b[31m") == "evil?txt.exe?\\[31m"
     assert text("x" * 500).endswith("…") and len(text("x" * 500)) == 200

@@ -227,7 +227,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Tiny:
         commit_all(repo, "tiny pipeline")
         lock = yaml.safe_load((repo / "dvc.lock").read_text())
         outs = {o["path"]: o["md5"] for o in lock["stages"]["make"]["outs"]}
-        manifest = {**MANIFEST, "outs": outs}
+        # A manifest describes the commit its tag points at (else it is refused).
+        manifest = {**MANIFEST, "outs": outs, "commit": git(repo, "rev-parse", "HEAD")}
         message = "release t1\n\ntether-manifest:\n" + json.dumps(manifest, indent=2)
         git(repo, "tag", "-a", "t1", "-m", message)
         # t1-tampered: the same commit, but a manifest that recorded another hash.

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from tests.helpers import commit_all, git, init_repo
 from tether.backends.git import GitRepo
 from tether.environment import capture, differences
-from tether.errors import UsageError
+from tether.errors import ForgedManifest, UsageError
 from tether.registry.manifest import Manifest, render
 from tether.verify import OutputComparison, VerifyResult, parse_tolerance
 from tether.verify.compare import check_tolerances, compare_metrics, output_status, parse_metrics
@@ -171,14 +171,17 @@ def test_expected_from_a_manifest_leaves_out_what_it_did_not_record() -> None:
 
 def test_manifest_read_from_an_annotated_tag(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo", dvc=False)
-    commit_all(repo, "one")
-    git(repo, "tag", "-a", "with", "-m", render(_manifest(), "release 1"))
+    head = commit_all(repo, "one")
+    git(repo, "tag", "-a", "with", "-m", render(_manifest(commit=head), "release 1"))
+    git(repo, "tag", "-a", "copied", "-m", render(_manifest(), "release 1"))
     git(repo, "tag", "-a", "bare", "-m", json.dumps({"outs": {"a": "1"}}))
     git(repo, "tag", "-a", "plain", "-m", "just words")
     git(repo, "tag", "light")
     g = GitRepo(repo)
     found = from_tag(g, "with")
-    assert found == _manifest()
+    assert found == _manifest(commit=head)
+    with pytest.raises(ForgedManifest, match="the manifest does not describe this tag"):
+        from_tag(g, "copied")  # its manifest names another commit
     assert from_tag(g, "bare") is None  # not a manifest tether release wrote
     assert from_tag(g, "plain") is None
     assert from_tag(g, "light") is None
@@ -325,3 +328,55 @@ def test_command_exit_code_and_json_with_the_api_replaced(
     assert (
         seen["rev"] == "v9" and seen["tolerances"][0].bound == 0.5 and seen["from_remote"] is False
     )
+
+
+# NaN and infinite metrics are values -------------------------------------------
+
+
+def _nan_result() -> VerifyResult:
+    result = _result("exact")
+    recorded = {"acc": float("nan"), "loss": float("inf"), "f1": 0.5}
+    result.metrics = compare_metrics("m.json", recorded, dict(recorded), [])
+    return result
+
+
+def test_nan_metric_reproduced_as_nan_is_exact_and_shown_as_a_value() -> None:
+    statuses = {m.name: m.status for m in _nan_result().metrics}
+    assert statuses == {"acc": "exact", "f1": "exact", "loss": "exact"}
+    (changed,) = compare_metrics("m.json", {"acc": float("nan")}, {"acc": 0.5}, [])
+    assert changed.status == "differs"
+
+    text = _rendered(_nan_result())
+    assert "nan" not in text and "inf " not in text
+    assert "NaN" in text and "Inf" in text
+    assert "differs" not in text
+    assert "bit-exact: all 2 outputs of v9 reproduced exactly" in text
+
+
+def test_verify_json_writes_nan_as_diff_json_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import tether.verify
+    from tether.cli import app
+
+    monkeypatch.setattr(tether.verify, "verify", lambda root, rev, **kw: _nan_result())
+    init_repo(tmp_path / "repo", dvc=False)
+    out = CliRunner().invoke(app, ["verify", "v9", "--json", "-C", str(tmp_path / "repo")])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.stdout)  # strict JSON: json.loads accepts NaN, so check text
+    assert "NaN" in out.stdout and ": NaN" not in out.stdout
+    values = {m["name"]: (m["recorded"], m["reproduced"]) for m in report["metrics"]}
+    assert values["acc"] == ("NaN", "NaN")
+    assert values["loss"] == ("Infinity", "Infinity")
+
+
+def test_release_manifest_keeps_nan_metrics_as_values() -> None:
+    from tether.registry.manifest import parse
+
+    built = _manifest(metrics={"m.json": {"acc": float("nan"), "loss": float("-inf")}})
+    message = render(built, "release 1")  # raised "Out of range float values" before
+    assert '"acc": "NaN"' in message and '"loss": "-Infinity"' in message
+    back = parse(message)
+    assert back is not None
+    assert back.metrics["m.json"]["loss"] == float("-inf")
+    assert back.metrics["m.json"]["acc"] != back.metrics["m.json"]["acc"]  # NaN

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import dvc, git, tether
+from tests.helpers import dvc, git, run, tether
 from tests.verify.conftest import Tiny
 from tether.errors import UsageError
 from tether.verify import parse_tolerance, verify
@@ -292,17 +292,23 @@ def test_input_missing_from_the_local_cache(tiny_copy: Path) -> None:
     assert "--from-remote" in proc.stderr
 
 
-def test_keep_leaves_the_worktree_and_the_stage_log(tiny_copy: Path) -> None:
-    code, report, _ = verify_json(tiny_copy, "t1", "--keep")
-    assert code == 0
-    kept = Path(report["kept_worktree"])
-    try:
-        assert (kept / "out" / "a.txt").read_text() == "a: HELLO\n"
-        # The stage command itself ran: its own words are in the log.
-        assert "make ran with 6 input bytes" in Path(report["stage_log"]).read_text()
-        assert str(kept) in git(tiny_copy, "worktree", "list")
-    finally:
-        git(tiny_copy, "worktree", "remove", "--force", str(kept))
+def test_keep_leaves_the_worktree_and_the_stage_log(tiny_copy: Path, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = tether(tiny_copy, "verify", "t1", "--keep", env={**os.environ, "TMPDIR": str(tmp)})
+    assert proc.returncode == 0, proc.stderr
+    kept = next(tmp.glob("tether-verify-*/repo"))
+    assert (kept / "out" / "a.txt").read_text() == "a: HELLO\n"
+    # The stage command itself ran: its own words are in the log.
+    assert "make ran with 6 input bytes" in (kept.parent / "stages.log").read_text()
+    assert str(kept) in git(tiny_copy, "worktree", "list")
+    # The command it prints removes everything it kept: nothing is left behind.
+    remove = f"rm -rf {kept.parent} && git worktree prune"
+    assert f"remove it with: {remove}" in proc.stdout
+    for command in remove.split(" && "):
+        run(*command.split(), cwd=tiny_copy)
+    assert list(tmp.iterdir()) == []
+    assert str(kept) not in git(tiny_copy, "worktree", "list")
 
 
 def test_s3_remote_that_cannot_be_reached(

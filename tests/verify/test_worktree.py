@@ -60,3 +60,36 @@ def test_a_registration_left_by_a_killed_run_is_pruned(repo: Path) -> None:
     with temporary_worktree(g, g.head() or ""):
         assert str(stale) not in git(repo, "worktree", "list")
     assert registered(repo) == 1
+
+
+def test_a_worktree_left_by_a_killed_verify_is_removed_by_the_next(
+    repo: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    g = GitRepo(repo)
+    # A kept worktree (no owner) and another verify still running stay.
+    with temporary_worktree(g, g.head() or "", keep=True) as kept:
+        pass
+    running = tmp_path / "tmp" / "tether-verify-12345678-running" / "repo"
+    running.parent.mkdir()
+    (running.parent / "owner.pid").write_text("1\n")
+    g.add_worktree(running, g.head() or "")
+    # What SIGKILL leaves: the directory and its registration, the owner gone.
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    stale = tmp_path / "tmp" / "tether-verify-12345678-killed" / "repo"
+    stale.parent.mkdir()
+    (stale.parent / "owner.pid").write_text(dead.stdout)
+    g.add_worktree(stale, g.head() or "")
+    git(repo, "worktree", "prune")
+    assert str(stale) in git(repo, "worktree", "list")  # git alone keeps it
+
+    with temporary_worktree(g, g.head() or ""):
+        listed = git(repo, "worktree", "list")
+        assert str(stale) not in listed
+        assert str(kept) in listed and str(running) in listed
+    assert not stale.parent.exists()
+    assert kept.exists() and running.exists()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.backends.hashing import file_md5
 from tether.errors import ConfigError, ExternalError, NotATetherRepo
 
 if TYPE_CHECKING:
@@ -133,11 +134,48 @@ def versioned_paths(repo: Repo) -> list[str]:
     return paths
 
 
+class DvcLocked(ExternalError):
+    """DVC's repository lock is taken: by a DVC command running now, or left behind
+    by one that was killed (``core.hardlink_lock`` locks are plain files that
+    outlive their process)."""
+
+    def __init__(self, root: Path, files: list[str]) -> None:
+        listed = " ".join(files) or ".dvc/tmp/lock"
+        super().__init__(
+            f"DVC's lock on {root} is taken ({listed})",
+            "If a dvc command is running here, wait for it; if none is (the lock was "
+            f"left by a killed process), remove it: `rm -f {listed}`.",
+        )
+        self.files = files
+
+
+def _lock_files(root: Path) -> list[str]:
+    """DVC's repository lock and, for a hardlink lock, the claim file it links to."""
+    tmp = root / ".dvc" / "tmp"
+    lock = tmp / "lock"
+    if not lock.exists():
+        return []
+    found = [lock]
+    if lock.stat().st_nlink > 1:  # flufl.lock: the lock is a hard link to a claim file
+        inode = lock.stat().st_ino
+        found += [p for p in tmp.glob("*.lock") if p.stat().st_ino == inode]
+    return [p.relative_to(root).as_posix() for p in found]
+
+
+def _raise_if_locked(repo: Repo, exc: BaseException) -> None:
+    from dvc.lock import LockError
+
+    if any(isinstance(c, LockError) for c in _causes(exc)) and "rwlock" not in str(exc):
+        root = Path(repo.root_dir)
+        raise DvcLocked(root, _lock_files(root)) from None
+
+
 def stage_status(repo: Repo) -> dict[str, list[Any]]:
     """DVC's own staleness verdict: ``{stage: [reasons]}`` for stages out of date."""
     try:
         return repo.status()
     except dvc_error_types() as exc:
+        _raise_if_locked(repo, exc)
         raise ExternalError(f"dvc status failed: {exc}") from None
 
 
@@ -192,6 +230,7 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
         with interpreter_first_on_path():
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
+        _raise_if_locked(repo, exc)
         # DVC's outer message is "failed to reproduce 'X'"; the reason is inside.
         raise ExternalError(f"stage {addressing!r} failed: {_causes(exc)[-1]}") from None
     return bool(done)
@@ -284,6 +323,53 @@ def cached_file(cache: Path, md5: str, legacy: bool = False) -> Path | None:
         return None
     base = cache if legacy else cache / "files" / "md5"
     return base / md5[:2] / md5[2:]
+
+
+@dataclass(frozen=True)
+class CorruptObject:
+    """A cache object whose bytes do not hash to its name."""
+
+    oid: str  # the name (``<md5>`` or ``<md5>.dir``)
+    location: str  # the file in the cache
+    actual: str  # what its bytes hash to
+    owner: str  # the output it belongs to (``path`` or ``path (a file inside)``)
+
+
+def corrupted_in_cache(cache: Path, owners: dict[str, str]) -> list[CorruptObject]:
+    """Rehash the local cache objects ``{oid: output path}`` and return the ones whose
+    bytes do not match their name. Objects not in the cache are not judged here
+    (a missing object is found by whatever needs it); a directory object brings
+    the objects of the files it lists.
+
+    DVC itself trusts an object once its state database has seen it (same inode,
+    size and mtime), so a byte flipped in place goes unnoticed until someone
+    downloads it; this reads every byte.
+    """
+    import json
+
+    found: list[CorruptObject] = []
+    queue = [(oid, owner) for oid, owner in owners.items()]
+    seen: set[str] = set()
+    while queue:
+        oid, owner = queue.pop(0)
+        if oid in seen:
+            continue
+        seen.add(oid)
+        path = cached_file(cache, oid)
+        if path is None or not path.is_file():
+            continue
+        actual = file_md5(path)
+        if actual != oid.removesuffix(".dir"):
+            found.append(CorruptObject(oid, str(path), actual, owner))
+            continue
+        if oid.endswith(".dir"):
+            try:
+                entries = json.loads(path.read_bytes())
+            except ValueError:
+                continue
+            inside = owner if owner.endswith("(a file inside)") else f"{owner} (a file inside)"
+            queue.extend((e["md5"], inside) for e in entries if isinstance(e, dict) and "md5" in e)
+    return found
 
 
 # verify: reproducing a commit in a clean worktree ---------------------------

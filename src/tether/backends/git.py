@@ -66,6 +66,8 @@ class GitRepo:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        # Tags the last ``tag_refs`` left out: their commit is not in this clone.
+        self.skipped_tags: list[str] = []
 
     def __enter__(self) -> GitRepo:
         return self
@@ -169,6 +171,12 @@ class GitRepo:
         self._call(["worktree", "remove", "--force", "--force", "--", str(path)])
         self.run("worktree", "prune")  # also when `remove` failed: no directory left
 
+    def worktree_paths(self) -> list[Path]:
+        """The directories of the linked worktrees git has registered (not the main one)."""
+        out = self.run("worktree", "list", "--porcelain", "-z")
+        paths = [Path(f[len("worktree ") :]) for f in out.split("\0") if f.startswith("worktree ")]
+        return paths[1:]
+
     def tag_message(self, name: str) -> str | None:
         """The message of the annotated tag ``name``; None for a lightweight tag or no tag."""
         if not name or name.startswith("-") or "\n" in name:
@@ -199,9 +207,23 @@ class GitRepo:
     )
 
     def tag_refs(self) -> list[TagRef]:
-        """Every tag, annotated or lightweight, read in one pass."""
+        """Every tag, annotated or lightweight, read in one pass.
+
+        A tag whose commit is missing from the object store (a shallow fetch, or a
+        gc after its branch was deleted) makes ``for-each-ref`` fail for all; then
+        the tags are read without it, and it is named in ``skipped_tags`` for the
+        caller to warn about.
+        """
         fmt = "%00".join(self._TAG_FIELDS) + "%00"
-        out = self.run("for-each-ref", f"--format={fmt}", "refs/tags")
+        self.skipped_tags = []
+        proc = self._call(["for-each-ref", f"--format={fmt}", "refs/tags"])
+        if proc.returncode == 0:
+            out = proc.stdout.decode("utf-8", "surrogateescape")
+        else:
+            readable = self._tags_with_commits()
+            if not readable:
+                return []
+            out = self.run("for-each-ref", f"--format={fmt}", *readable)
         fields = out.split("\0")
         width = len(self._TAG_FIELDS)
         refs = []
@@ -226,6 +248,25 @@ class GitRepo:
                 )
             )
         return refs
+
+    def _tags_with_commits(self) -> list[str]:
+        """The refs of the tags whose commit is in the object store; the names of the
+        others go to ``skipped_tags``."""
+        refs = [
+            r for r in self.run("for-each-ref", "--format=%(refname)", "refs/tags").split("\n") if r
+        ]
+        query = "".join(f"{ref}^{{commit}}\n" for ref in refs).encode()
+        proc = subprocess.run(
+            ["git", "cat-file", "--batch-check"], cwd=self.root, input=query, capture_output=True
+        )
+        answers = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+        readable = []
+        for ref, answer in zip(refs, answers, strict=False):
+            if answer.endswith(" missing"):
+                self.skipped_tags.append(ref.removeprefix("refs/tags/"))
+            else:
+                readable.append(ref)
+        return readable
 
     def create_tag(self, name: str, commit: str, message: str) -> None:
         """Create annotated tag ``name`` at ``commit``; never overwrites one.

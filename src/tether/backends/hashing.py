@@ -15,8 +15,18 @@ from pathlib import Path
 CHUNK = 1 << 20
 
 
-def file_md5(path: str | os.PathLike[str]) -> str:
-    """MD5 of a file's bytes (DVC 3 records plain MD5 for ``hash: md5`` outputs)."""
+def file_md5(path: str | os.PathLike[str], legacy: bool = False) -> str:
+    """MD5 of a file's bytes (DVC 3 records plain MD5 for ``hash: md5`` outputs).
+
+    ``legacy``: an entry DVC 2 wrote (``md5`` without ``hash: md5``), hashed as
+    DVC 2 did, with CRLF read as LF in files that look like text; dvc_data keeps
+    that algorithm (``md5-dos2unix``), so it is used as is.
+    """
+    if legacy:
+        from dvc_data.hashfile.hash import fobj_md5
+
+        with open(path, "rb") as fh:
+            return fobj_md5(fh, chunk_size=CHUNK, name="md5-dos2unix")
     digest = hashlib.md5(usedforsecurity=False)
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -24,7 +34,11 @@ def file_md5(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def dir_md5(path: str | os.PathLike[str], ignored: Callable[[str], bool] | None = None) -> str:
+def dir_md5(
+    path: str | os.PathLike[str],
+    ignored: Callable[[str], bool] | None = None,
+    legacy: bool = False,
+) -> str:
     """DVC's ``<md5>.dir`` hash of a directory output, from the bytes of every file.
 
     The listing format (sorted relpaths with their MD5s) is DVC's own Tree, so the
@@ -42,18 +56,21 @@ def dir_md5(path: str | os.PathLike[str], ignored: Callable[[str], bool] | None 
             if ignored is not None and ignored(full):
                 continue
             rel = Path(full).relative_to(root).parts
-            tree.add(rel, None, HashInfo("md5", file_md5(full)))
+            tree.add(rel, None, HashInfo("md5", file_md5(full, legacy)))
     tree.digest()
     assert tree.hash_info.value is not None
     return tree.hash_info.value
 
 
 def output_md5(
-    path: str | os.PathLike[str], ignored: Callable[[str], bool] | None = None
+    path: str | os.PathLike[str],
+    ignored: Callable[[str], bool] | None = None,
+    legacy: bool = False,
 ) -> str | None:
-    """The hash of a file or directory as dvc.lock would record it; None if missing."""
+    """The hash of a file or directory as dvc.lock would record it; None if missing.
+    ``legacy``: as DVC 2 recorded it (see ``file_md5``)."""
     if os.path.isdir(path):
-        return dir_md5(path, ignored)
+        return dir_md5(path, ignored, legacy)
     if os.path.isfile(path):
-        return file_md5(path)
+        return file_md5(path, legacy)
     return None

@@ -37,10 +37,30 @@ from tether.cli.output import error
 from tether.errors import EXIT_INTERRUPTED, EXIT_USAGE, TetherError
 
 
+def _print_tether_warnings() -> None:
+    """Show the API's TetherWarnings as ``warning: ...`` lines; others as Python does."""
+    import warnings
+
+    from tether.cli.output import warn
+    from tether.errors import TetherWarning
+
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if issubclass(category, TetherWarning):
+            warn(str(message))
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", TetherWarning)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tether`` console script."""
     command = typer.main.get_command(app)
     traceback = os.environ.get("TETHER_TRACEBACK") == "1"
+    _print_tether_warnings()
     try:
         code = command.main(args=argv, prog_name="tether", standalone_mode=False)
     except TetherError as exc:

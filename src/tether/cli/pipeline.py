@@ -26,13 +26,18 @@ def run_command(
     ),
     reset: bool = typer.Option(False, "--reset", help="Clear the recorded overrides."),
     force: bool = typer.Option(False, "--force", "-f", help="Run every stage even if up to date."),
+    wait: bool = typer.Option(
+        False, "--wait", help="If another run holds this workspace, wait for it instead of failing."
+    ),
     repo: Path = typer.Option(Path("."), "--repo", "-C", help="Run in this repository."),
 ) -> None:
     """Compose conf/ into params.yaml, record the overrides, reproduce the pipeline.
 
     Overrides given replace the recorded ones; with none, the recorded ones are
     reused. params.yaml and .tether/overrides.yaml are only written once the
-    composition succeeded.
+    composition succeeded. One run at a time per workspace: a second one stops
+    at once, naming the first one's PID (or waits with --wait). Ctrl-C or SIGTERM
+    stops the running stage command too (exit 130 or 143).
     """
     from tether.pipeline import render
     from tether.pipeline.run import StageEvent, run
@@ -46,7 +51,15 @@ def run_command(
     def progress(event: StageEvent) -> None:
         err(render.stage_line(event))
 
-    result = run(repo_root(repo), overrides or [], reset=reset, force=force, on_stage=progress)
+    result = run(
+        repo_root(repo),
+        overrides or [],
+        reset=reset,
+        force=force,
+        on_stage=progress,
+        wait=wait,
+        on_wait=lambda pid: err(f"waiting for the `tether run` in progress (PID {pid}) ..."),
+    )
     for line in render.run_lines(result):
         out(line)
 

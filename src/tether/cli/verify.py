@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 def _progress_console() -> Console:
     """A console on a copy of the stderr descriptor: while stages run, tether points
     descriptors 1 and 2 at the stage log, and progress must still reach the user."""
-    from rich.console import Console
-
-    return Console(file=os.fdopen(os.dup(2), "w", encoding="utf-8"), stderr=True, highlight=False)
+    return output.make_console(
+        file=os.fdopen(os.dup(2), "w", encoding="utf-8"), stderr=True, highlight=False
+    )
 
 
 # Environment replay (tether.replay): the flags of `tether verify --env`.

@@ -5,8 +5,9 @@ renderer treats them as hostile text:
 
 * Markdown: ``|``, backslashes and Markdown punctuation are escaped, newlines and
   control characters flattened, ``<``/``>``/``&`` written as entities (no HTML),
-  ``@user`` and ``#123`` broken with a zero-width space so nobody is pinged and
-  nothing is cross-linked;
+  ``@user``, ``#123`` and ``GH-123`` broken with a zero-width space so nobody is
+  pinged and nothing is cross-linked (the one escaping of every Markdown tether
+  writes: ``diff --md``, ``history --md`` and the PR report);
 * terminal: values are rich ``Text`` (never parsed as markup) with control
   characters replaced, so no escape sequence reaches the terminal;
 * JSON: NaN and infinities become the strings ``"NaN"``, ``"Infinity"``,
@@ -26,6 +27,7 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from tether.formats import json_safe
 from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row, fmt_value
 from tether.metrics.gates import Verdict, is_lower_better
 from tether.metrics.history import History
@@ -35,7 +37,8 @@ if TYPE_CHECKING:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
-_PING = re.compile(r"([@#])(?=\w)")
+# What GitHub turns into a ping or a cross-reference: @user, #12, GH-12.
+_PING = re.compile(r"([@#]|\bGH-)(?=\w)", re.IGNORECASE)
 
 
 # -- values as text -------------------------------------------------------------
@@ -73,17 +76,6 @@ def md_escape(text: str, limit: int = 200) -> str:
     text = _MD_PUNCT.sub(r"\\\1", text)
     text = _PING.sub("\\1&#8203;", text)
     return text
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats replaced by strings, for strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def _direction_style(row: Row, lower_is_better: Iterable[str]) -> str:

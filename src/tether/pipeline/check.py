@@ -20,6 +20,7 @@ from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
 from tether.pipeline import compose as composing
+from tether.pipeline import preflight
 from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
 
 
@@ -30,6 +31,7 @@ class ProblemKind(StrEnum):
     STALE = "stale"  # a stage is out of date with dvc.lock
     OUTPUT = "output"  # an output does not hash to what dvc.lock records
     DATA = "data"  # data added with `dvc add` differs from its .dvc file
+    CACHE = "cache"  # a DVC cache object's bytes do not hash to its name
     UNCOMMITTED = "uncommitted"  # a file the pipeline needs is not committed
     CONFIG = "config"  # conf/ or DVC's config is invalid
 
@@ -119,6 +121,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     with dvc.open_repo(root) as repo:
         stale = dvc.stage_status(repo)
         ignored = dvc.ignore_checker(repo)
+        cached = {o.md5: o.path for o in dvc.tracked_outputs(repo) if o.cached and o.md5}
         git_paths: set[str] = {dvc.PIPELINE_FILE, dvc.LOCK_FILE}
         for path in dvc.versioned_paths(repo):
             absolute = Path(path).resolve()
@@ -143,6 +146,9 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     stale_stages = {name.split(":")[-1] for name in stale}
 
     cache = dvc.cache_dir(root)
+    corrupt = dvc.corrupted_in_cache(cache, cached)
+    problems.extend(_corrupt_problem(root, cache, bad) for bad in corrupt)
+    bad_oids = {bad.oid for bad in corrupt}
     locked = [s for s in dvcfiles.read(root).stages if s.locked]
     for entry in sorted(locked, key=lambda s: s.name):
         stage = entry.name.split(":")[-1]
@@ -154,11 +160,15 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
                 recorded = item.md5
                 if not recorded:
                     continue
-                actual = hashing.output_md5(root / item.path, ignored)
+                actual = hashing.output_md5(root / item.path, ignored, item.legacy)
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = "tether run" if role == "deps" else _restore(cache, item.path, recorded)
+                fix = (
+                    "tether run"
+                    if role == "deps"
+                    else _restore(cache, item.path, recorded, actual, recorded in bad_oids)
+                )
                 problems.append(
                     Problem(
                         ProblemKind.OUTPUT if role == "outs" else ProblemKind.STALE,
@@ -190,13 +200,36 @@ def _data_problem(name: str, reasons: list[Any]) -> Problem:
     )
 
 
-def _restore(cache: Path, path: str, md5: str) -> str:
-    """How to bring back an output: from the local cache when it is there, else from
-    the DVC remote, else by running the pipeline."""
+def _restore(
+    cache: Path, path: str, md5: str, found: str | None = None, corrupt: bool = False
+) -> str:
+    """How to bring back an output: from the local cache when it is there (and sound),
+    else from the DVC remote, else by running the pipeline.
+
+    ``--relink``: a file rewritten in place with its old size and mtime looks
+    unchanged to DVC's state database, and a plain ``dvc checkout`` would keep it;
+    ``--force``: the changed bytes are what is to be replaced.
+    """
     cached = dvc.cached_file(cache, md5)
-    if cached is not None and cached.exists():
-        return f"dvc checkout {path}"
+    if cached is not None and cached.exists() and not corrupt:
+        return f"dvc checkout {path}" if found is None else f"dvc checkout --relink --force {path}"
     return f"dvc pull {path} (or `tether run` to rebuild it)"
+
+
+def _corrupt_problem(root: Path, cache: Path, bad: dvc.CorruptObject) -> Problem:
+    """A cache object whose bytes changed: never to be used or pushed. Moved aside,
+    it is written again from the workspace (when that is right) or downloaded."""
+    where = Path(bad.location)
+    shown = where.relative_to(root).as_posix() if where.is_relative_to(root) else str(where)
+    aside = f"mv -f {shown} {shown}.corrupt"
+    return Problem(
+        ProblemKind.CACHE,
+        bad.owner,
+        f"the DVC cache object {shown} of {bad.owner} is corrupted: its bytes hash to "
+        f"{bad.actual}, not {bad.oid.removesuffix('.dir')}; it must not be used or pushed",
+        f"{aside} && dvc commit -f (rewrites it from the workspace if that matches dvc.lock; "
+        "otherwise `dvc pull` after moving it aside)",
+    )
 
 
 def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[Problem]:
@@ -221,6 +254,9 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
 
 def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
+    # Files DVC cannot read are refused first (exit 2), with their fix: DVC would
+    # only say "dvc status failed".
+    preflight.require_params(root, preflight.read_project(root))
     with GitRepo(root) as git:
         return _check(git, root)
 

@@ -9,9 +9,11 @@ from enum import StrEnum
 from pathlib import Path
 
 from tether.backends import dvc
-from tether.errors import ExternalError
-from tether.pipeline import atomic
+from tether.backends.process import SignalGuard, signals_forwarded
+from tether.errors import ExternalError, Interrupted
+from tether.pipeline import atomic, preflight
 from tether.pipeline.compose import Composition, compose
+from tether.pipeline.lock import workspace_lock
 from tether.pipeline.overrides import (
     OVERRIDES_FILE,
     load_overrides,
@@ -80,12 +82,46 @@ def apply(root: Path, composition: Composition) -> bool:
     return before != composition.content
 
 
-def _failure_hint(overrides: Sequence[str]) -> str:
+def _failure_hint(root: Path, overrides: Sequence[str], outputs: list[dvc.TrackedOutput]) -> str:
+    """What a failed stage left, and the way back: DVC deletes a stage's outputs
+    before running it, so the last good ones are named with the command that
+    restores them; a missing input is named with the command that brings it."""
     shown = " ".join(overrides) if overrides else "no overrides"
-    return (
+    back = f"git checkout -- params.yaml {OVERRIDES_FILE}"
+    lines = [
         f"params.yaml and {OVERRIDES_FILE} now hold the composition with {shown}. "
-        "If an override caused this, fix it and run `tether run OVERRIDE...` again, or "
-        f"go back to the committed ones with `git checkout -- params.yaml {OVERRIDES_FILE}`."
+        "If an override caused this, fix it and run `tether run OVERRIDE...` again."
+    ]
+    gone = [o for o in outputs if not (root / o.path).exists()]
+    inputs = [o.path for o in gone if o.stage is None]
+    if inputs:
+        listed = " ".join(inputs)
+        lines.append(
+            f"Missing input(s): {', '.join(inputs)}: bring them with `dvc pull {listed}` "
+            f"(or `dvc checkout {listed}` if the local cache has them)."
+        )
+    cached = [o.path for o in gone if o.stage is not None and o.cached]
+    in_git = [o.path for o in gone if o.stage is not None and not o.cached]
+    if cached or in_git:
+        restore = [back]
+        if in_git:
+            restore[0] += " " + " ".join(in_git)
+        if cached:
+            restore.append(f"dvc checkout {' '.join(cached)}")
+        lines.append(
+            f"Now missing: {', '.join(cached + in_git)}. Back to the last commit, outputs "
+            f"included: `{' && '.join(restore)}` (`dvc pull` first if the cache lacks them)."
+        )
+    else:
+        lines.append(f"Back to the committed params: `{back}`.")
+    return "\n".join(lines)
+
+
+def _interrupted_hint() -> str:
+    return (
+        "Its outputs may be missing or half-written. To go back to the last commit: "
+        f"`git checkout -- params.yaml {OVERRIDES_FILE} && dvc checkout`; "
+        "or run `tether run` again to finish."
     )
 
 
@@ -95,23 +131,76 @@ def run(
     reset: bool = False,
     force: bool = False,
     on_stage: Callable[[StageEvent], None] | None = None,
+    wait: bool = False,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Compose, record, reproduce. Nothing is written if the composition fails."""
-    chosen = choose_overrides(root, overrides, reset)
-    composition = compose(root, chosen)
-    changed = apply(root, composition)
-    result = RunResult(overrides=chosen, params_changed=changed)
+    """Compose, record, reproduce. Nothing is written if the composition fails.
+
+    The workspace lock (``tether.pipeline.lock``) is held from before the
+    composition to the end, so a second run waits (``wait``) or stops having
+    written nothing. Ctrl-C and SIGTERM stop the running stage command too and
+    raise ``Interrupted`` naming it.
+    """
+    with (
+        workspace_lock(root, wait=wait, on_wait=on_wait) as killed,
+        signals_forwarded() as guard,
+    ):
+        chosen = choose_overrides(root, overrides, reset)
+        composition = compose(root, chosen)
+        preflight.require_params(root, preflight.read_project(root), composition.content)
+        if guard.received is not None:
+            raise guard.interrupted(
+                f"interrupted by {guard.signal_name} before any stage ran; nothing was written"
+            )
+        changed = apply(root, composition)
+        result = RunResult(overrides=chosen, params_changed=changed)
+        running: list[str] = []  # the stage whose command is running, if any
+        try:
+            guard.call(lambda: _reproduce(root, chosen, force, on_stage, guard, result, running))
+        except dvc.DvcLocked as exc:
+            if killed is None:
+                raise
+            raise ExternalError(
+                f"{exc.message}: left by `tether run` PID {killed}, which was killed and no "
+                "longer runs",
+                f"Remove it: `rm -f {' '.join(exc.files) or '.dvc/tmp/lock'}`, then run again.",
+            ) from None
+        except Interrupted:
+            where = f"stage {running[0]!r} was interrupted" if running else "interrupted"
+            raise guard.interrupted(
+                f"{where} by {guard.signal_name}", _interrupted_hint()
+            ) from None
+    return result
+
+
+def _reproduce(
+    root: Path,
+    chosen: list[str],
+    force: bool,
+    on_stage: Callable[[StageEvent], None] | None,
+    guard: SignalGuard,
+    result: RunResult,
+    running: list[str],
+) -> None:
+    """Reproduce the stages in order, each in turn; stop before the next stage once a
+    stop signal arrived. Runs in ``guard``'s worker thread, DVC's Repo with it."""
     notify = on_stage or (lambda event: None)
     with dvc.open_repo(root) as repo:
         dvc.quiet_git_hints(repo)
         stages = dvc.pipeline_stages(repo)
         for index, stage in enumerate(stages, start=1):
+            if guard.received is not None:
+                return
+            running.append(stage.addressing)
             notify(StageEvent(stage.addressing, index, len(stages), StageState.START))
             started = time.perf_counter()
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+            except dvc.DvcLocked:
+                raise  # nothing ran: the lock's own message says what to do
             except ExternalError as exc:
-                raise ExternalError(exc.message, _failure_hint(chosen)) from None
+                hint = _failure_hint(root, chosen, dvc.tracked_outputs(repo))
+                raise ExternalError(exc.message, hint) from None
             event = StageEvent(
                 stage.addressing,
                 index,
@@ -119,6 +208,6 @@ def run(
                 StageState.RAN if ran else StageState.SKIPPED,
                 time.perf_counter() - started,
             )
+            running.clear()
             result.stages.append(event)
             notify(event)
-    return result

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.errors import UsageError
+from tether.errors import ForgedManifest, UsageError
+from tether.formats import json_restore, json_safe
 from tether.registry import state
-from tether.registry.tags import Action, parse_reference
+from tether.registry.tags import Action, parse_reference, parse_tag
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -51,6 +52,8 @@ class Manifest:
     lock: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The manifest as strict JSON data: NaN and infinite metrics written as
+        ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` (as ``tether diff --json`` does)."""
         return {
             "schema": self.schema,
             "artifact": self.artifact,
@@ -58,8 +61,8 @@ class Manifest:
             "path": self.path,
             "commit": self.commit,
             "dvc_lock_sha256": self.dvc_lock_sha256,
-            "metrics": self.metrics,
-            "params": self.params,
+            "metrics": json_safe(self.metrics),
+            "params": json_safe(self.params),
             "outs": self.outs,
             "deps": self.deps,
             "overrides": self.overrides,
@@ -86,6 +89,7 @@ class Manifest:
 
 def render(manifest: Manifest, human: str) -> str:
     """The tag message: the human line, then the manifest as JSON."""
+    # NaN and infinite metrics are values: to_dict spells them as strict JSON strings.
     body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
     return f"{human.strip()}\n\n{MARKER}\n{body}\n"
 
@@ -101,6 +105,8 @@ def parse(message: str) -> Manifest | None:
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
+    if isinstance(data.get("metrics"), dict):
+        data["metrics"] = json_restore(data["metrics"])
     try:
         return Manifest.from_dict(data)
     except TypeError:  # a required field is missing: not a manifest tether wrote
@@ -111,14 +117,39 @@ def human_line(message: str) -> str:
     return message.split("\n", 1)[0]
 
 
-def require(message: str, tag: str) -> Manifest:
+def check_describes(manifest: Manifest, tag: str, commit: str) -> Manifest:
+    """``manifest`` if it describes the tag ``tag`` pointing at ``commit``; else
+    ForgedManifest (exit 1). Anyone can write any message into a tag: a manifest
+    copied from another release, or written by hand, must not pass for this one's
+    record (its metrics and hashes would be shown and verified as this release's)."""
+
+    parsed = parse_tag(tag)
+    found = []
+    if manifest.commit != commit:
+        found.append(f"commit {manifest.commit[:12]!r}, the tag points at {commit[:12]}")
+    if parsed is not None and manifest.artifact != parsed.artifact:
+        found.append(f"artifact {manifest.artifact!r}, the tag's is {parsed.artifact!r}")
+    if parsed is not None and parsed.version and manifest.version != parsed.version:
+        found.append(f"version {manifest.version!r}, the tag's is {parsed.version!r}")
+    if found:
+        raise ForgedManifest(
+            f"the manifest does not describe this tag: {tag}'s manifest names " + "; ".join(found),
+            f"Do not trust this release. See who made it with `git show {tag}`; "
+            "a release made by `tether release` always describes its own tag.",
+        )
+    return manifest
+
+
+def require(message: str, tag: str, commit: str) -> Manifest:
+    """The manifest in the message of release tag ``tag`` (at ``commit``), checked to
+    describe that tag."""
     found = parse(message)
     if found is None:
         raise UsageError(
             f"tag {tag} has no tether manifest (it was not made by `tether release`)",
             "Only releases made with `tether release` record how they were built.",
         )
-    return found
+    return check_describes(found, tag, commit)
 
 
 @dataclass(frozen=True)
@@ -170,6 +201,6 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
         event.tag,
         found.commit,
         human_line(event.message),
-        require(event.message, event.tag),
+        require(event.message, event.tag, found.commit),
         withdrawn,
     )

@@ -17,13 +17,14 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import heapq
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tether.backends.git import GitRepo, TagRef
-from tether.errors import UsageError
+from tether.errors import TetherWarning, UsageError
 from tether.registry.tags import PRIORITY, Action, ParsedTag, Reference, SemVer, parse_tag
 
 
@@ -274,8 +275,23 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> None:
 
 
 def read(git: GitRepo) -> Registry:
-    """The registry of the repository, from one ``git for-each-ref`` pass."""
-    return build(git.tag_refs())
+    """The registry of the repository, from one ``git for-each-ref`` pass.
+
+    A tag whose commit this clone lacks is left out with a warning naming it (its
+    name stays taken), so one dangling tag does not stop every registry read.
+    """
+    registry = build(git.tag_refs())
+    if git.skipped_tags:
+        registry.tag_names.extend(git.skipped_tags)
+        warnings.warn(
+            TetherWarning(
+                f"skipped tag(s) whose commit is missing from this clone: "
+                f"{', '.join(git.skipped_tags)}; fetch it (`git fetch --tags`, or "
+                "`git fetch --unshallow` in a shallow clone) or delete the tag"
+            ),
+            stacklevel=2,
+        )
+    return registry
 
 
 # --- views ------------------------------------------------------------------------

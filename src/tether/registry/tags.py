@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property, total_ordering
+from typing import Any
 
 import semver
 
@@ -204,10 +205,23 @@ class SemVer:
     def parsed(self) -> semver.Version:
         return semver.Version.parse(self.text[1:])
 
+    @cached_property
+    def key(self) -> tuple[Any, ...]:
+        """SemVer 2.0 precedence as a plain tuple, computed once (sorting hundreds
+        of tags compares each many times): a release after its pre-releases,
+        numeric identifiers before alphanumeric ones, fewer identifiers first."""
+        v = self.parsed
+        pre = tuple(
+            (0, int(part), "") if part.isdigit() else (1, 0, part)
+            for part in (v.prerelease or "").split(".")
+            if v.prerelease
+        )
+        return (v.major, v.minor, v.patch, not v.prerelease, pre)
+
     def __lt__(self, other: object) -> bool:
         if not isinstance(other, SemVer):
             return NotImplemented
-        return self.parsed.compare(other.parsed) < 0
+        return self.key < other.key
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SemVer):

@@ -323,13 +323,14 @@ def _release(
     taken = _taken_names(git, registry, name, remote)  # before the slow checks
 
     dvc_remote = _require_reproducible(root, commit)
-    uploaded = dvc.push_outputs(root, dvc_remote)
-
+    # The tag message is complete before anything is uploaded: nothing fails after.
     built = record.build(root, git, commit, name, new_version, path)
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
-    _create(git, taken, tag, commit, manifests.render(built, human))
+    tag_message = manifests.render(built, human)
+    uploaded = dvc.push_outputs(root, dvc_remote)
+    _create(git, taken, tag, commit, tag_message)
     pushed = _publish(git, tag, remote)
     return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
 

@@ -412,6 +412,34 @@ def defuse(body: str) -> str:
     return _PINGS.sub(lambda m: f"{m.group(0)}\u200b", body)
 
 
+# Ends a comment cut to fit; starts with a blank line, so nothing cut before it can
+# join it into a mention or a link.
+CUT_NOTICE = (
+    f"\n\n> This comment was cut at GitHub's limit of {COMMENT_LIMIT:,} characters; "
+    "the full report is in the workflow run's artifacts.\n"
+)
+
+
+def _units(text: str) -> int:
+    """Length as GitHub counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def fit(text: str, limit: int = COMMENT_LIMIT) -> str:
+    """``text`` as it can be sent: cut, with ``CUT_NOTICE``, when longer than ``limit``.
+
+    The cap applies to what is sent, after ``defuse`` and the marker: defusing adds
+    a character per mention, so a report written just under the limit can go over.
+    """
+    if _units(text) <= limit:
+        return text
+    budget = limit - _units(CUT_NOTICE)
+    cut = text[:budget]
+    while _units(cut) > budget:
+        cut = cut[: len(cut) - max(1, _units(cut) - budget)]
+    return cut + CUT_NOTICE
+
+
 def with_marker(body: str, marker: str = MARKER) -> str:
     """The body with the hidden marker on its first line (added once)."""
     return body if marker in body else f"{marker}\n{body}"
@@ -439,7 +467,7 @@ def upsert_comment(
             mine = comment
         elif author != me.lower():
             foreign += 1
-    text = with_marker(defuse(body), marker)
+    text = fit(with_marker(defuse(body), marker))
     if mine is not None:
         saved = client.update_comment(repository, int(mine["id"]), text)
         action: Literal["created", "updated"] = "updated"

@@ -152,6 +152,16 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _same(before: Any, after: Any) -> bool:
+    """Equal values of one type; NaN equals NaN here (a NaN metric reproduced as
+    NaN is reproduced exactly)."""
+    if type(before) is not type(after):
+        return False
+    if isinstance(before, float) and math.isnan(before) and math.isnan(after):
+        return True
+    return bool(before == after)
+
+
 def compare_metrics(
     path: str, recorded: dict[str, Any], reproduced: dict[str, Any], tolerances: list[Tolerance]
 ) -> list[MetricComparison]:
@@ -164,7 +174,7 @@ def compare_metrics(
         difference = new - old if old is not None and new is not None else None
         if name not in recorded or name not in reproduced:
             status = MISSING
-        elif before == after and type(before) is type(after):
+        elif _same(before, after):
             status = EXACT
         elif difference is not None and bound is not None and abs(difference) <= bound:
             status = WITHIN_TOLERANCE

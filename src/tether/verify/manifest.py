@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.backends.git import GitRepo
-from tether.errors import TetherError
-from tether.registry.manifest import Manifest, lookup, parse
+from tether.errors import ForgedManifest, TetherError
+from tether.registry.manifest import Manifest, check_describes, lookup, parse
 from tether.registry.tags import parse_reference
 
 
@@ -38,7 +38,8 @@ def from_tag(git: GitRepo, rev: str) -> Manifest | None:
     """The manifest in the annotated tag ``rev``; None for any other revision, a
     lightweight tag, or a tag that `tether release` did not make."""
     message = git.tag_message(rev)
-    return parse(message) if message else None
+    found = parse(message) if message else None
+    return check_describes(found, rev, git.resolve(rev)) if found else None
 
 
 def find_manifest(git: GitRepo, rev: str) -> Manifest | None:
@@ -51,6 +52,8 @@ def find_manifest(git: GitRepo, rev: str) -> Manifest | None:
     if parse_reference(rev) is not None:
         try:
             return lookup(git.root, rev).manifest
+        except ForgedManifest:
+            raise
         except TetherError:
             return None  # a git ref that only looks like a reference
     return from_tag(git, rev)

@@ -9,8 +9,10 @@ of the report carry styles.
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.verify.reproduce import Event, OutputComparison, VerifyResult
@@ -92,9 +94,8 @@ def terminal(result: VerifyResult, console: Console) -> None:
         console.print(
             _text(f"kept worktree: {result.kept_worktree} (stage output: {result.stage_log})")
         )
-        console.print(
-            _text(f"  remove it with: git worktree remove --force {result.kept_worktree}")
-        )
+        kept = Path(result.kept_worktree).parent  # the worktree, its log and cache
+        console.print(_text(f"  remove it with: rm -rf {kept} && git worktree prune"))
     console.print(verdict(result))
 
 
@@ -149,7 +150,17 @@ def _short(md5: str | None) -> str:
 
 
 def _value(value: object) -> str:
+    """A value as ``tether diff`` shows it: NaN and infinities spelled out."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
     return f"{value:.12g}" if isinstance(value, float) else str(value)
+
+
+def _difference(value: float | None) -> str:
+    if value is None:
+        return "-"
+    text = _value(value) if not math.isfinite(value) else f"{value:.3g}"
+    return text if text.startswith(("-", "NaN")) else f"+{text}"
 
 
 def _outputs_table(outputs: list[OutputComparison]) -> Table:
@@ -199,7 +210,7 @@ def _metrics_tables(result: VerifyResult) -> list[Table]:
         for column in ("metric", "recorded", "reproduced", "difference", "result"):
             table.add_column(column, overflow="fold")
         for m in (m for m in result.metrics if m.path == file):
-            diff = "-" if m.difference is None else f"{m.difference:+.3g}"
+            diff = _difference(m.difference)
             status = m.status + (f" (±{m.tolerance:g})" if m.status == "within tolerance" else "")
             cells = (m.name, _value(m.recorded), _value(m.reproduced), diff, status)
             table.add_row(*(_text(cell) for cell in cells))

@@ -23,7 +23,7 @@ from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
-from tether.formats import flatten
+from tether.formats import flatten, json_safe
 from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
@@ -106,7 +106,8 @@ class VerifyResult:
             "commit": self.commit,
             "source": self.source,
             "outputs": [asdict(o) for o in self.outputs],
-            "metrics": [asdict(m) for m in self.metrics],
+            # NaN and Inf are values, written as `tether diff --json` writes them.
+            "metrics": [json_safe(asdict(m)) for m in self.metrics],
             "environment": {
                 "recorded": self.has_manifest,
                 "differences": [asdict(d) for d in self.environment],

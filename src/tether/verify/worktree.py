@@ -3,7 +3,11 @@ Ctrl-C (SIGINT) and on SIGTERM. Removing means both the directory and git's
 registration of it (``.git/worktrees/<name>``), so ``git worktree list`` is left
 as it was found.
 
-Only SIGKILL can skip the cleanup; the next verify prunes what such a run left.
+Only SIGKILL can skip the cleanup; the next verify removes what such a run left:
+each temporary directory holds the PID of the verify that made it (``OWNER``), and
+a registered worktree of tether's (by its ``PREFIX``) whose owner is dead is
+removed, directory and registration. A worktree kept with ``keep`` has no owner
+file and stays until its user removes it.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 from tether.backends.git import GitRepo
 
 PREFIX = "tether-verify-"
+OWNER = "owner.pid"
 
 
 def _terminate_children() -> None:
@@ -71,6 +76,36 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=_make_writable)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale(git: GitRepo) -> list[Path]:
+    """Remove tether's temporary worktrees whose verify was killed (its owner PID no
+    longer runs); ``git worktree prune`` leaves them, as their directories exist.
+    Returns the directories removed."""
+    removed = []
+    for tree in git.worktree_paths():
+        parent = tree.parent
+        owner = parent / OWNER
+        if not parent.name.startswith(PREFIX) or not owner.is_file():
+            continue
+        text = owner.read_text(encoding="ascii", errors="replace").strip()
+        if not text.isdigit() or _alive(int(text)):
+            continue
+        remove_tree(parent)
+        git.remove_worktree(tree)
+        removed.append(parent)
+    git.run("worktree", "prune")  # registrations whose directory is gone
+    return removed
+
+
 @contextmanager
 def _signals_blocked() -> Iterator[None]:
     """Hold a second Ctrl-C or SIGTERM until the cleanup is done."""
@@ -95,8 +130,9 @@ def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterato
     worktree unregistered however the block ends; with ``keep`` both stay for
     inspection (``git worktree remove PATH`` cleans up later).
     """
-    git.run("worktree", "prune")  # registrations left by a killed run
+    remove_stale(git)  # what a killed run left
     parent = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{commit[:8]}-"))
+    (parent / OWNER).write_text(f"{os.getpid()}\n", encoding="ascii")
     tree = parent / "repo"
     # Signals are armed before git creates anything, so there is no moment at
     # which an interrupt could leave a worktree behind.
@@ -105,7 +141,9 @@ def temporary_worktree(git: GitRepo, commit: str, keep: bool = False) -> Iterato
             git.add_worktree(tree, commit)
             yield tree
         finally:
-            if not keep:
+            if keep:
+                (parent / OWNER).unlink(missing_ok=True)  # kept: no later verify removes it
+            else:
                 with _signals_blocked():
                     # The directory first (a half-created one included), then the
                     # registration, which git prunes once the directory is gone.

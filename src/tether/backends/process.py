@@ -1,0 +1,117 @@
+"""Stop the processes a command started when the command itself is told to stop.
+
+DVC runs a stage command as a child of tether and ignores SIGINT while it waits
+(dvc/stage/run.py), and SIGTERM would kill tether alone: the stage would keep
+running and write its outputs after tether is gone. ``SignalGuard`` runs the DVC
+work in a worker thread so that tether's main thread keeps its own handlers; on
+SIGINT, SIGTERM or SIGHUP it passes the signal on to every process tether started
+(children and their children: the whole stage command), waits for them, and then
+raises ``Interrupted`` (exit 130 for SIGINT, 143 otherwise). A second signal, or
+a stage still alive after ``grace`` seconds, gets SIGKILL.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from tether.errors import Interrupted
+
+T = TypeVar("T")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def descendants() -> list[Any]:
+    """Every live process this one started, directly or not (psutil processes)."""
+    import psutil
+
+    return psutil.Process().children(recursive=True)
+
+
+def signal_descendants(signum: int) -> list[Any]:
+    """Send ``signum`` to every descendant; return the processes signalled."""
+    import psutil
+
+    found = descendants()
+    for proc in found:
+        try:
+            proc.send_signal(signum)
+        except psutil.Error:
+            pass
+    return found
+
+
+class SignalGuard:
+    """Inside ``signals_forwarded()``: which stop signal arrived, if any."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.received: int | None = None
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+            signal_descendants(signum)
+        else:  # asked twice: stop now
+            signal_descendants(signal.SIGKILL)
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.received).name if self.received is not None else ""
+
+    def interrupted(self, message: str, hint: str | None = None) -> Interrupted:
+        """The error to raise for the signal received: exit 130 for SIGINT, else 143."""
+        return Interrupted(message, hint, terminated=self.received != signal.SIGINT)
+
+    def check(self) -> None:
+        """Raise ``Interrupted`` if a stop signal has arrived."""
+        if self.received is not None:
+            raise self.interrupted(f"interrupted by {self.signal_name}")
+
+    def call(self, work: Callable[[], T]) -> T:
+        """Run ``work`` in a worker thread and return its result, or raise what it
+        raised; after a stop signal, wait for the processes it started and raise
+        ``Interrupted`` instead."""
+        self.check()
+        outcome: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                outcome["value"] = work()
+            except BaseException as exc:  # handed to the main thread below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=target, name="tether-stage", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.1)  # short waits: the main thread runs handlers in between
+            if self.received is not None:
+                worker.join(self.grace)
+                if worker.is_alive():
+                    signal_descendants(signal.SIGKILL)
+                    worker.join(self.grace)
+                break
+        self.check()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+
+@contextmanager
+def signals_forwarded(grace: float = 10.0) -> Iterator[SignalGuard]:
+    """Catch stop signals while inside (main thread only: elsewhere Python cannot
+    set handlers, and ``call`` simply runs the work)."""
+    guard = SignalGuard(grace)
+    if threading.current_thread() is not threading.main_thread():
+        yield guard
+        return
+    saved = {sig: signal.signal(sig, guard._handle) for sig in STOP_SIGNALS}
+    try:
+        yield guard
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
