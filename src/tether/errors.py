@@ -2,7 +2,11 @@
 
     TetherError                 base; never raised directly      exit 2
     ├── UsageError              bad argument, override, name...  exit 2
-    │   └── UnknownRevision     a revision git cannot resolve    exit 2
+    │   ├── UnknownRevision     a revision git cannot resolve    exit 2
+    │   ├── LockError           a release's environment lock is  exit 2
+    │   │                       corrupt or partial (tether.replay)
+    │   └── InterpreterMissing  the recorded Python is not on    exit 2
+    │                           this machine (tether.replay)
     ├── NotATetherRepo          not inside a git + DVC repo      exit 2
     ├── ConfigError             conf/, params.yaml, dvc.yaml     exit 2
     │   └── InvalidYaml         a YAML file that does not parse  exit 2
@@ -18,8 +22,10 @@
     └── ExternalError           git, DVC or a remote failed      exit 3
         ├── WorkspaceBusy       another `tether run` holds the   exit 3
         │                       workspace (tether.pipeline.lock)
-        └── IntegrityError      cached/remote bytes do not hash  exit 3
-                                to their md5 (tether.objects)
+        ├── IntegrityError      cached/remote bytes do not hash  exit 3
+        │                       to their md5 (tether.objects)
+        └── ReplayInstallError  uv could not install a lock      exit 3
+                                exactly (tether.replay)
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
@@ -141,3 +147,17 @@ class IntegrityError(ExternalError):
 class TetherWarning(UserWarning):
     """Something tether skipped and carried on without (``warnings.warn``); the
     command layer prints it on stderr as ``warning: ...``."""
+
+
+class LockError(UsageError):
+    """A release's environment lock is corrupt or cannot be replayed as recorded
+    (``tether.replay``)."""
+
+
+class InterpreterMissing(UsageError):
+    """The Python a release was built with is not on this machine (``tether.replay``)."""
+
+
+class ReplayInstallError(ExternalError):
+    """uv could not install a lock exactly: a version or file the index lacks, no
+    index reachable, or installed files that differ from the record (``tether.replay``)."""

@@ -181,17 +181,48 @@ def stage_status(repo: Repo) -> dict[str, list[Any]]:
 
 
 @contextmanager
-def interpreter_first_on_path() -> Iterator[None]:
+def interpreter_first_on_path(env_bin: Path | None = None) -> Iterator[None]:
     """Stage commands say ``python``: make that the interpreter tether runs in, so a
-    pipeline started from a virtual environment runs in it even when not activated."""
+    pipeline started from a virtual environment runs in it even when not activated.
+
+    With ``env_bin`` (a replayed environment's ``bin``), stage commands run in that
+    environment instead, as if it were activated: its ``python`` and scripts come
+    first on PATH, and no PYTHONPATH, PYTHONHOME or user site-packages of the
+    calling environment reach them (a stage still sets its own PYTHONPATH).
+    """
     import sys
 
-    before = os.environ.get("PATH", "")
-    os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), before])
+    saved = {key: os.environ.get(key) for key in _REPLAY_VARIABLES}
+    first = str(env_bin) if env_bin else os.path.dirname(sys.executable)
+    os.environ["PATH"] = os.pathsep.join([first, saved["PATH"] or ""])
+    if env_bin is not None:
+        os.environ["VIRTUAL_ENV"] = str(env_bin.parent)
+        os.environ["PYTHONNOUSERSITE"] = "1"
+        os.environ.pop("PYTHONPATH", None)
+        os.environ.pop("PYTHONHOME", None)
+        # uv installs without compiling (compiling every module would cost more than a
+        # replay's build); the stages' interpreter writes the bytecode of what they
+        # import into the replayed environment once, instead of compiling it again in
+        # every stage of every verify where PYTHONDONTWRITEBYTECODE is set.
+        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     try:
         yield
     finally:
-        os.environ["PATH"] = before
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_REPLAY_VARIABLES = (
+    "PATH",
+    "VIRTUAL_ENV",
+    "PYTHONNOUSERSITE",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
@@ -609,18 +640,25 @@ def _dvc_log_level(level: int) -> Iterator[None]:
         log.setLevel(before)
 
 
-def reproduce_forced(repo: Repo, stage: Any, log: Path | None = None) -> None:
+def reproduce_forced(
+    repo: Repo, stage: Any, log: Path | None = None, env_bin: Path | None = None
+) -> None:
     """Run one stage's command for real, whatever dvc.lock and the run-cache say.
 
     ``force=True`` is ``dvc repro --force``: DVC skips both its up-to-date check and
     the run-cache restore (dvc/stage/run.py ``run_stage``), so the command runs.
     ``no_commit`` keeps the outputs out of the cache: they are hashed by tether.
-    What the command prints goes to ``log`` (appended), else to stderr.
+    What the command prints goes to ``log`` (appended), else to stderr. With
+    ``env_bin`` the command runs in that environment (``interpreter_first_on_path``).
     """
     import logging
 
     try:
-        with interpreter_first_on_path(), _stage_output_to(log), _dvc_log_level(logging.WARNING):
+        with (
+            interpreter_first_on_path(env_bin),
+            _stage_output_to(log),
+            _dvc_log_level(logging.WARNING),
+        ):
             repo.reproduce(stage.addressing, single_item=True, force=True, no_commit=True)
     except dvc_error_types() as exc:
         causes = _causes(exc)

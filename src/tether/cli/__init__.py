@@ -27,12 +27,12 @@ import typer
 from tether.cli import pipeline  # noqa: F401
 from tether.cli import metrics  # noqa: F401
 from tether.cli import registry  # noqa: F401
+from tether.cli import push  # noqa: F401
 from tether.cli import verify  # noqa: F401
-from tether.cli import tune  # noqa: F401
+from tether.cli import env  # noqa: F401
 from tether.cli import report  # noqa: F401
 from tether.cli import monitor  # noqa: F401
-
-from tether.cli import push  # noqa: F401
+from tether.cli import tune  # noqa: F401
 
 # isort: on
 from tether.cli.app import app

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from tether.cli import output
 from tether.cli.app import app, repo_root
 from tether.cli.output import print_json
-from tether.errors import CheckFailed, Interrupted
+from tether.errors import CheckFailed, Interrupted, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from tether.replay.api import ReplayResult
     from tether.verify import Tolerance, VerifyResult
 
 
@@ -27,13 +28,35 @@ def _progress_console() -> Console:
     )
 
 
+# Environment replay (tether.replay): the flags of `tether verify --env`.
+ENV_OPTION = typer.Option(
+    False, "--env", help="Run the stages in the environment the release recorded (replayed)."
+)
+PYTHON_OPTION = typer.Option(
+    None, "--python", metavar="PATH", help="With --env: the interpreter to replay with."
+)
+PARTIAL_OPTION = typer.Option(
+    False, "--partial", help="With --env: replay an older release's partial record."
+)
+FIND_LINKS_OPTION = typer.Option(
+    None, "--find-links", metavar="DIR|URL", help="With --env: where uv finds archives."
+)
+INDEX_URL_OPTION = typer.Option(
+    None, "--index-url", metavar="URL", help="With --env: the package index uv installs from."
+)
+NO_INDEX_OPTION = typer.Option(
+    False, "--no-index", help="With --env: use only --find-links, no package index."
+)
+
+
 @app.command(
     "verify",
     epilog=(
         "Examples:\n\n"
         "  tether verify v1.2.0\n\n"
         "  tether verify cancer-classifier@v1.2.0 --from-remote\n\n"
-        "  tether verify HEAD~3 --tolerance roc_auc=1e-6 --json"
+        "  tether verify HEAD~3 --tolerance roc_auc=1e-6 --json\n\n"
+        "  tether verify cancer-classifier@v1.2.0 --env --find-links ./wheelhouse"
     ),
 )
 def verify_command(
@@ -61,6 +84,12 @@ def verify_command(
     keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree for inspection."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     repo: Path = typer.Option(Path("."), "--repo", "-C", help="Verify in this repository."),
+    env: bool = ENV_OPTION,
+    python: str = PYTHON_OPTION,
+    partial: bool = PARTIAL_OPTION,
+    find_links: list[str] = FIND_LINKS_OPTION,
+    index_url: str = INDEX_URL_OPTION,
+    no_index: bool = NO_INDEX_OPTION,
 ) -> None:
     """Rebuild REF in a clean temporary worktree and prove every output bit-exact.
 
@@ -69,25 +98,66 @@ def verify_command(
     Exits 0 when every output is bit-exact (or, for metrics named in --tolerance,
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
     cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
+
+    With --env, every stage runs in the environment the release recorded, rebuilt
+    exactly by uv or reused from the cache (see `tether env REF`).
     """
-    from tether.verify import parse_tolerance, render
+    from tether.verify import parse_tolerance
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
     from_remote = from_remote or remote is not None
     root = repo_root(repo)
+    replay = _replay_options(ref, env, python, partial, find_links, index_url, no_index)
     progress_console = _progress_console()
     try:
-        result = _run_with_progress(
-            progress_console, root, ref, from_remote, remote, tolerances, keep
+        done = _run_with_progress(
+            progress_console, root, ref, from_remote, remote, tolerances, keep, replay
         )
     finally:
         progress_console.file.close()
+    _report(done, as_json)
+
+
+def _report(done: VerifyResult | ReplayResult, as_json: bool) -> None:
+    """Print verify's report (headed by what was replayed, after --env); a result
+    that is not ok ends in CheckFailed (exit 1)."""
+    from tether.replay.api import ReplayResult
+    from tether.replay.render import replay_header
+    from tether.verify import render
+
+    result = done.verify if isinstance(done, ReplayResult) else done
     if as_json:
-        print_json(render.as_json(result))
+        print_json(done.to_dict() if isinstance(done, ReplayResult) else render.as_json(result))
     else:
+        if isinstance(done, ReplayResult):
+            for line in replay_header(done):
+                output.out(line)
         render.terminal(result, output.console())
     if not result.ok:
         raise CheckFailed(*render.failure(result))
+
+
+def _replay_options(
+    ref: str,
+    env: bool,
+    python: str | None,
+    partial: bool,
+    find_links: list[str] | None,
+    index_url: str | None,
+    no_index: bool,
+) -> dict[str, Any] | None:
+    """The keyword arguments of ``tether.replay.api.verify``, or None without --env."""
+    if not env:
+        if python or partial or find_links or index_url or no_index:
+            raise UsageError(
+                "--python, --partial, --find-links, --index-url and --no-index only apply with --env",
+                f"Replay the release's environment: tether verify {ref} --env ...",
+            )
+        return None
+    from tether.replay.install import IndexOptions
+
+    index = IndexOptions(tuple(find_links or ()), index_url, no_index)
+    return {"python": python, "partial": partial, "index": index}
 
 
 def _run_with_progress(
@@ -98,12 +168,26 @@ def _run_with_progress(
     remote: str | None,
     tolerances: list[Tolerance],
     keep: bool,
-) -> VerifyResult:
+    replay: dict[str, Any] | None = None,
+) -> VerifyResult | ReplayResult:
     from tether.verify import render, verify
 
     with render.progress_bar(console) as progress:
         on_event = render.ProgressView(progress, console, ref)
         try:
+            if replay is not None:
+                from tether.replay import api
+
+                return api.verify(
+                    root,
+                    ref,
+                    **replay,
+                    from_remote=from_remote,
+                    remote=remote,
+                    tolerances=tolerances,
+                    keep=keep,
+                    on_event=on_event,
+                )
             result = verify(
                 root,
                 ref,

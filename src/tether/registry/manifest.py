@@ -2,8 +2,9 @@
 
 The tag message is one human line, a blank line, then ``tether-manifest:`` and a
 JSON document: the commit, metrics, params, the md5 of every DVC output and
-dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, and the Python
-and package versions. GTO shows the whole message; tether reads the JSON back.
+dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, the Python
+and package versions, and the whole environment as a lock (``tether.replay.lock``).
+GTO shows the whole message; tether reads the JSON back.
 ``tether.release.record`` builds it when a release is made.
 """
 
@@ -50,6 +51,8 @@ class Manifest:
     # The md5 of the release's reference profile for `tether monitor` (a DVC object,
     # in the cache and the remote); empty when monitoring is not configured.
     profile: str = ""
+    # The whole environment as a lock (``tether.replay.lock``); older tags lack it.
+    lock: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as strict JSON data: NaN and infinite metrics written as
@@ -73,6 +76,7 @@ class Manifest:
             "packages": self.packages,
             "threads": self.threads,
             **({"profile": self.profile} if self.profile else {}),
+            "lock": self.lock,
         }
 
     def environment(self) -> dict[str, Any]:

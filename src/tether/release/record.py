@@ -1,6 +1,7 @@
 """The manifest of a release, built from the commit being released: what dvc.lock
 recorded (every output's and dependency's md5, the params each stage ran with),
-the metrics files dvc.yaml declares, the Hydra overrides and the environment."""
+the metrics files dvc.yaml declares, the Hydra overrides and the environment, the
+whole of it as a lock (``tether.replay.lock``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tether.formats import FormatError
 from tether.formats import parse as parse_file
 from tether.pipeline.overrides import load_overrides
 from tether.registry.manifest import Manifest
+from tether.replay.lock import manifest_field as recorded_lock
 
 
 def _metric_value(path: str, data: bytes | None) -> Any:
@@ -69,4 +71,5 @@ def build(
         deps=dict(sorted(deps.items())),
         overrides=load_overrides(root),
         **_environment(),
+        lock=recorded_lock(),
     )

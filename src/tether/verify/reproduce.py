@@ -340,11 +340,13 @@ def verify(
     keep: bool = False,
     manifest: Manifest | None = None,
     on_event: Notify | None = None,
+    env_bin: Path | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
     ``manifest`` is the release manifest; when None it is looked up for ``rev``
-    (``find_manifest``). Raises
+    (``find_manifest``). ``env_bin`` runs the stage commands in that environment
+    (a replayed one, ``tether.replay``) instead of the calling one. Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
     cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
@@ -360,6 +362,7 @@ def verify(
             keep=keep,
             manifest=manifest,
             on_event=on_event,
+            env_bin=env_bin,
         )
 
 
@@ -429,14 +432,17 @@ def _recheck_tolerances(
     check_tolerances(plan.tolerances, plan.recorded, rev, unread, plan.commit)
 
 
-def _run_stages(repo: Any, tree: Path, result: VerifyResult, notify: Notify) -> None:
-    """Run every stage for real, in order, telling ``notify`` as each starts and ends."""
+def _run_stages(
+    repo: Any, tree: Path, result: VerifyResult, notify: Notify, env_bin: Path | None = None
+) -> None:
+    """Run every stage for real, in order, telling ``notify`` as each starts and ends;
+    with ``env_bin``, in that environment."""
     stages = dvc.pipeline_stages(repo)
     for index, stage in enumerate(stages, start=1):
         label = dvc.stage_label(repo, stage)
         notify(Event(EventKind.STAGE, label, EventState.START, index, len(stages)))
         started = time.perf_counter()
-        dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
+        dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG, env_bin=env_bin)
         result.stages_run.append(label)
         seconds = time.perf_counter() - started
         notify(Event(EventKind.STAGE, label, EventState.DONE, index, len(stages), seconds))
@@ -461,6 +467,7 @@ def _verify(
     keep: bool = False,
     manifest: Manifest | None = None,
     on_event: Notify | None = None,
+    env_bin: Path | None = None,
 ) -> VerifyResult:
     started = time.perf_counter()
     notify: Notify = on_event or (lambda event: None)
@@ -484,7 +491,7 @@ def _verify(
             site_cache_dir=tree / ".dvc" / "tmp" / "site-cache",
             remote=plan.source_remote,
         )
-        _rebuild(git, root, rev, tree, plan, result, notify)
+        _rebuild(git, root, rev, tree, plan, result, notify, env_bin)
 
     _compare_environment(result, plan.expected)
     result.seconds = time.perf_counter() - started
@@ -499,6 +506,7 @@ def _rebuild(
     plan: _Plan,
     result: VerifyResult,
     notify: Notify,
+    env_bin: Path | None = None,
 ) -> None:
     """Fetch the inputs into the clean worktree ``tree``, run every stage, hash
     every output and compare it with what was recorded (into ``result``)."""
@@ -523,7 +531,7 @@ def _rebuild(
         if not plan.tolerances_checked:
             _recheck_tolerances(git, tree, rev, plan, tracked)
 
-        _run_stages(repo, tree, result, notify)
+        _run_stages(repo, tree, result, notify, env_bin)
 
         t = time.perf_counter()
         step("hash", EventState.START, 0.0)

@@ -1,0 +1,246 @@
+"""Replayed environments, cached by the lock's hash under the user's cache directory.
+
+``<user cache>/tether/envs/<key>/`` is a complete virtual environment: it is built
+in a temporary directory beside it (``.building-*``) and renamed into place only
+once every distribution is installed and its files are checked against the
+lock's record digests. A directory named by its key is therefore always whole;
+a build that fails or is interrupted leaves nothing behind. ``prune`` removes
+them all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from platformdirs import user_cache_path
+
+from tether.errors import ReplayInstallError
+from tether.replay import install
+from tether.replay.lock import Lock, record
+from tether.verify.worktree import sigterm_as_interrupt
+
+BUILDING = ".building-"
+MARKER = "tether-env.json"
+
+
+def cache_root() -> Path:
+    """Where replayed environments live (``TETHER_ENV_CACHE`` overrides it)."""
+    override = os.environ.get("TETHER_ENV_CACHE")
+    return Path(override) if override else user_cache_path("tether") / "envs"
+
+
+def env_key(lock: Lock, interpreter: install.Interpreter, partial: bool) -> str:
+    """The lock's hash, with the interpreter version that replays it."""
+    text = f"{lock.sha256}\n{interpreter.implementation} {interpreter.version}\n{partial}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+@dataclass(frozen=True)
+class ReplayedEnv:
+    key: str
+    path: Path
+    interpreter: install.Interpreter  # the base interpreter it was made from
+    reused: bool  # found whole in the cache
+    seconds: float  # to find or build it
+    packages: int  # distributions installed from the lock
+
+    @property
+    def bin(self) -> Path:
+        return self.path / "bin"
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+
+@dataclass(frozen=True)
+class Pruned:
+    removed: list[str] = field(default_factory=list)
+    bytes: int = 0
+    root: str = ""
+
+
+def _make_writable(function, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
+    os.chmod(os.path.dirname(path), stat.S_IRWXU)
+    os.chmod(path, stat.S_IRWXU)
+    function(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, onerror=_make_writable)
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for base, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(base, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def check_installed(lock: Lock, env: Path, resolve: bool) -> None:
+    """Every locked distribution is in ``env`` at its version with its recorded
+    files; nothing else was installed (unless a partial record let uv resolve)."""
+    now = {p.name: p for p in record(prefix=env, find_links=(), hashes=False).packages}
+    problems = []
+    for package in lock.installable:
+        found = now.get(package.name)
+        if found is None:
+            problems.append(f"{package.name}=={package.version} is missing")
+        elif found.version != package.version:
+            problems.append(f"{package.name} is {found.version}, not {package.version}")
+        elif package.record and found.record != package.record:
+            problems.append(
+                f"{package.name}=={package.version} installed other files than at release "
+                f"(record {package.record[:19]}…, now {(found.record or '-')[:19]}…)"
+            )
+    if not resolve:
+        wanted = {p.name for p in lock.packages}
+        extra = sorted(set(now) - wanted)
+        if extra:
+            problems.append("not in the lock: " + ", ".join(extra))
+    if problems:
+        raise ReplayInstallError(
+            "the replayed environment is not the recorded one: " + "; ".join(problems),
+            "The index served other builds than at release; replay from the original "
+            "index or wheelhouse (--find-links DIR, --index-url URL).",
+        )
+
+
+def ensure(
+    lock: Lock,
+    *,
+    python: str | None = None,
+    index: install.IndexOptions | None = None,
+    partial: bool = False,
+    on_step: Callable[[str], None] | None = None,
+) -> ReplayedEnv:
+    """The cached environment for ``lock``, built first when missing.
+
+    Raises InterpreterMissing (no Python of the recorded minor version, or a bad
+    ``--python``) and ReplayInstallError (uv could not install the lock exactly);
+    either way nothing is left in the cache.
+    """
+    started = time.perf_counter()
+    notify = on_step or (lambda message: None)
+    index = index or install.IndexOptions()
+    count = len(lock.installable)
+    if python is None:
+        # A replay of the same lock without --python: the cached environment says
+        # which interpreter it was made from, so nothing needs looking up again.
+        found = _cached_for(lock, partial)
+        if found is not None:
+            path, interpreter = found
+            seconds = time.perf_counter() - started
+            return ReplayedEnv(path.name, path, interpreter, True, seconds, count)
+    uv = install.Uv()
+    interpreter = install.find_interpreter(lock.python, lock.implementation, python, uv)
+    key = env_key(lock, interpreter, partial)
+    root = cache_root()
+    final = root / key
+    if (final / MARKER).is_file():
+        return ReplayedEnv(key, final, interpreter, True, time.perf_counter() - started, count)
+
+    root.mkdir(parents=True, exist_ok=True)
+    with sigterm_as_interrupt():  # SIGTERM too runs the clean-up below
+        _build(lock, uv, interpreter, root, final, index, partial, notify)
+    return ReplayedEnv(key, final, interpreter, False, time.perf_counter() - started, count)
+
+
+def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] | None:
+    """A whole cached environment of ``lock`` whose base interpreter still exists."""
+    for path in cached():
+        try:
+            marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a build in progress, or not an environment tether made
+        if (
+            isinstance(marker, dict)
+            and marker.get("lock_sha256") == lock.sha256
+            and marker.get("partial") == partial
+            and Path(str(marker.get("interpreter"))).is_file()
+            and (path / "bin" / "python").exists()
+        ):
+            interpreter = install.Interpreter(
+                str(marker["interpreter"]),
+                str(marker.get("python")),
+                str(marker.get("implementation", lock.implementation)),
+            )
+            return path, interpreter
+    return None
+
+
+def _build(
+    lock: Lock,
+    uv: install.Uv,
+    interpreter: install.Interpreter,
+    root: Path,
+    final: Path,
+    index: install.IndexOptions,
+    partial: bool,
+    notify: Callable[[str], None],
+) -> None:
+    """Build in ``root/.building-*`` and rename to ``final`` once whole; the
+    temporary directory is removed whatever happens."""
+    count = len(lock.installable)
+    building = Path(tempfile.mkdtemp(prefix=BUILDING, dir=root))
+    try:
+        notify(f"creating a Python {interpreter.version} environment")
+        install.create_venv(uv, interpreter, building)
+        requirements = building / "tether-lock.txt"
+        requirements.write_text(lock.requirements(), encoding="utf-8")
+        notify(f"installing {count} distributions with uv")
+        install.install_lock(uv, lock, building / "bin" / "python", requirements, index, partial)
+        check_installed(lock, building, partial)
+        (building / MARKER).write_text(
+            json.dumps(
+                {
+                    "lock_sha256": lock.sha256,
+                    "python": interpreter.version,
+                    "implementation": interpreter.implementation,
+                    "interpreter": interpreter.path,
+                    "partial": partial,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        try:
+            os.rename(building, final)
+        except OSError:
+            if not (final / MARKER).is_file():  # not another replay that finished first
+                raise
+    finally:
+        _remove(building)
+
+
+def cached() -> list[Path]:
+    root = cache_root()
+    return sorted(p for p in root.iterdir()) if root.is_dir() else []
+
+
+def prune() -> Pruned:
+    """Remove every replayed environment (and any build a killed process left)."""
+    removed, freed = [], 0
+    for path in cached():
+        freed += _size(path)
+        _remove(path)
+        removed.append(path.name)
+    return Pruned(removed, freed, str(cache_root()))
