@@ -237,6 +237,13 @@ class GitRepo:
             "push", "--quiet", "--end-of-options", remote, f"refs/tags/{name}:refs/tags/{name}"
         )
 
+    def fetch_tags(self, remote: str) -> None:
+        """Bring the Git remote's tags (and the commits they name) into this clone;
+        local tags are never overwritten or deleted (no --force, no pruning)."""
+        self.run(
+            "fetch", "--quiet", "--tags", "--no-recurse-submodules", "--end-of-options", remote
+        )
+
     def remote_tag_names(self, remote: str) -> list[str]:
         """Names of every tag on the Git remote ``remote``, asked with one
         ``git ls-remote`` (nothing is fetched, the local tags are not touched)."""

@@ -56,7 +56,7 @@ def repo_root(path: Path) -> Path:
 
 
 # Command modules register themselves on ``app`` when imported.
-from tether.cli import metrics, pipeline, registry, report, verify  # noqa: E402,F401
+from tether.cli import metrics, pipeline, registry, report, serve, verify  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> None:
