@@ -1,4 +1,4 @@
-"""Fixtures for tether serve: two releases built once per session, a real uvicorn
+"""Fixtures for tether serve: the verify tests' session releases, a real uvicorn
 server on 127.0.0.1 (in a thread for the protocol tests, a `tether serve` process
 for the end-to-end ones), and a small model trained in-process."""
 
@@ -21,46 +21,23 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.conftest import isolated_environ
-from tests.helpers import BIN, commit_all, copy_repo, dvc, git, tether
+from tests.helpers import BIN, copy_repo, dvc, git, tether
+
+# The session's releases, built once and shared with the verify tests.
+from tests.verify.conftest import Releases, releases, s3_endpoint  # noqa: F401
 
 ARTIFACT = "cancer-classifier"
 
 
-@dataclass(frozen=True)
-class ServeReleases:
-    """``origin``: v1.0.0 (in #prod) and v2.0.0 (a smaller C: other probabilities);
-    ``remote``: the shared DVC remote both were pushed to. Do not change either."""
-
-    origin: Path
-    remote: Path
-
-
-@pytest.fixture(scope="session")
-def serve_releases(
-    reproduced_template: Path, tmp_path_factory: pytest.TempPathFactory, session_home: Path
-) -> ServeReleases:
-    with isolated_environ(session_home):
-        base = tmp_path_factory.mktemp("serve")
-        origin = copy_repo(reproduced_template, base / "origin")
-        remote = base / "dvc-remote"
-        remote.mkdir()
-        dvc(origin, "remote", "modify", "--local", "local", "url", str(remote))
-        tether(origin, "release", ARTIFACT, "--version", "v1.0.0", check=True)
-        tether(origin, "promote", ARTIFACT, "v1.0.0", "prod", check=True)
-        tether(origin, "run", "model.params.C=0.01", check=True)
-        commit_all(origin, "C=0.01")
-        tether(origin, "release", ARTIFACT, "--version", "v2.0.0", check=True)
-        return ServeReleases(origin, remote)
-
-
 @pytest.fixture
-def origin_copy(serve_releases: ServeReleases, tmp_path: Path) -> Path:
-    """A private copy of the origin (cache included) with its own DVC remote copy."""
-    repo = copy_repo(serve_releases.origin, tmp_path / "origin")
+def origin_copy(releases: Releases, tmp_path: Path) -> Path:  # noqa: F811 (the fixture)
+    """A private copy of the verify tests' releases (v1.0.0, v2.0.0 with another C,
+    v3.0.0), cache included, with its own DVC remote copy; v1.0.0 is in #prod."""
+    repo = copy_repo(releases.origin, tmp_path / "origin")
     remote = tmp_path / "dvc-remote"
-    shutil.copytree(serve_releases.remote, remote)
+    shutil.copytree(releases.remote, remote)
     dvc(repo, "remote", "modify", "--local", "local", "url", str(remote))
+    tether(repo, "promote", ARTIFACT, "v1.0.0", "prod", check=True)
     return repo
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -91,6 +94,23 @@ LOGGING = {
 }  # fmt: skip
 
 
+@contextmanager
+def _stop_signals_end_cleanly() -> Iterator[None]:
+    """uvicorn drains on SIGTERM/SIGINT, then raises the signal again for the
+    handler it found; with these no-op handlers in place a drained shutdown is a
+    normal return (exit 0) rather than death by signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stops = (signal.SIGTERM, signal.SIGINT)
+    saved = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
 def serve(options: ServeOptions, on_ready: Callable[[Served], None] | None = None) -> None:
     """Load, then serve until SIGTERM/Ctrl-C (requests in flight are drained)."""
     import uvicorn
@@ -108,17 +128,18 @@ def serve(options: ServeOptions, on_ready: Callable[[Served], None] | None = Non
         "timeout_graceful_shutdown": DRAIN_SECONDS,
         "server_header": False,
     }
-    if options.workers <= 1:
-        uvicorn.run(app, **common)  # type: ignore[arg-type]
-        return
-    del app  # each worker loads its own copy
-    os.environ[OPTIONS_VARIABLE] = json.dumps(asdict(options))
-    uvicorn.run(
-        "tether.serve.api:worker_app",
-        factory=True,
-        workers=options.workers,
-        **common,  # type: ignore[arg-type]
-    )
+    with _stop_signals_end_cleanly():
+        if options.workers <= 1:
+            uvicorn.run(app, **common)  # type: ignore[arg-type]
+            return
+        del app  # each worker loads its own copy
+        os.environ[OPTIONS_VARIABLE] = json.dumps(asdict(options))
+        uvicorn.run(
+            "tether.serve.api:worker_app",
+            factory=True,
+            workers=options.workers,
+            **common,  # type: ignore[arg-type]
+        )
 
 
 def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:
