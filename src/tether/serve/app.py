@@ -1,7 +1,9 @@
 """The FastAPI app, built around one model holder.
 
 Every handler takes ``holder.current`` once and answers with that model, naming
-it in ``X-Model-Version``; a swap during the request does not touch it. Input
+it in ``X-Model-Version``; a swap during the request does not touch it. Parsing
+and predicting run in the threadpool, so a slow prediction never stalls the
+event loop (health checks, other requests, the swap). Input
 problems become the protocol's 4xx JSON (never a traceback); the follower, if
 any, is started and stopped by the app's lifespan.
 
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from tether import __version__
 from tether.serve.holder import Holder
@@ -174,9 +177,15 @@ def create_app(
         served = holder.current
         try:
             body = await _body(request, limits)
-            parsed = mlflow.parse(body, request.headers.get("content-type", ""), served.schema)
-            proba = mlflow.wants_probabilities(parsed, request.query_params.get("probabilities"))
-            prediction = _predict(served, parsed.columns, limits, proba)
+            content_type = request.headers.get("content-type", "")
+            query = request.query_params.get("probabilities")
+
+            def work() -> Any:
+                parsed = mlflow.parse(body, content_type, served.schema)
+                proba = mlflow.wants_probabilities(parsed, query)
+                return _predict(served, parsed.columns, limits, proba)
+
+            prediction = await run_in_threadpool(work)
         except RequestRejected as exc:
             return _json(mlflow.error_body(exc.message, exc.status), exc.status, served)
         return _json(mlflow.answer(prediction), served=served)
@@ -277,11 +286,17 @@ def create_app(
         try:
             served = _model(name, version)
             body = await _body(request, limits)
-            columns, outputs, request_id, _ = v2.parse(body, served.schema)
-            prediction = _predict(served, columns, limits, "predict_proba" in outputs)
+            model = served
+
+            def work() -> Any:
+                columns, outputs, request_id, _ = v2.parse(body, model.schema)
+                prediction = _predict(model, columns, limits, "predict_proba" in outputs)
+                return v2.answer(model, prediction, outputs, request_id)
+
+            answer = await run_in_threadpool(work)
         except RequestRejected as exc:
             return _json(v2.error_body(exc.message), exc.status, served)
-        return _json(v2.answer(served, prediction, outputs, request_id), served=served)
+        return _json(answer, served=served)
 
     app.add_middleware(Observe, holder=holder, metrics=metrics)
     return app
