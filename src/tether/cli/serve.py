@@ -65,8 +65,9 @@ def serve_command(
     Speaks MLflow's scoring protocol (POST /invocations, /ping, /health, /version)
     and the Open Inference Protocol (/v2/...); /metrics for Prometheus. Every
     answer names its version in the X-Model-Version header. Exit codes: 0 after a
-    clean shutdown (SIGTERM, Ctrl-C); 1 a model failed verification; 2 unknown
-    REF or bad input; 3 the model's bytes could not be fetched.
+    clean shutdown (SIGTERM, Ctrl-C; requests in flight are drained); 1 the
+    release's manifest and dvc.lock record different md5s; 2 unknown REF or bad
+    input; 3 the model's bytes are corrupted or could not be fetched.
     """
     from tether.serve.api import ServeOptions, serve
 
@@ -123,8 +124,8 @@ def export_command(
     The bundle holds the model file, its input schema, the release manifest, the
     pinned packages of the release's environment (requirements.txt) and
     bundle.json with the SHA-256 of each file, which `serve --bundle` checks.
-    Exit codes: 0 written; 1 the model's bytes do not match the release; 2 unknown
-    REF or DIR not empty; 3 the bytes could not be fetched.
+    Exit codes: 0 written; 1 the release's manifest and dvc.lock disagree; 2
+    unknown REF or DIR not empty; 3 the bytes are corrupted or could not be fetched.
     """
     from tether.serve.api import export
 
