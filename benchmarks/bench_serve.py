@@ -107,7 +107,7 @@ def save_mlflow_model(venv: Path, pickled: Path, target: Path) -> None:
     code = (
         "import pickle, sys, mlflow.sklearn\n"
         "model = pickle.load(open(sys.argv[1], 'rb'))\n"
-        "mlflow.sklearn.save_model(model, sys.argv[2])\n"
+        "mlflow.sklearn.save_model(model, sys.argv[2], serialization_format='cloudpickle')\n"
     )
     sh(venv / "bin" / "python", "-c", code, pickled, target, cwd=target.parent)
 
@@ -296,20 +296,22 @@ def tether_change(project: Path, port: int, body: bytes, clients: int) -> list[d
     return results
 
 
-def mlflow_change(cmd_v2: list[str], cwd: Path, port: int, body: bytes, clients: int,
+def mlflow_change(env: dict[str, str], cmd_v2: list[str], cwd: Path, port: int, body: bytes, clients: int,
                   proc: subprocess.Popen[bytes]) -> dict[str, float]:  # fmt: skip
-    """MLflow changes model by a restart: stop v1's server, start v2's on the same port."""
+    """MLflow changes model by a restart: stop v1's server, start v2's on the same port.
+    The switch is timed from the stop to the first answer after v1's process is gone."""
     with Load(port, body, clients) as load:
         time.sleep(1.0)
         begin = time.perf_counter()
         stop(proc)
+        gone = time.perf_counter()
         new = subprocess.Popen(
-            cmd_v2, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cmd_v2, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
         try:
-            load.until(lambda: any(a[1] == 200 for a in load.after(begin)))
-            switched = next(a[0] for a in load.after(begin) if a[1] == 200)
+            load.until(lambda: any(a[1] == 200 for a in load.after(gone)))
+            switched = next(a[0] for a in load.after(gone) if a[1] == 200)
             load.until(lambda: len(load.after(switched)) >= 500)
             window = load.after(begin - 1.0)
         finally:
@@ -376,8 +378,10 @@ def main() -> None:
             )
             changes = tether_change(project, tport, body, args.clients)
         print("mlflow models serve...", flush=True)
+        # mlflow runs `uvicorn` from PATH: its own environment's bin first
+        mlflow_env_vars = {**ENV, "PATH": f"{venv / 'bin'}{os.pathsep}{ENV.get('PATH', '')}"}
         mlflow_proc = subprocess.Popen(
-            mlflow_cmd, cwd=base, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            mlflow_cmd, cwd=base, env=mlflow_env_vars, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
         begin = time.perf_counter()
@@ -394,7 +398,9 @@ def main() -> None:
                 }
             )
             mlflow_v2_cmd = [*mlflow_cmd[:4], str(v2), *mlflow_cmd[5:]]
-            restart = mlflow_change(mlflow_v2_cmd, base, mport, body, args.clients, mlflow_proc)
+            restart = mlflow_change(
+                mlflow_env_vars, mlflow_v2_cmd, base, mport, body, args.clients, mlflow_proc
+            )
         finally:
             stop(mlflow_proc)
 
