@@ -221,7 +221,9 @@ class Pipeline:
     metrics: list[str]  # top-level ``metrics:`` entries
     params: list[str]  # top-level ``params:`` files
     artifacts: dict[str, Artifact]
-    templated: list[str]  # stages using foreach/matrix, which tether does not expand
+    # stages using foreach/matrix, which tether does not expand: name -> the
+    # sections (``metrics``, ``params``, ``outs``...) their body declares
+    templated: dict[str, list[str]]
 
 
 @dataclass
@@ -361,14 +363,21 @@ def _declared_outputs(stage: dict[str, Any], wdir: str) -> list[Output]:
 
 
 def _declared_params(stage: dict[str, Any], wdir: str) -> dict[str, list[str]]:
+    """``{file: keys}``; bare keys name ``params.yaml`` in ``wdir``; ``{file: }``
+    (no keys) tracks the whole file, shown as ``[]``, and whole wins over keys."""
     params: dict[str, list[str]] = {}
+    whole: set[str] = set()
     for item in stage.get("params") or []:
-        if isinstance(item, str):
-            params.setdefault(join(wdir, PARAMS_FILE), []).append(item)
-        elif isinstance(item, dict):
-            for file, keys in item.items():
-                params.setdefault(join(wdir, str(file)), []).extend(str(k) for k in keys or [])
-    return params
+        pairs = [(PARAMS_FILE, [item])] if isinstance(item, str) else []
+        if isinstance(item, dict):
+            pairs = [(str(f), [str(k) for k in keys or []]) for f, keys in item.items()]
+        for file, keys in pairs:
+            path = join(wdir, file)
+            if not keys:
+                whole.add(path)
+            known = params.setdefault(path, [])
+            known.extend(k for k in keys if k not in known)
+    return {path: [] if path in whole else keys for path, keys in params.items()}
 
 
 def parse_pipeline(data: bytes | str | Any, path: str = PIPELINE_FILE, where: str = "") -> Pipeline:
@@ -381,13 +390,15 @@ def parse_pipeline(data: bytes | str | Any, path: str = PIPELINE_FILE, where: st
     base = posixpath.dirname(path)
     prefix = "" if path == PIPELINE_FILE else f"{path}:"
     stages: dict[str, Stage] = {}
-    templated: list[str] = []
+    templated: dict[str, list[str]] = {}
     declared = doc.get("stages") or {}
     for name, body in declared.items() if isinstance(declared, dict) else []:
         if not isinstance(body, dict):
             continue
         if "foreach" in body or "matrix" in body:
-            templated.append(str(name))
+            inner = body.get("do", body)
+            inner = inner if isinstance(inner, dict) else {}
+            templated[str(name)] = [key for key, value in inner.items() if value]
             continue
         wdir = join(base, str(body.get("wdir", ".")))
         stages[str(name)] = Stage(
@@ -483,24 +494,24 @@ def read(root: Path, rev: str | None = None) -> Project:
     ``rev`` None reads the work tree; anything else (a commit SHA, branch, tag or
     registry reference) is resolved and read from git objects, nothing checked out.
     """
-    git = GitRepo(root)
-    if rev is None:
-        files: dict[str, bytes | None] = {}
-        for pipeline in git.worktree_files_named(PIPELINE_FILE):
-            lock = join(posixpath.dirname(pipeline), LOCK_FILE)
-            for path in (pipeline, lock):
-                file = root / path
-                files[path] = file.read_bytes() if file.is_file() else None
-        return assemble(files)
-    commit = resolve(git, rev)
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
-    shas: dict[str, str] = {}
-    for record in listing.split("\0"):
-        meta, _, path = record.partition("\t")
-        if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
-            _, kind, sha = meta.split(" ")
-            if kind == "blob":
-                shas[path] = sha
-    blobs = git.objects.read_many(shas.values())
-    found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
-    return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")
+    with GitRepo(root) as git:
+        if rev is None:
+            files: dict[str, bytes | None] = {}
+            for pipeline in git.worktree_files_named(PIPELINE_FILE):
+                lock = join(posixpath.dirname(pipeline), LOCK_FILE)
+                for path in (pipeline, lock):
+                    file = root / path
+                    files[path] = file.read_bytes() if file.is_file() else None
+            return assemble(files)
+        commit = resolve(git, rev)
+        listing = git.run("ls-tree", "-r", "-z", "--full-tree", commit)
+        shas: dict[str, str] = {}
+        for record in listing.split("\0"):
+            meta, _, path = record.partition("\t")
+            if posixpath.basename(path) in (PIPELINE_FILE, LOCK_FILE):
+                _, kind, sha = meta.split(" ")
+                if kind == "blob":
+                    shas[path] = sha
+        blobs = git.objects.read_many(shas.values())
+        found = {path: blobs[sha][1] if sha in blobs else None for path, sha in shas.items()}
+        return assemble(found, rev if rev == commit else f"{rev} ({commit[:8]})")

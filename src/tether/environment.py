@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
+from tether.formats import flatten
+
 # Packages whose versions can change a model's bytes or how it is built.
 DEFAULT_PACKAGES = (
     "tether", "dvc", "hydra-core", "scikit-learn", "scipy", "numpy", "pandas", "gitpython",
@@ -61,8 +63,6 @@ def differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[Envir
     Keys the record lacks are not differences: an older manifest that recorded
     less says nothing about them.
     """
-    from tether.metrics.collect import flatten
-
     then = flatten(recorded)
     now = flatten(current)
     return [

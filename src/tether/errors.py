@@ -8,7 +8,7 @@
     │   └── InvalidYaml         a YAML file that does not parse  exit 2
     ├── CheckFailed             a check or gate said no          exit 1
     │   └── MetricsUnreadable   a metric file unreadable at a    exit 1
-    │                           revision (tether.metrics.diff)
+    │                           revision (tether.metrics)
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
     └── ExternalError           git, DVC or a remote failed      exit 3
@@ -70,6 +70,21 @@ class CheckFailed(TetherError):
     """A check or gate ran and found problems; the command's output says which."""
 
     exit_code = EXIT_FAILED
+
+
+class MetricsUnreadable(CheckFailed):
+    """A metrics or params file could not be read at a revision (exit 1): the
+    comparison is incomplete, so it must not pass for a clean one."""
+
+
+class GitHubRefused(TetherError):
+    """GitHub answered a request with a 4xx that retrying cannot fix (exit 1)."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status = status
 
 
 class ExternalError(TetherError):

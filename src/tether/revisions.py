@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from tether.backends.git import GitRepo
 from tether.errors import UnknownRevision
+from tether.registry import state
+from tether.registry.tags import parse_reference
 
 
 def resolve(git: GitRepo, rev: str) -> str:
@@ -15,13 +17,9 @@ def resolve(git: GitRepo, rev: str) -> str:
     ``NAME@vX.Y.Z`` is the commit that version was registered at, ``NAME#STAGE``
     the commit of the version currently in that stage. Anything else goes to git.
     """
-    from tether.registry.tags import parse_reference
-
     reference = parse_reference(rev)
     if reference is None:
         return git.resolve(rev)
-    from tether.registry import state
-
     registry = state.read(git)
     commit = state.resolve_reference(registry, reference)
     if commit is not None:

@@ -45,13 +45,21 @@ open("folder/a.txt", "w").write("a\\n")
 open("folder/b.txt", "w").write("b\\n")
 json.dump({"score": 0.5}, open("metrics.json", "w"))
 """
+INNER = """\
+import json
+open("result.txt", "w").write("inner")
+json.dump({"depth": 2}, open("inner.json", "w"))
+"""
 SUB_PIPELINE = """\
 stages:
   inner:
     wdir: work
-    cmd: python -c "open('result.txt', 'w').write('inner')"
+    cmd: python inner.py
     outs:
       - result.txt
+    metrics:
+      - inner.json:
+          cache: false
 """
 
 
@@ -69,7 +77,7 @@ def dvc3_project(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -
                 "extra.yaml": "scale: 1e-3\n",
                 "top.json": '{"top": 1}\n',
                 "sub/dvc.yaml": SUB_PIPELINE,
-                "sub/work/.keep": "",
+                "sub/work/inner.py": INNER,
             },
         )
         dvc(root, "repro", "-q", "--all-pipelines")

@@ -10,7 +10,9 @@ import pytest
 from tests.conftest import PROJECT
 from tests.helpers import git
 from tether import dvcfiles
+from tether.backends.git import GitRepo
 from tether.errors import InvalidYaml, UsageError
+from tether.release import record
 
 # The lock DVC 2.x writes: schema 2.0, md5 without `hash: md5` (old cache layout).
 DVC2_LOCK = """\
@@ -104,13 +106,13 @@ def test_dvc3_lock_from_real_repro(dvc3_project: Path) -> None:
     assert make.params == {"params.yaml": ["n"], "extra.yaml": ["scale"]}
     # YAML 1.2: 1e-3 is a float, as DVC's ruamel reads it (YAML 1.1 says string).
     assert make.locked_params == {"params.yaml": {"n": 3}, "extra.yaml": {"scale": 0.001}}
-    assert project.metrics_files == ["top.json", "metrics.json"]
+    assert project.metrics_files == ["top.json", "metrics.json", "sub/work/inner.json"]
     assert project.params_files == ["params.yaml", "extra.yaml"]
     assert project.artifacts["thing"].desc == "a file"
     # A dvc.yaml in a subfolder, with a wdir: DVC's addressing and repo-relative paths.
     inner = project.stage("sub/dvc.yaml:inner")
     assert inner.wdir == "sub/work"
-    assert [o.path for o in inner.outs] == ["sub/work/result.txt"]
+    assert sorted(o.path for o in inner.outs) == ["sub/work/inner.json", "sub/work/result.txt"]
     assert inner.outs[0].md5 is not None
 
 
@@ -159,3 +161,17 @@ def test_size_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(dvcfiles, "MAX_YAML_BYTES", 10)
     with pytest.raises(InvalidYaml, match="larger than"):
         dvcfiles.load_yaml(b"a: 1234567890\n", "big.yaml")
+
+
+def test_manifest_records_metrics_of_every_dvc_yaml_with_wdir(dvc3_project: Path) -> None:
+    """Was: the manifest read metrics paths as written, ignoring `wdir` and
+    dvc.yaml files in subfolders, so sub/work/inner.json went unrecorded."""
+    head = git(dvc3_project, "rev-parse", "HEAD")
+    built = record.build(dvc3_project, GitRepo(dvc3_project), head, "thing", "v1.0.0", "out.txt")
+    assert built.metrics == {
+        "top.json": {"top": 1},
+        "metrics.json": {"score": 0.5},
+        "sub/work/inner.json": {"depth": 2},
+    }
+    assert set(built.outs) >= {"out.txt", "folder", "sub/work/result.txt"}
+    assert built.params == {"extra.yaml": {"scale": 0.001}, "params.yaml": {"n": 3}}

@@ -98,3 +98,19 @@ def test_tags_column_shows_releases_and_current_stages_not_stage_history(project
     tags = {row["rev"]: row["tags"] for row in json.loads(proc.stdout)["rows"]}
     assert tags["m@v0.1.0"] == ["m@v0.1.0", "v1.0.0"]
     assert tags["m@v0.2.0"] == ["m#prod", "m@v0.2.0", "v1.1.0"]
+
+
+def test_prerelease_before_its_release(tmp_path: Path) -> None:
+    """Was: v1.0.0 was listed before v1.0.0-rc.1 (history had its own version
+    pattern and fell back to the tag name); SemVer 2.0 puts the pre-release first."""
+    from tether.backends.git import GitRepo
+    from tether.metrics.history import select_revisions
+
+    root = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(root))
+    for tag in ("v1.0.0", "m@v1.0.0-rc.1", "v0.10.0", "v1.0.0-beta", "v0.9.0"):
+        git(root, "commit", "-q", "--allow-empty", "-m", tag)
+        git(root, "tag", tag)
+    git(root, "tag", "not-a-release")
+    labels = [label for label, _ in select_revisions(GitRepo(root))]
+    assert labels == ["v0.9.0", "v0.10.0", "v1.0.0-beta", "m@v1.0.0-rc.1", "v1.0.0"]

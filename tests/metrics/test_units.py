@@ -7,15 +7,15 @@ import math
 import pytest
 
 from tether.errors import UsageError
-from tether.metrics.collect import DuplicateKey, ReadError, extract_metrics, flatten, select_keys
+from tether.formats import DuplicateKey, FormatError, extract_metrics, flatten, parse, select_keys
+from tether.metrics.collect import ReadError
 from tether.metrics.diff import MetricsDiff, Row
-from tether.metrics.formats import FormatError, parse
 from tether.metrics.gates import evaluate_gates, parse_rule
 from tether.metrics.render import diff_markdown, json_safe, md_escape
 
 
 def _diff(*rows: Row, errors: dict | None = None) -> MetricsDiff:
-    return MetricsDiff("main", "pr", None, None, list(rows), errors or {"main": [], "pr": []})
+    return MetricsDiff("main", "pr", list(rows), errors or {"main": [], "pr": []})
 
 
 @pytest.mark.parametrize(

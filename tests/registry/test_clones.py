@@ -81,7 +81,8 @@ def test_counter_is_past_every_tag_on_the_remote(tmp_path: Path, clock: Clock) -
     """A remote tag the clone lacks is refused; one it has locally under the same
     name is counted as usual (max of local and remote, plus one)."""
     from tether.backends.git import GitRepo
-    from tether.registry import release, state
+    from tether.registry import state
+    from tether.release import actions as release
 
     root = tmp_path / "r"
     git(tmp_path, "init", "-q", str(root))

@@ -5,10 +5,15 @@ These build the registry from tag records directly (no git), one rule per test.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import git
 from tether.backends.git import TagRef
 from tether.registry import state
-from tether.registry.release import rollback_target
 from tether.registry.tags import Reference
+from tether.release.actions import rollback_target
 
 C1, C2, C3 = "1" * 40, "2" * 40, "3" * 40
 T0 = 1_790_000_000
@@ -146,3 +151,18 @@ def test_rollback_skips_deregistered_versions() -> None:
         tag("m@v0.2.0!", C2, T0 + 1),
     ]
     assert rollback_target(registry(*refs).artifacts["m"], "prod") == "v0.1.0"
+
+
+def test_show_of_a_deprecated_artifact_names_it_in_the_hint(tmp_path: Path) -> None:
+    """Was: the hint lacked its f-prefix, so users read a literal `{name}`."""
+    from tether.errors import UsageError
+
+    root = tmp_path / "r"
+    git(tmp_path, "init", "-q", str(root))
+    git(root, "commit", "-q", "--allow-empty", "-m", "one")
+    git(root, "tag", "-a", "-m", "register", "clf@v0.1.0#1")
+    git(root, "tag", "-a", "-m", "deprecate", "clf@deprecated#2")
+    with pytest.raises(UsageError) as caught:
+        state.show(root, "clf")
+    assert caught.value.message.startswith("clf is deprecated (tag clf@deprecated#2")
+    assert caught.value.hint == "Run `tether log clf`."

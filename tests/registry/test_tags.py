@@ -137,3 +137,14 @@ def test_parse_reference() -> None:
     assert parse_reference("m@latest") == Reference("m", version="latest")
     for not_ref in ("HEAD", "HEAD@{1}", "main", "m#prod#3", "v1.0.0", "-m@v1.0.0"):
         assert parse_reference(not_ref) is None
+
+
+def test_release_version_is_the_one_semver_grammar() -> None:
+    from tether.registry.tags import SemVer, release_version
+
+    assert release_version("v1.2.3") == SemVer("v1.2.3")
+    assert release_version("1.2.3-rc.1") == SemVer("v1.2.3-rc.1")
+    assert release_version("dir=model@v2.0.0+build.5") == SemVer("v2.0.0")
+    for other in ("v1.2", "model#prod", "v01.2.3", "release-1", "model@v1.0.0!"):
+        assert release_version(other) is None, other
+    assert SemVer("v1.0.0-rc.1") < SemVer("v1.0.0") < SemVer("v1.10.0")

@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from tether.errors import ConfigError, ExternalError, NotATetherRepo
 
 if TYPE_CHECKING:
@@ -182,21 +180,7 @@ def ignore_checker(repo: Repo) -> Any:
     return lambda path: ignore.is_ignored_file(os.path.abspath(path))
 
 
-def read_lock(root: Path) -> dict[str, Any]:
-    """dvc.lock parsed, ``{}`` when the pipeline was never reproduced."""
-    path = root / LOCK_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.load(
-            path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        )
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"dvc.lock is not valid YAML: {exc}") from None
-    return data or {}
-
-
-# --- model registry (tether.registry.release) ---------------------------------------
+# --- model registry (tether.release.actions) ---------------------------------------
 
 
 def default_remote(root: Path) -> str | None:

@@ -1,8 +1,22 @@
 """The one door to git. GitPython is imported here and nowhere else.
 
-Every call passes arguments as a list (never a shell string), and every
-user-supplied revision goes through ``resolve`` first, which refuses anything
-that git could read as an option.
+Which access serves what:
+
+* GitPython (``GitRepo.repo``): reading HEAD's commit (``head``) and one file at one
+  commit (``read_blob``), where its object model is the simplest correct tool.
+* A plain ``git`` process per command (``GitRepo.run``, an argument list, never a
+  shell string): everything else a command does once (rev-parse, status, tag,
+  worktree, push, for-each-ref). Importing GitPython costs about 50 ms, which
+  read-only commands (``tether show``, ``tether diff``) would otherwise pay on every
+  call (benchmarks/bench_startup.py, bench_registry.py).
+* One ``git cat-file --batch`` process (``ObjectStream``, ``GitRepo.objects``):
+  commits, trees and blobs read in batches by SHA, for ``tether diff``/``history``
+  over hundreds of revisions and ``tether.dvcfiles.read`` at a revision
+  (benchmarks/bench_metrics.py).
+
+``GitRepo`` is a context manager: leaving it ends the cat-file process and
+GitPython's persistent readers. Every user-supplied revision goes through
+``resolve`` first, which refuses anything git could read as an option.
 """
 
 from __future__ import annotations
@@ -52,6 +66,22 @@ class GitRepo:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+
+    def __enter__(self) -> GitRepo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the git processes this object started: the ``cat-file`` object
+        stream and GitPython's own persistent readers, if either ran."""
+        stream = self.__dict__.pop("objects", None)
+        if stream is not None:
+            stream.close()
+        repo = self.__dict__.pop("repo", None)
+        if repo is not None:
+            repo.close()
 
     @cached_property
     def repo(self) -> git.Repo:
@@ -119,24 +149,6 @@ class GitRepo:
             if len(record) > 3:
                 entries.append((record[:2], record[3:]))
         return entries
-
-    def is_tracked(self, path: str) -> bool:
-        """Whether git tracks the file ``path``."""
-        return self._call(["ls-files", "--error-unmatch", "--", path]).returncode == 0
-
-    def tracked(self, paths: Iterable[str]) -> set[str]:
-        """Which of ``paths`` (files or folders) git tracks files under."""
-        paths = list(paths)
-        if not paths:
-            return set()
-        out = self.run("ls-files", "-z", "--", *paths)
-        files = [p for p in out.split("\0") if p]
-        found = set()
-        for path in paths:
-            prefix = path.rstrip("/") + "/"
-            if any(f == path or f.startswith(prefix) for f in files):
-                found.add(path)
-        return found
 
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of ``path`` at commit ``rev`` (already resolved), or None if absent."""
@@ -274,13 +286,6 @@ class GitRepo:
     def read_object(self, sha: str) -> tuple[str, bytes] | None:
         """``(type, bytes)`` of the object ``sha`` (a full hex SHA), None if missing."""
         return self.objects.read_many([sha]).get(sha)
-
-    def commit_header(self, sha: str) -> tuple[str, int]:
-        """``(tree SHA, committer time as a Unix timestamp)`` of commit ``sha``."""
-        found = self.read_object(sha)
-        if found is None or found[0] != "commit":
-            raise UnknownRevision(sha)
-        return parse_commit_header(found[1])
 
     def tree_entries(self, sha: str) -> list[tuple[str, bool, str]]:
         """``(name, is_tree, sha)`` for each entry of tree ``sha`` (empty if missing)."""
@@ -435,7 +440,14 @@ class ObjectStream:
                 found[sha] = (header[1].decode("ascii"), data)
         return found
 
+    def __enter__(self) -> ObjectStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """End the ``git cat-file`` process (a later read starts a new one)."""
         if self._proc is not None:
             if self._proc.stdin:
                 self._proc.stdin.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import console, print_json, print_table
 from tether.errors import CheckFailed
 

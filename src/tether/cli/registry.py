@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
@@ -170,8 +170,8 @@ def release_command(
     remote (release pushes them). The first version is v0.1.0; later ones bump
     the patch unless --bump or --version says otherwise.
     """
-    from tether.registry.release import release
     from tether.registry.tags import validate_name
+    from tether.release.actions import release
 
     validate_name(name)  # before anything touches git
     done = release(
@@ -227,8 +227,8 @@ def promote_command(
     repo: Path = REPO_OPTION,
 ) -> None:
     """Put a released version in a stage (tag NAME#STAGE#N)."""
-    from tether.registry.release import promote
     from tether.registry.tags import validate_name, validate_stage, validate_version
+    from tether.release.actions import promote
 
     validate_name(name)
     validate_version(version)
@@ -249,8 +249,8 @@ def rollback_command(
     Rolling back again goes further back (v3 -> v2 -> v1), never to a version
     that was rolled back from. Errors if no earlier version held the stage.
     """
-    from tether.registry.release import rollback
     from tether.registry.tags import validate_name, validate_stage
+    from tether.release.actions import rollback
 
     validate_name(name)
     validate_stage(stage)
@@ -270,8 +270,8 @@ def unassign_command(
     As in GTO, the stage then falls back to the version assigned to it before,
     if that one was never unassigned; `tether show` says which.
     """
-    from tether.registry.release import unassign
     from tether.registry.tags import validate_name, validate_stage
+    from tether.release.actions import unassign
 
     validate_name(name)
     validate_stage(stage)
@@ -292,8 +292,8 @@ def deregister_command(
     one is still live) or is left empty; the output says which. Its release
     manifest stays readable (`tether manifest NAME@vX.Y.Z`).
     """
-    from tether.registry.release import deregister
     from tether.registry.tags import validate_name, validate_version
+    from tether.release.actions import deregister
 
     validate_name(name)
     validate_version(version)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json
 from tether.errors import CheckFailed, UsageError
 

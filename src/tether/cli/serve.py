@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tether.cli import app, repo_root
+from tether.cli.app import app, repo_root
 from tether.cli.output import err, out, print_json
 from tether.errors import UsageError
 

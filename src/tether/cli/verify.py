@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from tether.cli import app, output, repo_root
+from tether.cli import output
+from tether.cli.app import app, repo_root
 from tether.cli.output import error, print_json
 from tether.errors import EXIT_FAILED, EXIT_INTERRUPTED
 

@@ -46,7 +46,8 @@ def snapshot(root: Path, rev: str | None, collector: Collector | None = None) ->
 
 def diff(root: Path, a: str | None = "HEAD", b: str | None = None) -> MetricsDiff:
     """Metrics and params at ``a`` (default HEAD) against ``b`` (default the work tree)."""
-    collector = Collector(root, GitRepo(root))
-    old = snapshot(root, a or "HEAD", collector)
-    new = snapshot(root, b, collector)
+    with GitRepo(root) as git:
+        collector = Collector(root, git)
+        old = snapshot(root, a or "HEAD", collector)
+        new = snapshot(root, b, collector)
     return compare(old, new)

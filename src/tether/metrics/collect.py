@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether import dvcfiles
 from tether.backends.dvc import cache_dir, cached_file
 from tether.backends.git import GitRepo, parse_commit_header, parse_tree
-from tether.errors import UnknownRevision
-from tether.metrics.formats import FormatError, parse
+from tether.errors import InvalidYaml, UnknownRevision
+from tether.formats import DuplicateKey, FormatError, extract_metrics, flatten, parse, select_keys
 
 WORKSPACE = "workspace"
-PIPELINE_FILE = "dvc.yaml"
-LOCK_FILE = "dvc.lock"
-DEFAULT_PARAMS = "params.yaml"
+PIPELINE_FILE = dvcfiles.PIPELINE_FILE
+DEFAULT_PARAMS = dvcfiles.PARAMS_FILE
 
 
 @dataclass(frozen=True)
@@ -233,70 +233,37 @@ class _Declared:
     errors: list[ReadError] = field(default_factory=list)
 
 
-def _join(base: str, rel: str) -> str:
-    """``rel`` (relative to the repo directory ``base``) as a repo-relative path;
-    paths that leave the repository keep their ``..`` or leading ``/``."""
-    return posixpath.normpath(posixpath.join(base, rel))
-
-
-def _outside(path: str) -> bool:
-    return path.startswith("/") or path == ".." or path.startswith("../")
-
-
-def _entries(value: Any) -> Iterator[tuple[str, Any]]:
-    """``(path, options)`` for each item of a dvc.yaml list (``- path`` or ``- path: {..}``)."""
-    for item in value or []:
-        if isinstance(item, str):
-            yield item, None
-        elif isinstance(item, dict):
-            yield from item.items()
-
-
 def _declare(pipeline: str, doc: Any, declared: _Declared) -> None:
-    """Add what one dvc.yaml declares to ``declared``."""
-    base = posixpath.dirname(pipeline)
-    if not isinstance(doc, dict):
+    """Add what one dvc.yaml (already parsed) declares to ``declared``."""
+    try:
+        found = dvcfiles.parse_pipeline(doc, pipeline)
+    except InvalidYaml:
         declared.errors.append(
             ReadError(pipeline, "not a valid dvc.yaml (not a mapping)", f"Fix {pipeline}.")
         )
         return
-    lock = _join(base, LOCK_FILE)
+    lock = dvcfiles.join(posixpath.dirname(pipeline), dvcfiles.LOCK_FILE)
     declared.locks.setdefault(lock, {})
     seen_metrics, seen_params = len(declared.metrics), len(declared.params)
-    for path, _ in _entries(doc.get("metrics")):
-        declared.metrics.append(_join(base, str(path)))
-    for path, _ in _entries(doc.get("params")):
-        declared.params.append((_join(base, str(path)), []))
-    stages = doc.get("stages") or {}
-    if not isinstance(stages, dict):
-        return
-    for name, stage in stages.items():
-        if not isinstance(stage, dict):
-            continue
-        if "foreach" in stage or "matrix" in stage:
-            body = stage.get("do", stage)
-            if isinstance(body, dict) and (body.get("metrics") or body.get("params")):
-                declared.errors.append(
-                    ReadError(
-                        pipeline,
-                        f"stage {name!r} uses foreach/matrix, which tether does not expand",
-                        "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.",
-                    )
+    declared.metrics.extend(found.metrics)
+    declared.params.extend((path, []) for path in found.params)
+    for name, sections in found.templated.items():
+        if "metrics" in sections or "params" in sections:
+            declared.errors.append(
+                ReadError(
+                    pipeline,
+                    f"stage {name!r} uses foreach/matrix, which tether does not expand",
+                    "Compare this pipeline with `dvc metrics diff` and `dvc params diff`.",
                 )
-            continue
-        wdir = _join(base, str(stage.get("wdir", ".")))
-        declared.locks[lock][str(name)] = wdir
-        for path, options in _entries(stage.get("metrics")):
-            full = _join(wdir, str(path))
-            declared.metrics.append(full)
-            if isinstance(options, dict) and options.get("cache") is False:
-                declared.uncached.add(full)
-        for item in stage.get("params") or []:
-            if isinstance(item, str):
-                declared.params.append((_join(wdir, DEFAULT_PARAMS), [item]))
-            elif isinstance(item, dict):
-                for file, keys in item.items():
-                    declared.params.append((_join(wdir, str(file)), [str(k) for k in keys or []]))
+            )
+    for name, stage in found.stages.items():
+        declared.locks[lock][name] = stage.wdir
+        for out in stage.outs:
+            if out.metric:
+                declared.metrics.append(out.path)
+                if not out.cache:
+                    declared.uncached.add(out.path)
+        declared.params.extend(stage.params.items())
     ours = declared.metrics[seen_metrics:] + [p for p, _ in declared.params[seen_params:]]
     for path in dict.fromkeys(p for p in ours if "${" in p):
         declared.errors.append(
@@ -320,82 +287,6 @@ def _merge_params(entries: list[tuple[str, list[str]]]) -> dict[str, list[str]]:
             merged.setdefault(path, [])
             merged[path].extend(k for k in keys if k not in merged[path])
     return merged
-
-
-# -- values ---------------------------------------------------------------------
-
-
-def extract_metrics(value: Any) -> Any:
-    """DVC's metric filter: numbers, strings and booleans, nested in mappings."""
-    if isinstance(value, int | float | str):
-        return value
-    if not isinstance(value, dict):
-        return None
-    kept = {}
-    for key, sub in value.items():
-        sub = extract_metrics(sub)
-        if sub not in (None, {}):
-            kept[key] = sub
-    return kept
-
-
-def select_keys(config: Any, keys: list[str]) -> dict[str, Any]:
-    """The parts of ``config`` that the dotted ``keys`` name, nested as in the file
-    (what ``dpath.search`` returns for DVC); keys not present are left out."""
-    selected: dict[str, Any] = {}
-    for key in keys:
-        node: Any = config
-        parts = key.split(".")
-        for part in parts:
-            if not isinstance(node, dict) or part not in node:
-                break
-            node = node[part]
-        else:
-            target = selected
-            for part in parts[:-1]:
-                nxt = target.setdefault(part, {})
-                if not isinstance(nxt, dict):
-                    break
-                target = nxt
-            else:
-                target[parts[-1]] = node
-    return selected
-
-
-class DuplicateKey(ValueError):
-    pass
-
-
-def flatten(value: Any) -> dict[str, Any]:
-    """``{dotted key: value}``; lists become their Python text, as DVC shows them.
-
-    A file whose top level is a single value gives the key ``""``, as in DVC. A key
-    that appears both nested and dotted raises DuplicateKey.
-    """
-    if not isinstance(value, dict):
-        return {"": _leaf(value)} if value not in (None, {}) else {}
-    flat: dict[str, Any] = {}
-
-    def walk(node: dict[Any, Any], prefix: str) -> None:
-        for key, sub in node.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(sub, dict):
-                walk(sub, name)
-                continue
-            if name in flat:
-                raise DuplicateKey(name)
-            flat[name] = _leaf(sub)
-
-    walk(value, "")
-    return flat
-
-
-def _leaf(value: Any) -> Any:
-    if isinstance(value, list):
-        return str(value)
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)  # dates and other YAML scalars
 
 
 # -- the collector ----------------------------------------------------------------
@@ -500,14 +391,15 @@ class Collector:
             doc = self._parse(lock, blob) if blob else None
             if not isinstance(doc, dict):
                 continue
-            for name, stage in (doc.get("stages") or {}).items():
-                if not isinstance(stage, dict):
-                    continue
-                wdir = wdirs.get(str(name), posixpath.dirname(lock))
-                for out in stage.get("outs") or []:
-                    if isinstance(out, dict) and "path" in out and out.get("md5"):
-                        legacy = out.get("hash") != "md5"
-                        outs[_join(wdir, str(out["path"]))] = (str(out["md5"]), legacy)
+            try:
+                stages = dvcfiles.parse_lock(doc, lock)
+            except InvalidYaml:
+                continue
+            for name, stage in stages.items():
+                wdir = wdirs.get(name, posixpath.dirname(lock))
+                for out in stage.outs:
+                    if out.md5:
+                        outs[dvcfiles.join(wdir, out.path)] = (out.md5, out.legacy)
         return outs
 
     def _collect(self, source: _Source, snap: Snapshot) -> None:
@@ -557,7 +449,7 @@ class Collector:
     ) -> Iterator[tuple[str, Any]]:
         """``(file, parsed value or ReadError)`` for ``path``, or each file under it."""
         rev = source.label
-        if _outside(path):
+        if dvcfiles.outside(path):
             # dvc.yaml may come from an untrusted branch: never read outside the repo.
             yield (
                 path,
@@ -640,7 +532,7 @@ class Collector:
             yield path, ReadError(path, f"the DVC cache entry {md5} is corrupt", fix)
             return
         for item in sorted(listing, key=lambda i: str(i.get("relpath", ""))):
-            file = _join(path, str(item.get("relpath", "")))
+            file = dvcfiles.join(path, str(item.get("relpath", "")))
             yield from self._read_cached(rev, file, str(item.get("md5", "")), legacy, fetch_rev)
 
     def _value(self, source: _Source, path: str, blob: tuple[str, bytes]) -> Any:

@@ -10,13 +10,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from tether.errors import CheckFailed
+from tether.errors import MetricsUnreadable
 from tether.metrics.collect import ReadError, Snapshot
 
-METRICS = "metrics"
-PARAMS = "params"
+
+class Kind(StrEnum):
+    """What a compared file is."""
+
+    METRICS = "metrics"
+    PARAMS = "params"
+
+
+METRICS = Kind.METRICS
+PARAMS = Kind.PARAMS
 
 
 def numeric(value: Any) -> bool:
@@ -28,11 +37,6 @@ def same(old: Any, new: Any) -> bool:
     if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
         return True
     return bool(old == new)
-
-
-class MetricsUnreadable(CheckFailed):
-    """A metrics or params file could not be read at a revision (exit 1): the
-    comparison is incomplete, so it must not pass for a clean one."""
 
 
 def raise_for_errors(errors: dict[str, list[ReadError]]) -> None:
@@ -53,7 +57,7 @@ def raise_for_errors(errors: dict[str, list[ReadError]]) -> None:
 class Row:
     """One key of one file, compared between two revisions."""
 
-    kind: str  # "metrics" or "params"
+    kind: Kind
     path: str
     key: str
     old: Any
@@ -93,8 +97,6 @@ class MetricsDiff:
 
     a: str
     b: str
-    a_commit: str | None
-    b_commit: str | None
     rows: list[Row] = field(default_factory=list)
     errors: dict[str, list[ReadError]] = field(default_factory=dict)
 
@@ -127,7 +129,7 @@ class MetricsDiff:
 
 def compare(old: Snapshot, new: Snapshot) -> MetricsDiff:
     """Every key of every metrics and params file at either revision, compared."""
-    result = MetricsDiff(a=old.rev, b=new.rev, a_commit=old.commit, b_commit=new.commit)
+    result = MetricsDiff(a=old.rev, b=new.rev)
     for kind in (METRICS, PARAMS):
         before: dict[str, dict[str, Any]] = getattr(old, kind)
         after: dict[str, dict[str, Any]] = getattr(new, kind)
@@ -139,3 +141,22 @@ def compare(old: Snapshot, new: Snapshot) -> MetricsDiff:
     if old.rev == new.rev:
         result.errors = {old.rev: list(old.errors)}
     return result
+
+
+# A value absent at one side of a comparison, as every renderer shows it.
+MISSING = "—"
+
+
+def fmt_value(value: Any) -> str:
+    """A value for display: NaN and infinities spelled out, floats to 6 digits."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Inf" if value > 0 else "-Inf"
+        return f"{value:.6g}"
+    return str(value)

@@ -29,13 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from tether.errors import ConfigError, UsageError
-from tether.metrics.diff import METRICS, MetricsDiff, Row, numeric
+from tether.metrics.diff import METRICS, MetricsDiff, Row, fmt_value, numeric
 
 
 def _shown(value: Any) -> str:
     """A value in a verdict line: as the diff table shows it, "missing" for none."""
-    from tether.metrics.render import fmt_value  # render imports this module
-
     return "missing" if value is None else fmt_value(value)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,11 +18,9 @@ from tether.backends.git import GitRepo
 from tether.errors import UsageError
 from tether.metrics.collect import Collector, ReadError, Snapshot
 from tether.metrics.diff import raise_for_errors
+from tether.registry import state
+from tether.registry.tags import Action, SemVer, parse_tag, release_version
 from tether.revisions import resolve
-
-# A release: ``v1.2.3`` / ``1.2.3`` (semver, with optional pre-release), or a GTO
-# registration tag ``name@v1.2.3``.
-_RELEASE = re.compile(r"^(?:[A-Za-z0-9][\w.-]*@)?v?(\d+)\.(\d+)\.(\d+)(?:[-+][0-9A-Za-z.+-]*)?$")
 
 
 @dataclass
@@ -66,19 +63,11 @@ class History:
         }
 
 
-def _version(tag: str) -> tuple[int, int, int] | None:
-    match = _RELEASE.match(tag)
-    return (int(match[1]), int(match[2]), int(match[3])) if match else None
-
-
 def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
     """What the Tags column shows per commit: plain tags and release tags
     (``NAME@vX.Y.Z``), plus ``NAME#STAGE`` for each stage a release holds now.
     The registry's assignment, unassignment and deregistration tags are history,
     not labels, and are left out."""
-    from tether.registry import state
-    from tether.registry.tags import Action, parse_tag
-
     labels: dict[str, list[str]] = {}
     for name, sha in git.tag_commits():
         parsed = parse_tag(name)
@@ -114,16 +103,23 @@ def select_revisions(
         if not chosen:
             raise UsageError(f"no tag matches {tags!r}", "List the tags with `git tag`.")
     else:
-        chosen = [(name, sha) for name, sha in all_tags if _version(name)]
+        chosen = [(name, sha) for name, sha in all_tags if release_version(name)]
         if not chosen:
             raise UsageError(
                 "no release tags (v1.2.3 or name@v1.2.3) in this repository",
                 "Choose revisions with `--tags 'GLOB'` or `--last N`.",
             )
-    return sorted(chosen, key=lambda item: (_version(item[0]) or (0, 0, 0), item[0]))
+    return sorted(chosen, key=lambda item: _tag_order(item[0]))
 
 
-def _column(kind: str, path: str, key: str, ambiguous: set[str]) -> str:
+def _tag_order(tag: str) -> tuple[bool, SemVer, str]:
+    """Tags that are not releases first, by name; then releases by SemVer
+    precedence (v1.0.0-rc.1 before v1.0.0), the grammar being registry.tags'."""
+    version = release_version(tag)
+    return (version is not None, version or SemVer("v0.0.0"), tag)
+
+
+def _column(path: str, key: str, ambiguous: set[str]) -> str:
     return f"{path}:{key}" if key in ambiguous else key
 
 
@@ -140,7 +136,32 @@ def history(
 ) -> History:
     """One row per selected revision with the chosen metrics (all, by default) and
     params (none, by default)."""
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _history(
+            git,
+            root,
+            tags=tags,
+            branch=branch,
+            last=last,
+            metrics=metrics,
+            params=params,
+            sort=sort,
+            descending=descending,
+        )
+
+
+def _history(
+    git: GitRepo,
+    root: Path,
+    *,
+    tags: str | None = None,
+    branch: str | None = None,
+    last: int | None = None,
+    metrics: list[str] | None = None,
+    params: list[str] | None = None,
+    sort: str | None = None,
+    descending: bool = False,
+) -> History:
     revisions = select_revisions(git, tags=tags, branch=branch, last=last)
     tags_by_commit = _labels_by_commit(git)
 
@@ -206,7 +227,7 @@ def _keys(snaps: list[Snapshot], kind: str) -> dict[str, tuple[str, str]]:
     for _, key in pairs:
         counts[key] = counts.get(key, 0) + 1
     ambiguous = {k for k, n in counts.items() if n > 1}
-    return {_column(kind, p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
+    return {_column(p, k, ambiguous): (p, k) for p, k in sorted(pairs)}
 
 
 def _choose(available: dict[str, tuple[str, str]], wanted: list[str], what: str) -> list[str]:

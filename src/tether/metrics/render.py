@@ -26,35 +26,19 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row
+from tether.metrics.diff import METRICS, PARAMS, MetricsDiff, Row, fmt_value
 from tether.metrics.gates import Verdict, is_lower_better
 from tether.metrics.history import History
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-MISSING = "—"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()!|~])")
 _PING = re.compile(r"([@#])(?=\w)")
 
 
 # -- values as text -------------------------------------------------------------
-
-
-def fmt_value(value: Any) -> str:
-    """A value for display: NaN and infinities spelled out, floats to 6 digits."""
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Inf" if value > 0 else "-Inf"
-        return f"{value:.6g}"
-    return str(value)
 
 
 def fmt_change(row: Row) -> str:
@@ -145,15 +129,6 @@ def diff_table(
                 Text(fmt_relative(row), style=style),
             )
     return table
-
-
-def error_lines(errors: dict[str, list[Any]]) -> list[str]:
-    """One line per unreadable file: revision, path, what went wrong, the fix."""
-    lines = []
-    for rev, errs in errors.items():
-        for err in errs:
-            lines.append(plain(f"{rev}: {err.path}: {err.message}. Fix: {err.fix}"))
-    return lines
 
 
 def diff_markdown(

@@ -11,9 +11,11 @@ Four questions, each answered from the bytes rather than from timestamps:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from tether import dvcfiles
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
@@ -21,11 +23,22 @@ from tether.pipeline import compose as composing
 from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
 
 
+class ProblemKind(StrEnum):
+    """Which of check's questions a problem answers no to."""
+
+    PARAMS = "params"  # params.yaml is not the composition
+    STALE = "stale"  # a stage is out of date with dvc.lock
+    OUTPUT = "output"  # an output does not hash to what dvc.lock records
+    DATA = "data"  # data added with `dvc add` differs from its .dvc file
+    UNCOMMITTED = "uncommitted"  # a file the pipeline needs is not committed
+    CONFIG = "config"  # conf/ or DVC's config is invalid
+
+
 @dataclass(frozen=True)
 class Problem:
     """One reason the workspace is not reproducible, and the command that fixes it."""
 
-    kind: str  # params | stale | output | uncommitted | config
+    kind: ProblemKind
     subject: str
     message: str
     fix: str
@@ -58,7 +71,12 @@ def _check_params(root: Path) -> list[Problem]:
         expected = composing.compose(root, overrides)
     except TetherError as exc:
         return [
-            Problem("config", "conf/", exc.message, exc.hint or "Fix conf/, then run `tether run`.")
+            Problem(
+                ProblemKind.CONFIG,
+                "conf/",
+                exc.message,
+                exc.hint or "Fix conf/, then run `tether run`.",
+            )
         ]
     params = root / dvc.PARAMS_FILE
     actual = params.read_bytes() if params.exists() else None
@@ -69,7 +87,7 @@ def _check_params(root: Path) -> list[Problem]:
         message = "params.yaml is missing"
     else:
         message = f"params.yaml is not the composition of conf/ with {shown}"
-    return [Problem("params", dvc.PARAMS_FILE, message, "tether run")]
+    return [Problem(ProblemKind.PARAMS, dvc.PARAMS_FILE, message, "tether run")]
 
 
 def _describe(reason: Any) -> str:
@@ -115,7 +133,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
         stage = name.split(":")[-1]
         problems.append(
             Problem(
-                "stale",
+                ProblemKind.STALE,
                 stage,
                 f"stage {stage!r} is out of date with dvc.lock: "
                 + "; ".join(_describe(r) for r in reasons),
@@ -124,28 +142,28 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
         )
     stale_stages = {name.split(":")[-1] for name in stale}
 
-    lock = dvc.read_lock(root)
     cache = dvc.cache_dir(root)
-    for stage, entry in sorted((lock.get("stages") or {}).items()):
+    locked = [s for s in dvcfiles.read(root).stages if s.locked]
+    for entry in sorted(locked, key=lambda s: s.name):
+        stage = entry.name.split(":")[-1]
         # Outputs are always hashed, so a changed file is named even when DVC already
         # calls its stage stale; deps of a stale stage are covered by DVC's reason.
         roles = ("outs",) if stage in stale_stages else ("deps", "outs")
         for role in roles:
-            for item in entry.get(role) or []:
-                recorded = item.get("md5")
+            for item in entry.outs if role == "outs" else entry.deps:
+                recorded = item.md5
                 if not recorded:
                     continue
-                path = root / item["path"]
-                actual = hashing.output_md5(path, ignored)
+                actual = hashing.output_md5(root / item.path, ignored)
                 if actual == recorded:
                     continue
                 what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = "tether run" if role == "deps" else _restore(cache, item["path"], recorded)
+                fix = "tether run" if role == "deps" else _restore(cache, item.path, recorded)
                 problems.append(
                     Problem(
-                        "output" if role == "outs" else "stale",
-                        item["path"],
-                        f"{role[:-1]} {item['path']} of stage {stage!r} {what}"
+                        ProblemKind.OUTPUT if role == "outs" else ProblemKind.STALE,
+                        item.path,
+                        f"{role[:-1]} {item.path} of stage {stage!r} {what}"
                         + (f" (recorded {recorded}, found {actual})" if actual else ""),
                         fix,
                     )
@@ -167,7 +185,9 @@ def _data_problem(name: str, reasons: list[Any]) -> Problem:
     else:
         fix = f"dvc pull {name} (or `dvc checkout {name}` if the cache has it)"
     described = "; ".join(_describe(r) for r in reasons)
-    return Problem("data", name, f"data tracked by {name} does not match it: {described}", fix)
+    return Problem(
+        ProblemKind.DATA, name, f"data tracked by {name} does not match it: {described}", fix
+    )
 
 
 def _restore(cache: Path, path: str, md5: str) -> str:
@@ -190,7 +210,7 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
         state = "untracked" if status == "??" else "not committed"
         problems.append(
             Problem(
-                "uncommitted",
+                ProblemKind.UNCOMMITTED,
                 path,
                 f"{path} is {state}",
                 f"git add {path} && git commit",
@@ -201,12 +221,16 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
 
 def check(root: Path) -> CheckResult:
     """Answer whether the workspace at ``root`` reproduces exactly from Git."""
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _check(git, root)
+
+
+def _check(git: GitRepo, root: Path) -> CheckResult:
     result = CheckResult(root=str(root), commit=git.head())
     if result.commit is None:
         result.problems.append(
             Problem(
-                "uncommitted",
+                ProblemKind.UNCOMMITTED,
                 "HEAD",
                 "the repository has no commit yet",
                 "git add -A && git commit",

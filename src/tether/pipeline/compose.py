@@ -66,13 +66,7 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
 
     Raises UsageError naming the override or key at fault.
     """
-    from hydra import compose, initialize_config_dir, initialize_config_module
-    from hydra.errors import (
-        ConfigCompositionException,
-        HydraException,
-        MissingConfigException,
-        OverrideParseException,
-    )
+    # Hydra and OmegaConf are imported in the functions that use them (start-up speed).
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -82,43 +76,7 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
                 f"override {override!r} depends on the time or environment",
                 "Give the value itself, so the composition can be redone exactly.",
             )
-    init = (
-        initialize_config_dir(str(settings.config_dir), version_base=None)
-        if settings.config_dir
-        else initialize_config_module(str(settings.config_module), version_base=None)
-    )
-    try:
-        with init:
-            cfg = compose(config_name=settings.config_name, overrides=list(overrides))
-    except OverrideParseException as exc:
-        raise UsageError(
-            f"malformed override: {exc}",
-            "Overrides use Hydra's grammar: key=value, group=option, +new_key=value, ~key.",
-        ) from None
-    except MissingConfigException as exc:
-        text = str(exc).split("Config search path")[0].strip()
-        raise UsageError(f"no such config: {text}") from None
-    except ConfigCompositionException as exc:
-        found = NOT_IN_STRUCT.search(str(exc))
-        if found is None:
-            raise UsageError(str(exc)) from None
-        key = found.group(1)
-        close = _close_keys(settings, overrides, key)
-        hint = f"Did you mean {' or '.join(close)}? " if close else ""
-        raise UsageError(
-            f"conf/ has no key {key!r}",
-            hint + f"To add a new key on purpose, write `+{key}=...`.",
-        ) from None
-    except ValueError as exc:
-        # Hydra raises a bare ValueError for a group override that is not a name,
-        # such as `model=5` or `model=null`.
-        raise UsageError(
-            f"invalid override: {exc}",
-            "Choose a config group option by name, e.g. `model=random_forest`.",
-        ) from None
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"composing conf/ failed: {exc}") from None
-
+    cfg = _compose_unresolved(settings, overrides)
     container = OmegaConf.to_container(cfg, resolve=False)
     for key, value in _walk(container):
         if isinstance(value, str) and UNREPRODUCIBLE.search(value):
@@ -130,6 +88,62 @@ def validate(settings: dvc.HydraSettings, overrides: Sequence[str]) -> None:
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(f"config interpolation failed: {exc}") from None
+
+
+def _compose_unresolved(settings: dvc.HydraSettings, overrides: Sequence[str]) -> Any:
+    """Hydra's composition of conf/ with ``overrides``; each way it can fail becomes
+    an error naming what to change."""
+    from hydra import compose, initialize_config_dir, initialize_config_module
+    from hydra.errors import (
+        ConfigCompositionException,
+        HydraException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf.errors import OmegaConfBaseException
+
+    init = (
+        initialize_config_dir(str(settings.config_dir), version_base=None)
+        if settings.config_dir
+        else initialize_config_module(str(settings.config_module), version_base=None)
+    )
+    try:
+        with init:
+            return compose(config_name=settings.config_name, overrides=list(overrides))
+    except OverrideParseException as exc:
+        raise UsageError(
+            f"malformed override: {exc}",
+            "Overrides use Hydra's grammar: key=value, group=option, +new_key=value, ~key.",
+        ) from None
+    except MissingConfigException as exc:
+        text = str(exc).split("Config search path")[0].strip()
+        raise UsageError(f"no such config: {text}") from None
+    except ConfigCompositionException as exc:
+        raise _not_in_conf(settings, overrides, exc) from None
+    except ValueError as exc:
+        # Hydra raises a bare ValueError for a group override that is not a name,
+        # such as `model=5` or `model=null`.
+        raise UsageError(
+            f"invalid override: {exc}",
+            "Choose a config group option by name, e.g. `model=random_forest`.",
+        ) from None
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"composing conf/ failed: {exc}") from None
+
+
+def _not_in_conf(
+    settings: dvc.HydraSettings, overrides: Sequence[str], exc: Exception
+) -> UsageError:
+    found = NOT_IN_STRUCT.search(str(exc))
+    if found is None:
+        return UsageError(str(exc))
+    key = found.group(1)
+    close = _close_keys(settings, overrides, key)
+    hint = f"Did you mean {' or '.join(close)}? " if close else ""
+    return UsageError(
+        f"conf/ has no key {key!r}",
+        hint + f"To add a new key on purpose, write `+{key}=...`.",
+    )
 
 
 def _close_keys(settings: dvc.HydraSettings, overrides: Sequence[str], key: str) -> list[str]:
@@ -174,7 +188,3 @@ def compose(root: Path, overrides: Sequence[str]) -> Composition:
         return Composition(tuple(overrides), temp.read_bytes())
     finally:
         temp.unlink(missing_ok=True)
-
-
-def write_params(root: Path, composition: Composition) -> None:
-    atomic.write_bytes(root / dvc.PARAMS_FILE, composition.content)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from tether.errors import ConfigError
+from tether.dvcfiles import load_yaml
+from tether.errors import ConfigError, InvalidYaml
 from tether.pipeline import atomic
 
 OVERRIDES_FILE = Path(".tether") / "overrides.yaml"
@@ -29,10 +30,10 @@ def load_overrides(root: Path) -> list[str]:
     if not path.exists():
         return []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        data = load_yaml(path.read_bytes(), OVERRIDES_FILE.as_posix()) or {}
+    except InvalidYaml as exc:
         raise ConfigError(
-            f"{OVERRIDES_FILE} is not valid YAML: {exc}",
+            exc.message,
             "Fix it by hand, or run `tether run --reset` to clear the recorded overrides.",
         ) from None
     overrides = data.get("overrides", []) if isinstance(data, dict) else None

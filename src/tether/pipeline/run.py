@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from tether.backends import dvc
@@ -19,14 +20,20 @@ from tether.pipeline.overrides import (
 )
 
 
+class StageState(StrEnum):
+    START = "start"
+    RAN = "ran"
+    SKIPPED = "skipped"
+
+
 @dataclass(frozen=True)
 class StageEvent:
-    """Progress of one stage: ``state`` is ``start``, ``ran`` or ``skipped``."""
+    """Progress of one stage: it starts, then ran or was skipped (up to date)."""
 
     stage: str
     index: int
     total: int
-    state: str
+    state: StageState
     seconds: float = 0.0
 
 
@@ -99,7 +106,7 @@ def run(
         dvc.quiet_git_hints(repo)
         stages = dvc.pipeline_stages(repo)
         for index, stage in enumerate(stages, start=1):
-            notify(StageEvent(stage.addressing, index, len(stages), "start"))
+            notify(StageEvent(stage.addressing, index, len(stages), StageState.START))
             started = time.perf_counter()
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
@@ -109,7 +116,7 @@ def run(
                 stage.addressing,
                 index,
                 len(stages),
-                "ran" if ran else "skipped",
+                StageState.RAN if ran else StageState.SKIPPED,
                 time.perf_counter() - started,
             )
             result.stages.append(event)

@@ -1,5 +1,6 @@
-"""The model registry: releases and stages kept in Git tags, in GTO's format.
+"""Reading the model registry: releases and stages kept in Git tags, in GTO's format.
 
-``tags`` is the grammar, ``state`` reads the registry, ``release`` writes it,
-``manifest`` is what a release records about how it was built.
+``tags`` is the grammar, ``state`` reads the registry, ``manifest`` parses what a
+release records about how it was built and looks releases up. Writing the
+registry (release, promote, rollback...) is the ``tether.release`` domain.
 """

@@ -4,21 +4,19 @@ The tag message is one human line, a blank line, then ``tether-manifest:`` and a
 JSON document: the commit, metrics, params, the md5 of every DVC output and
 dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, and the Python
 and package versions. GTO shows the whole message; tether reads the JSON back.
+``tether.release.record`` builds it when a release is made.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tether.backends import dvc
-from tether.backends.git import GitRepo
 from tether.errors import UsageError
+from tether.registry import state
+from tether.registry.tags import Action, parse_reference
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -82,86 +80,6 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in fields})
 
 
-def _load(text: bytes | None, path: str) -> Any:
-    if text is None:
-        return None
-    try:
-        if path.endswith(".json"):
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError):
-        return None
-
-
-def _metric_paths(pipeline: dict[str, Any]) -> list[str]:
-    """Metrics files declared in dvc.yaml, per stage and at the top level."""
-    paths: list[str] = []
-    entries = list(pipeline.get("metrics") or [])
-    for stage in (pipeline.get("stages") or {}).values():
-        if isinstance(stage, dict):
-            entries.extend(stage.get("metrics") or [])
-    for entry in entries:
-        for path in entry if isinstance(entry, dict) else [entry]:
-            if isinstance(path, str) and path not in paths:
-                paths.append(path)
-    return paths
-
-
-def _environment() -> dict[str, Any]:
-    from tether.environment import capture
-
-    found = capture()
-    found["packages"] = {k: v for k, v in found["packages"].items() if v is not None}
-    return found
-
-
-def build(
-    root: Path, git: GitRepo, commit: str, artifact: str, version: str, path: str
-) -> Manifest:
-    """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
-    lock_bytes = git.read_blob(commit, dvc.LOCK_FILE) or b""
-    lock = (yaml.safe_load(lock_bytes) or {}) if lock_bytes else {}
-    pipeline = yaml.safe_load(git.read_blob(commit, dvc.PIPELINE_FILE) or b"") or {}
-
-    outs: dict[str, str] = {}
-    deps: dict[str, str] = {}
-    params: dict[str, dict[str, Any]] = {}
-    for entry in (lock.get("stages") or {}).values():
-        for item in entry.get("deps") or []:
-            if item.get("md5"):
-                deps[item["path"]] = item["md5"]
-        for item in entry.get("outs") or []:
-            if item.get("md5"):
-                outs[item["path"]] = item["md5"]
-        for file, values in (entry.get("params") or {}).items():
-            params.setdefault(file, {}).update(values or {})
-
-    metrics = {}
-    for metric in _metric_paths(pipeline):
-        # Metrics kept in Git (cache: false) are read from the commit; DVC-cached ones
-        # from the workspace, which `tether check` has just proved matches it.
-        blob = git.read_blob(commit, metric)
-        if blob is None and (root / metric).is_file():
-            blob = (root / metric).read_bytes()
-        metrics[metric] = _load(blob, metric)
-
-    from tether.pipeline.overrides import load_overrides
-
-    return Manifest(
-        artifact=artifact,
-        version=version,
-        path=path,
-        commit=commit,
-        dvc_lock_sha256=hashlib.sha256(lock_bytes).hexdigest(),
-        metrics={p: m for p, m in metrics.items() if m is not None},
-        params={f: dict(sorted(v.items())) for f, v in sorted(params.items())},
-        outs=dict(sorted(outs.items())),
-        deps=dict(sorted(deps.items())),
-        overrides=load_overrides(root),
-        **_environment(),
-    )
-
-
 def render(manifest: Manifest, human: str) -> str:
     """The tag message: the human line, then the manifest as JSON."""
     body = json.dumps(manifest.to_dict(), indent=2, sort_keys=False, allow_nan=False)
@@ -221,9 +139,6 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
     stage, but its tag is still the record of how it was built, and what
     ``tether verify`` compares a rebuild with.
     """
-    from tether.registry import state
-    from tether.registry.tags import Action, parse_reference
-
     reference = parse_reference(ref)
     if reference is None:
         raise UsageError(

@@ -88,10 +88,17 @@ class Artifact:
     deprecated: bool = False
 
     @property
+    def live_versions(self) -> list[Version]:
+        """The registered, not deregistered versions, lowest to highest by SemVer
+        precedence (the one place that orders an artifact's versions)."""
+        live = [v for v in self.versions.values() if v.registered and v.active]
+        return sorted(live, key=lambda v: SemVer(v.version))
+
+    @property
     def latest(self) -> str | None:
         """The highest registered, not deregistered version by SemVer precedence."""
-        live = [v.version for v in self.versions.values() if v.registered and v.active]
-        return max(live, key=SemVer) if live else None
+        live = self.live_versions
+        return live[-1].version if live else None
 
     def version_at(self, commit: str) -> Version | None:
         """The version registered at ``commit`` (GTO allows one per commit)."""
@@ -289,7 +296,7 @@ def show(root: Path, name: str | None = None) -> Shown:
         artifact = _known(registry, name)
         if artifact.deprecated:
             raise UsageError(
-                f"{name} is deprecated (tag {artifact.events[-1].tag})", "Run `tether log {name}`."
+                f"{name} is deprecated (tag {artifact.events[-1].tag})", f"Run `tether log {name}`."
             )
     return Shown(stages=registry.used_stages(), artifacts=show_dict(registry, name))
 
@@ -368,10 +375,7 @@ def unresolved_hint(registry: Registry, reference: Reference) -> str:
     if reference.stage is not None:
         stages = ", ".join(f"{s}={v}" for s, v in sorted(artifact.stages.items())) or "none"
         return f"No version of {artifact.name} is in stage {reference.stage!r} (stages: {stages})."
-    live = sorted(
-        (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-    )
-    shown = ", ".join(live) or "none"
+    shown = ", ".join(v.version for v in artifact.live_versions) or "none"
     if reference.version in artifact.versions:
         return f"{artifact.name} {reference.version} was deregistered (registered: {shown})."
     return f"{artifact.name} has no version {reference.version} (registered: {shown})."
@@ -379,4 +383,5 @@ def unresolved_hint(registry: Registry, reference: Reference) -> str:
 
 def load(root: Path) -> Registry:
     """The registry of the repository at ``root``."""
-    return read(GitRepo(root))
+    with GitRepo(root) as git:
+        return read(git)

@@ -230,9 +230,15 @@ class SemVer:
 
 FIRST_VERSION = "v0.1.0"
 
+# A tag that names a release: ``v1.2.3`` or ``1.2.3``, or GTO's ``NAME@v1.2.3``.
+_RELEASE_TAG_RE = re.compile(rf"(?:{_ARTIFACT_IN_TAG}@)?v?(?P<version>{_SEMVER})")
 
-def is_semver(text: str) -> bool:
-    return VERSION_RE.fullmatch(text) is not None
+
+def release_version(tag: str) -> SemVer | None:
+    """The SemVer version a release tag names (``v1.2.3``, ``1.2.3``,
+    ``NAME@v1.2.3``), None for any other tag."""
+    match = _RELEASE_TAG_RE.fullmatch(tag)
+    return SemVer(f"v{match['version']}") if match else None
 
 
 # --- registry references ---------------------------------------------------------

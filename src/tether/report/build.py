@@ -13,6 +13,10 @@ from typing import Any
 
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
+from tether.metrics.collect import Collector
+from tether.metrics.diff import METRICS, PARAMS, compare
+from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
+from tether.registry.state import load as load_registry
 from tether.report.model import ArtifactView, Change, Gate, Report, Series, StageView, Uncharted
 from tether.revisions import resolve
 
@@ -37,11 +41,22 @@ def build_report(
     part covers every artifact: its stages (this head against each), and the
     metric history of its last ``releases`` versions.
     """
-    from tether.metrics.collect import Collector
-    from tether.metrics.diff import METRICS, PARAMS, compare
-    from tether.metrics.gates import evaluate_gates, is_lower_better, load_config, parse_rule
+    with GitRepo(root) as git:
+        return _build_report(
+            git, root, base, head, fail_on=fail_on, releases=releases, artifacts_url=artifacts_url
+        )
 
-    git = GitRepo(root)
+
+def _build_report(
+    git: GitRepo,
+    root: Path,
+    base: str,
+    head: str | None = None,
+    *,
+    fail_on: list[str] | tuple[str, ...] = (),
+    releases: int = 5,
+    artifacts_url: str | None = None,
+) -> Report:
     collector = Collector(root, git)
     base_commit = resolve(git, base)
     old = collector.at_commit(base, base_commit)
@@ -56,16 +71,13 @@ def build_report(
     lower = config.lower_is_better
     rules = list(fail_on) or list(config.fail_on)
 
-    def changes(rows: list[Any]) -> list[Change]:
-        return [Change(r.path, r.key, r.old, r.new, is_lower_better(r, lower)) for r in rows]
-
     report = Report(
         base=base,
         head=head_label,
         base_commit=base_commit,
         head_commit=head_commit,
-        metrics=changes([r for r in diff.rows if r.kind == METRICS]),
-        params=changes(diff.changed(PARAMS)),
+        metrics=_changes([r for r in diff.rows if r.kind == METRICS], lower),
+        params=_changes(diff.changed(PARAMS), lower),
         gates=[
             Gate(v.rule, v.metric, v.passed, v.message) for v in evaluate_gates(diff, rules, lower)
         ],
@@ -79,47 +91,54 @@ def build_report(
     )
     gated = [parse_rule(rule).metric for rule in rules]
     changed = {(m.path, m.key) for m in report.metrics if not _same(m.old, m.new)}
-
     try:
-        from tether.registry.state import load as load_registry
-        from tether.registry.tags import SemVer
-
         registry = load_registry(root)
     except TetherError as exc:
         report.errors.append(f"the registry could not be read: {exc.message}")
         return report
+    for artifact in sorted(registry.artifacts.values(), key=lambda a: a.name):
+        if not artifact.deprecated:
+            _add_artifact(report, artifact, collector, new, lower, gated, changed, releases)
+    return report
+
+
+def _changes(rows: list[Any], lower: Any) -> list[Change]:
+    return [Change(r.path, r.key, r.old, r.new, is_lower_better(r, lower)) for r in rows]
+
+
+def _add_artifact(
+    report: Report,
+    artifact: Any,
+    collector: Collector,
+    new: Any,
+    lower: Any,
+    gated: list[str],
+    changed: set[tuple[str, str]],
+    releases: int,
+) -> None:
+    """The head against each stage of ``artifact``, and the metric history of its
+    last ``releases`` versions."""
 
     def metric_changes(snapshot: Any) -> list[Change]:
-        return changes([r for r in compare(snapshot, new).rows if r.kind == METRICS])
+        return _changes([r for r in compare(snapshot, new).rows if r.kind == METRICS], lower)
 
-    for artifact in sorted(registry.artifacts.values(), key=lambda a: a.name):
-        if artifact.deprecated:
+    stages = []
+    for stage, version in sorted(artifact.stages.items()):
+        found = artifact.versions.get(version)
+        if found is None:
             continue
-        stages = []
-        for stage, version in sorted(artifact.stages.items()):
-            found = artifact.versions.get(version)
-            if found is None:
-                continue
-            snap = collector.at_commit(f"{artifact.name}#{stage}", found.commit)
-            error = "; ".join(f"{e.path}: {e.message}" for e in snap.errors) or None
-            stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
-        report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
+        snap = collector.at_commit(f"{artifact.name}#{stage}", found.commit)
+        error = "; ".join(f"{e.path}: {e.message}" for e in snap.errors) or None
+        stages.append(StageView(stage, version, found.commit, metric_changes(snap), error))
+    report.artifacts.append(ArtifactView(artifact.name, artifact.latest, stages))
 
-        live = (
-            sorted(
-                (v for v in artifact.versions.values() if v.registered and v.active),
-                key=lambda v: SemVer(v.version),
-            )[-releases:]
-            if releases > 0
-            else []
-        )
-        if live:
-            snaps = [collector.at_commit(v.version, v.commit) for v in live]
-            series, left_out = _series([v.version for v in live], snaps, new, gated, changed)
-            report.history += [Series(artifact.name, *rest) for rest in series]
-            if left_out:
-                report.uncharted.append(Uncharted(artifact.name, len(series), left_out))
-    return report
+    live = artifact.live_versions[-releases:] if releases > 0 else []
+    if live:
+        snaps = [collector.at_commit(v.version, v.commit) for v in live]
+        series, left_out = _series([v.version for v in live], snaps, new, gated, changed)
+        report.history += [Series(artifact.name, *rest) for rest in series]
+        if left_out:
+            report.uncharted.append(Uncharted(artifact.name, len(series), left_out))
 
 
 def _base_config(git: GitRepo, base_commit: str, load_config: Any) -> Any:

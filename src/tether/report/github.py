@@ -32,7 +32,7 @@ from typing import Any, Literal, NoReturn
 import httpx
 
 from tether import __version__
-from tether.errors import EXIT_FAILED, ConfigError, ExternalError, TetherError, UsageError
+from tether.errors import ConfigError, ExternalError, GitHubRefused, UsageError
 
 MARKER = "<!-- tether:pr-report -->"
 DEFAULT_API_URL = "https://api.github.com"
@@ -43,19 +43,6 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _RETRY_STATUSES = {500, 502, 503, 504}
 _VIEWER_QUERY = "query { viewer { login } }"
-
-
-class GitHubRefused(TetherError):
-    """GitHub answered a request with a 4xx that retrying cannot fix (exit 1).
-
-    Kept here rather than in tether.errors: only this module talks to GitHub.
-    """
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, message: str, hint: str | None = None, status: int | None = None) -> None:
-        super().__init__(message, hint)
-        self.status = status
 
 
 class CommentTooLong(GitHubRefused):

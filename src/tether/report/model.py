@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-Verdict = Literal["fail", "error", "pass", "none"]
+
+class Verdict(StrEnum):
+    """The report's one-word outcome."""
+
+    FAIL = "fail"  # a gate breached
+    ERROR = "error"  # metrics unreadable
+    PASS = "pass"  # gates all hold
+    NONE = "none"  # no gates to judge by
 
 
 @dataclass(frozen=True)
@@ -111,10 +119,10 @@ class Report:
         """fail: a gate breached; error: metrics unreadable; pass: gates all hold;
         none: no gates to judge by."""
         if any(not g.passed for g in self.gates):
-            return "fail"
+            return Verdict.FAIL
         if self.errors:
-            return "error"
-        return "pass" if self.gates else "none"
+            return Verdict.ERROR
+        return Verdict.PASS if self.gates else Verdict.NONE
 
 
 def _number(value: Any) -> bool:

@@ -6,16 +6,26 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from tether.errors import UsageError
-from tether.metrics.collect import DuplicateKey, flatten
-from tether.metrics.formats import FormatError, parse
+from tether.formats import DuplicateKey, FormatError, flatten, parse
 
-EXACT = "exact"
-WITHIN_TOLERANCE = "within tolerance"
-DIFFERS = "differs"
-MISSING = "missing"
+
+class Status(StrEnum):
+    """How a rebuilt output or metric compares with the recorded one."""
+
+    EXACT = "exact"
+    WITHIN_TOLERANCE = "within tolerance"
+    DIFFERS = "differs"
+    MISSING = "missing"
+
+
+EXACT = Status.EXACT
+WITHIN_TOLERANCE = Status.WITHIN_TOLERANCE
+DIFFERS = Status.DIFFERS
+MISSING = Status.MISSING
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,7 @@ class MetricComparison:
     recorded: Any
     reproduced: Any
     difference: float | None  # reproduced - recorded, for numbers
-    status: str  # exact | within tolerance | differs | missing
+    status: Status
     tolerance: float | None = None
 
 
@@ -166,7 +176,7 @@ def compare_metrics(
 
 def output_status(
     recorded: str | None, reproduced: str | None, metrics: list[MetricComparison]
-) -> str:
+) -> Status:
     """Exact when the bytes match; within tolerance when a metrics file differs only
     in metrics that are each within their bound; else differs (missing if absent)."""
     if reproduced is None:

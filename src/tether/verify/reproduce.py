@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from tether import environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
-from tether.metrics.collect import flatten
+from tether.formats import flatten
+from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
 from tether.verify.compare import (
@@ -30,6 +32,7 @@ from tether.verify.compare import (
     EXACT,
     WITHIN_TOLERANCE,
     MetricComparison,
+    Status,
     Tolerance,
     check_tolerances,
     compare_metrics,
@@ -41,14 +44,23 @@ from tether.verify.manifest import Expected, find_manifest, from_manifest
 from tether.verify.worktree import temporary_worktree
 
 
+class EventKind(StrEnum):
+    STEP = "step"  # worktree, fetch, hash
+    STAGE = "stage"
+
+
+class EventState(StrEnum):
+    START = "start"
+    DONE = "done"
+
+
 @dataclass(frozen=True)
 class Event:
-    """Progress: ``kind`` is ``step`` (worktree, fetch, hash) or ``stage``;
-    ``state`` is ``start`` or ``done``."""
+    """Progress: a step (worktree, fetch, hash) or a stage starts, then is done."""
 
-    kind: str
+    kind: EventKind
     name: str
-    state: str
+    state: EventState
     index: int = 0
     total: int = 0
     seconds: float = 0.0
@@ -60,7 +72,7 @@ class OutputComparison:
     stage: str
     recorded: str | None  # dvc.lock at REF
     reproduced: str | None  # hashed from the bytes just written
-    status: str  # exact | within tolerance | differs | missing
+    status: Status
     manifest: str | None = None  # the release manifest's hash, when there is one
 
 
@@ -194,7 +206,6 @@ def recorded_metrics(
     manifest, else from the DVC cache under ``root`` (the project's, or once data
     has been fetched, the worktree's).
     """
-    from tether.metrics.collect import Collector
 
     snap = Collector(root, git, params=False).at_commit(rev, commit)
     # A path still holding ``${...}`` is DVC's to resolve (see ``_templated``).
@@ -300,9 +311,43 @@ def verify(
     cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
     """
-    started = time.perf_counter()
-    notify = on_event or (lambda event: None)
-    git = GitRepo(root)
+    with GitRepo(root) as git:
+        return _verify(
+            git,
+            root,
+            rev,
+            from_remote=from_remote,
+            remote=remote,
+            tolerances=tolerances,
+            keep=keep,
+            manifest=manifest,
+            on_event=on_event,
+        )
+
+
+@dataclass
+class _Plan:
+    """What verify knows before it builds anything."""
+
+    commit: str
+    has_manifest: bool
+    expected: Expected
+    recorded: dict[str, dict[str, Any]]
+    tolerances: list[Tolerance]
+    tolerances_checked: bool
+    source_remote: tuple[str, dict[str, Any]] | None
+    source: str
+
+
+def _plan(
+    git: GitRepo,
+    root: Path,
+    rev: str,
+    manifest: Manifest | None,
+    tolerances: Sequence[Tolerance],
+    remote: str | None,
+    from_remote: bool,
+) -> _Plan:
     commit = resolve(git, rev)
     if git.read_blob(commit, dvc.LOCK_FILE) is None:
         raise UsageError(
@@ -314,30 +359,84 @@ def verify(
     expected = from_manifest(manifest) if manifest else Expected()
     # Tolerances are checked against the recorded metric names before anything is
     # built; when some recorded values are only in a cache not yet fetched, a
-    # tolerance that names nothing readable waits for the fetch below.
-    tolerances = list(tolerances)
+    # tolerance that names nothing readable waits for the fetch (_recheck_tolerances).
+    wanted = list(tolerances)
     recorded, unread = recorded_metrics(root, git, rev, commit, expected)
     defer = bool(unread) or _templated(git, commit)
-    if not defer or not unmatched(tolerances, recorded):
-        check_tolerances(tolerances, recorded, rev, commit=commit)
-        tolerances_checked = True
-    else:
-        tolerances_checked = False
+    checked = not defer or not unmatched(wanted, recorded)
+    if checked:
+        check_tolerances(wanted, recorded, rev, commit=commit)
     source_remote = dvc.remote_settings(root, remote) if from_remote else None
     source = (
         f"remote {source_remote[0]} ({source_remote[1].get('url')})"
         if source_remote
         else "local cache"
     )
-    result = VerifyResult(rev=rev, commit=commit, source=source, has_manifest=bool(manifest))
+    return _Plan(commit, bool(manifest), expected, recorded, wanted, checked, source_remote, source)
 
-    def step(name: str, state: str, since: float = 0.0) -> None:
-        notify(Event("step", name, state, seconds=time.perf_counter() - since if since else 0.0))
+
+def _recheck_tolerances(
+    git: GitRepo, tree: Path, rev: str, plan: _Plan, tracked: list[dvc.TrackedOutput]
+) -> None:
+    """Check the deferred tolerances now that the worktree's cache holds what was
+    fetched (with a remote: every recorded output) and DVC has named the metrics."""
+    found, unread = recorded_metrics(tree, git, rev, plan.commit, plan.expected)
+    plan.recorded = {**found, **plan.recorded}
+    for out in tracked:
+        values = None
+        if out.metric and out.path not in plan.recorded:
+            values = _in_git_or_manifest(git, plan.commit, out.path, plan.expected)
+        if values is not None:
+            plan.recorded[out.path] = values
+    check_tolerances(plan.tolerances, plan.recorded, rev, unread, plan.commit)
+
+
+def _run_stages(repo: Any, tree: Path, result: VerifyResult, notify: Notify) -> None:
+    """Run every stage for real, in order, telling ``notify`` as each starts and ends."""
+    stages = dvc.pipeline_stages(repo)
+    for index, stage in enumerate(stages, start=1):
+        label = dvc.stage_label(repo, stage)
+        notify(Event(EventKind.STAGE, label, EventState.START, index, len(stages)))
+        started = time.perf_counter()
+        dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
+        result.stages_run.append(label)
+        seconds = time.perf_counter() - started
+        notify(Event(EventKind.STAGE, label, EventState.DONE, index, len(stages), seconds))
+
+
+def _steps(notify: Notify) -> Callable[[str, EventState, float], None]:
+    def step(name: str, state: EventState, since: float = 0.0) -> None:
+        seconds = time.perf_counter() - since if since else 0.0
+        notify(Event(EventKind.STEP, name, state, seconds=seconds))
+
+    return step
+
+
+def _verify(
+    git: GitRepo,
+    root: Path,
+    rev: str,
+    *,
+    from_remote: bool = False,
+    remote: str | None = None,
+    tolerances: Sequence[Tolerance] = (),
+    keep: bool = False,
+    manifest: Manifest | None = None,
+    on_event: Notify | None = None,
+) -> VerifyResult:
+    started = time.perf_counter()
+    notify: Notify = on_event or (lambda event: None)
+    plan = _plan(git, root, rev, manifest, tolerances, remote, from_remote)
+    commit = plan.commit
+    result = VerifyResult(
+        rev=rev, commit=commit, source=plan.source, has_manifest=plan.has_manifest
+    )
+    step = _steps(notify)
 
     t = time.perf_counter()
-    step("worktree", "start")
+    step("worktree", EventState.START, 0.0)
     with temporary_worktree(git, commit, keep=keep) as tree:
-        step("worktree", "done", t)
+        step("worktree", EventState.DONE, t)
         if keep:
             result.kept_worktree = str(tree)
             result.stage_log = str(tree.parent / STAGE_LOG)
@@ -345,60 +444,63 @@ def verify(
             tree,
             cache_dir=tree / ".dvc" / "cache",
             site_cache_dir=tree / ".dvc" / "tmp" / "site-cache",
-            remote=source_remote,
+            remote=plan.source_remote,
         )
-        with dvc.open_repo(tree) as repo:
-            dvc.quiet_git_hints(repo)
-            tracked = dvc.tracked_outputs(repo)
-            produced = [o for o in tracked if o.stage is not None]
-            if not any(o.md5 for o in produced):
-                raise UsageError(
-                    f"dvc.lock at {rev} ({commit[:8]}) records no output hashes: nothing to verify",
-                    "Run the pipeline (`tether run`) and commit dvc.lock first.",
-                )
+        _rebuild(git, root, rev, tree, plan, result, notify)
 
-            t = time.perf_counter()
-            step("fetch", "start")
-            result.objects_fetched = _fetch(
-                root, repo, tree, commit, tracked, source_remote, source
+    _compare_environment(result, plan.expected)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _rebuild(
+    git: GitRepo,
+    root: Path,
+    rev: str,
+    tree: Path,
+    plan: _Plan,
+    result: VerifyResult,
+    notify: Notify,
+) -> None:
+    """Fetch the inputs into the clean worktree ``tree``, run every stage, hash
+    every output and compare it with what was recorded (into ``result``)."""
+    step = _steps(notify)
+    commit = plan.commit
+    with dvc.open_repo(tree) as repo:
+        dvc.quiet_git_hints(repo)
+        tracked = dvc.tracked_outputs(repo)
+        produced = [o for o in tracked if o.stage is not None]
+        if not any(o.md5 for o in produced):
+            raise UsageError(
+                f"dvc.lock at {rev} ({commit[:8]}) records no output hashes: nothing to verify",
+                "Run the pipeline (`tether run`) and commit dvc.lock first.",
             )
-            step("fetch", "done", t)
-            if not tolerances_checked:
-                # The worktree's cache now holds what was fetched (with a remote:
-                # every recorded output), and DVC has named the metrics files.
-                found, unread = recorded_metrics(tree, git, rev, commit, expected)
-                recorded = {**found, **recorded}
-                for out in tracked:
-                    values = None
-                    if out.metric and out.path not in recorded:
-                        values = _in_git_or_manifest(git, commit, out.path, expected)
-                    if values is not None:
-                        recorded[out.path] = values
-                check_tolerances(tolerances, recorded, rev, unread, commit)
 
-            stages = dvc.pipeline_stages(repo)
-            for index, stage in enumerate(stages, start=1):
-                label = dvc.stage_label(repo, stage)
-                notify(Event("stage", label, "start", index, len(stages)))
-                t = time.perf_counter()
-                dvc.reproduce_forced(repo, stage, log=tree.parent / STAGE_LOG)
-                result.stages_run.append(label)
-                notify(Event("stage", label, "done", index, len(stages), time.perf_counter() - t))
+        t = time.perf_counter()
+        step("fetch", EventState.START, 0.0)
+        result.objects_fetched = _fetch(
+            root, repo, tree, commit, tracked, plan.source_remote, plan.source
+        )
+        step("fetch", EventState.DONE, t)
+        if not plan.tolerances_checked:
+            _recheck_tolerances(git, tree, rev, plan, tracked)
 
-            t = time.perf_counter()
-            step("hash", "start")
-            ignored = dvc.ignore_checker(repo)
-            for out in produced:
-                comparison, metrics = _compare_output(
-                    git, commit, tree, out, ignored, expected, recorded, tolerances
-                )
-                result.outputs.append(comparison)
-                result.metrics.extend(metrics)
-            step("hash", "done", t)
+        _run_stages(repo, tree, result, notify)
 
+        t = time.perf_counter()
+        step("hash", EventState.START, 0.0)
+        ignored = dvc.ignore_checker(repo)
+        for out in produced:
+            comparison, metrics = _compare_output(
+                git, commit, tree, out, ignored, plan.expected, plan.recorded, plan.tolerances
+            )
+            result.outputs.append(comparison)
+            result.metrics.extend(metrics)
+        step("hash", EventState.DONE, t)
+
+
+def _compare_environment(result: VerifyResult, expected: Expected) -> None:
     recorded_packages = list((expected.environment.get("packages") or {}).keys())
     result.environment_now = environment.capture(recorded_packages or environment.DEFAULT_PACKAGES)
     if expected.environment:
         result.environment = environment.differences(expected.environment, result.environment_now)
-    result.seconds = time.perf_counter() - started
-    return result

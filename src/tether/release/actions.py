@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, ExternalError, UsageError
+from tether.pipeline.check import check
 from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import (
@@ -33,6 +33,8 @@ from tether.registry.tags import (
     validate_stage,
     validate_version,
 )
+from tether.release import record
+from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
 
@@ -78,20 +80,18 @@ class Deregistered:
 # --- shared checks -------------------------------------------------------------------
 
 
-def declared_artifacts(git: GitRepo, commit: str, name: str) -> dict[str, dict]:
-    """The ``artifacts:`` of the dvc.yaml that declares ``name`` (``dir:name`` is in
-    ``dir/dvc.yaml``), at ``commit``."""
-    folder, _, _ = name.rpartition(":")
-    path = f"{folder}/{dvc.PIPELINE_FILE}" if folder else dvc.PIPELINE_FILE
-    blob = git.read_blob(commit, path)
-    if blob is None:
-        return {}
-    try:
-        data = yaml.safe_load(blob) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML at {commit[:8]}: {exc}") from None
-    artifacts = data.get("artifacts") if isinstance(data, dict) else None
-    return artifacts if isinstance(artifacts, dict) else {}
+def declared_artifact(root: Path, commit: str, name: str) -> dvcfiles.Artifact:
+    """The artifact ``name`` as dvc.yaml declares it at ``commit`` (``dir:name`` is
+    declared in ``dir/dvc.yaml``); UsageError naming the declared ones if absent."""
+    artifacts = dvcfiles.read(root, commit).artifacts
+    if name in artifacts:
+        return artifacts[name]
+    folder = name.rpartition(":")[0]
+    declared = [n.rpartition(":")[2] for n in artifacts if n.rpartition(":")[0] == folder]
+    raise UsageError(
+        f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
+        f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
+    )
 
 
 def _git_remote(git: GitRepo) -> str:
@@ -184,12 +184,10 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
 def _live_version(artifact: state.Artifact, version: str) -> state.Version:
     found = artifact.versions.get(version)
     if found is None or not found.registered:
-        live = sorted(
-            (v.version for v in artifact.versions.values() if v.registered and v.active), key=SemVer
-        )
+        live = ", ".join(v.version for v in artifact.live_versions)
         raise UsageError(
             f"{artifact.name} has no version {version}",
-            f"Released versions: {', '.join(live) or 'none'}.",
+            f"Released versions: {live or 'none'}.",
         )
     if not found.active:
         raise UsageError(
@@ -220,6 +218,11 @@ def release(
     push: bool = False,
 ) -> Released:
     """Register ``name`` at HEAD as a new version, refusing anything not reproducible."""
+    with GitRepo(root) as git:
+        return _release(git, root, name, version, bump, ref, message, push)
+
+
+def _check_arguments(name: str, version: str | None, bump: str | None) -> None:
     validate_name(name)
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
@@ -228,9 +231,9 @@ def release(
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
-    from tether.revisions import resolve
 
-    git = GitRepo(root)
+def _release_commit(git: GitRepo, name: str, ref: str | None) -> str:
+    """HEAD, when ``ref`` (if given) names it and the work tree is clean."""
     head = git.head()
     if head is None:
         raise UsageError("the repository has no commits yet", "Commit the project first.")
@@ -240,15 +243,10 @@ def release(
             f"--ref {ref} is not the checked-out commit; tether releases only what it can check",
             f"Check it out first (`git checkout {ref}`), then run `tether release {name}`.",
         )
+    return commit
 
-    declared = declared_artifacts(git, commit, name)
-    if name.rpartition(":")[2] not in declared:
-        raise UsageError(
-            f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}",
-            f"Declared: {', '.join(declared) or 'none'}. Add it to dvc.yaml and commit.",
-        )
-    path = str(declared[name.rpartition(":")[2]].get("path", ""))
 
+def _require_clean(git: GitRepo) -> None:
     changed = git.tracked_changes()
     if changed:
         listed = ", ".join(p for _, p in changed[:5]) + (" ..." if len(changed) > 5 else "")
@@ -258,9 +256,11 @@ def release(
             "Commit them (`git commit -a`) or set them aside (`git stash`), then release again.",
         )
 
-    registry = state.read(git)
+
+def _new_tag(registry: state.Registry, name: str, new_version: str, commit: str) -> str:
+    """The registration tag of ``name`` ``new_version`` at ``commit``, refused when
+    the version or the commit is already released or the tag exists."""
     artifact = registry.find(name)
-    new_version = _next_version(artifact, version, bump)
     if artifact is not None:
         existing = artifact.versions.get(new_version)
         if existing is not None and existing.registered:
@@ -280,11 +280,11 @@ def release(
         raise UsageError(
             f"tag {tag} already exists; tether never overwrites a tag", "Choose another version."
         )
-    remote = _git_remote(git) if push else None
-    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+    return tag
 
-    from tether.pipeline.check import check
 
+def _require_reproducible(root: Path, commit: str) -> str:
+    """``tether check`` passes; returns the default DVC remote the data goes to."""
     result = check(root)
     if not result.reproducible:
         lines = "; ".join(f"{p.message} (fix: {p.fix})" for p in result.problems[:5])
@@ -292,16 +292,40 @@ def release(
             f"`tether check` fails at {commit[:8]}, so it cannot be released: {lines}",
             "Fix the problems (`tether check` lists them), commit, then release again.",
         )
-
     dvc_remote = dvc.default_remote(root)
     if dvc_remote is None:
         raise ConfigError(
             "no default DVC remote is configured, so the release's data could not be fetched by anyone else",
             "Add one: `dvc remote add -d storage URL`, commit .dvc/config, then release again.",
         )
+    return dvc_remote
+
+
+def _release(
+    git: GitRepo,
+    root: Path,
+    name: str,
+    version: str | None = None,
+    bump: str | None = None,
+    ref: str | None = None,
+    message: str | None = None,
+    push: bool = False,
+) -> Released:
+    _check_arguments(name, version, bump)
+    commit = _release_commit(git, name, ref)
+    path = declared_artifact(root, commit, name).path
+    _require_clean(git)
+
+    registry = state.read(git)
+    new_version = _next_version(registry.find(name), version, bump)
+    tag = _new_tag(registry, name, new_version, commit)
+    remote = _git_remote(git) if push else None
+    taken = _taken_names(git, registry, name, remote)  # before the slow checks
+
+    dvc_remote = _require_reproducible(root, commit)
     uploaded = dvc.push_outputs(root, dvc_remote)
 
-    built = manifests.build(root, git, commit, name, new_version, path)
+    built = record.build(root, git, commit, name, new_version, path)
     human = (
         message or f"Release {name} {new_version} ({path or 'artifact'}) from commit {commit[:8]}"
     )
