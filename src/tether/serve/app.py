@@ -148,6 +148,25 @@ def create_app(
     metrics = metrics or Metrics()
     metrics.serving(None, holder.current)
     holder.on_swap.append(metrics.serving)
+    app = FastAPI(
+        title="tether serve",
+        version=__version__,
+        lifespan=_lifespan(follower),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.holder = holder
+    app.state.metrics = metrics
+    _mlflow_routes(app, holder, limits)
+    _status_routes(app, holder, metrics, follower, ref)
+    _v2_routes(app, holder, limits)
+    app.add_middleware(Observe, holder=holder, metrics=metrics)
+    return app
+
+
+def _lifespan(follower: Follower | None) -> Callable[[FastAPI], Any]:
+    """Start the follower with the app, stop it when the app stops."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -159,18 +178,11 @@ def create_app(
             if follower is not None:
                 follower.stop()
 
-    app = FastAPI(
-        title="tether serve",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
-    )
-    app.state.holder = holder
-    app.state.metrics = metrics
+    return lifespan
 
-    # --- MLflow's scoring protocol -------------------------------------------------
+
+def _mlflow_routes(app: FastAPI, holder: Holder, limits: Limits) -> None:
+    """MLflow's scoring protocol: POST /invocations, GET /ping."""
 
     @app.post("/invocations")
     async def invocations(request: Request) -> Response:
@@ -193,6 +205,16 @@ def create_app(
     @app.get("/ping")
     async def ping() -> Response:
         return Response("\n", media_type="text/plain")
+
+
+def _status_routes(
+    app: FastAPI,
+    holder: Holder,
+    metrics: Metrics,
+    follower: Follower | None,
+    ref: str | None,
+) -> None:
+    """/health, /version (MLflow's names, tether's contents) and /metrics."""
 
     @app.get("/health")
     async def health() -> Response:
@@ -236,18 +258,24 @@ def create_app(
     async def prometheus() -> Response:
         return Response(metrics.text(), media_type=CONTENT_TYPE)
 
-    # --- the Open Inference Protocol (KServe V2) ------------------------------------
+
+def _named_model(served: Served, name: str, version: str | None) -> Served:
+    """The serving model if the V2 path names it (and its version, if given): 404 if not."""
+    if name != served.release.artifact or version not in (None, served.release.version):
+        shown = f"{name} version {version}" if version else name
+        raise RequestRejected(
+            f"no model {shown} here; this server serves {served.release.artifact} "
+            f"{served.release.version}",
+            404,
+        )
+    return served
+
+
+def _v2_routes(app: FastAPI, holder: Holder, limits: Limits) -> None:
+    """The Open Inference Protocol (KServe V2) over REST."""
 
     def _model(name: str, version: str | None) -> Served:
-        served = holder.current
-        if name != served.release.artifact or version not in (None, served.release.version):
-            shown = f"{name} version {version}" if version else name
-            raise RequestRejected(
-                f"no model {shown} here; this server serves {served.release.artifact} "
-                f"{served.release.version}",
-                404,
-            )
-        return served
+        return _named_model(holder.current, name, version)
 
     @app.get("/v2")
     async def v2_server() -> Response:
@@ -297,6 +325,3 @@ def create_app(
         except RequestRejected as exc:
             return _json(v2.error_body(exc.message), exc.status, served)
         return _json(answer, served=served)
-
-    app.add_middleware(Observe, holder=holder, metrics=metrics)
-    return app
