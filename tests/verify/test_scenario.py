@@ -18,6 +18,7 @@ OUTPUTS = {
     "data/prepared/train.csv",
     "data/prepared/test.csv",
     "models/model.pkl",
+    "models/schema.json",
     "reports/metrics.json",
     "reports/plots/roc.csv",
     "reports/plots/precision_recall.csv",
