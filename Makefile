@@ -10,7 +10,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 # downloads a binary at build time), pinned by tools/package-lock.json.
 NODE_STAMP := tools/node_modules/.installed
 
-.PHONY: install setup repro test lint typecheck bench clean
+.PHONY: install setup repro test lint typecheck docs bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ typecheck: $(DEV_STAMP)
 
 test: $(DEV_STAMP) $(NODE_STAMP) lint typecheck
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile
+
+# README's command table, regenerated from the CLI (tests/cli/test_reference.py fails
+# when it is stale).
+docs: $(DEV_STAMP)
+	$(BIN)/cog -r README.md
 
 bench: $(DEV_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run_all.py

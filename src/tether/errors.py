@@ -11,13 +11,14 @@
     │                           revision (tether.metrics)
     ├── GitHubRefused           GitHub refused a request with a  exit 1
     │                           4xx (tether.report.github)
-    └── ExternalError           git, DVC or a remote failed      exit 3
-        └── IntegrityError      cached/remote bytes do not hash  exit 3
-                                to their md5 (tether.objects)
+    ├── ExternalError           git, DVC or a remote failed      exit 3
+    │   └── IntegrityError      cached/remote bytes do not hash  exit 3
+    │                           to their md5 (tether.objects)
+    └── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
 
 Messages are written for the user: what went wrong, then (``hint``) what to run
 next. The one place that turns them into stderr text and an exit code is
-``tether.cli.run_command``; nothing else prints them.
+``tether.cli.main``; nothing else prints them.
 """
 
 from __future__ import annotations
@@ -113,3 +114,9 @@ class IntegrityError(ExternalError):
         self.what = what
         self.expected = expected
         self.actual = actual
+
+
+class Interrupted(TetherError):
+    """Ctrl-C or SIGTERM stopped a command; the message says what was cleaned up."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -7,15 +7,15 @@ import subprocess
 import sys
 
 import pytest
-import typer
 
 from tests.helpers import tether
 from tether import __version__
-from tether.cli import app
+from tether.cli.reference import commands
 
 
 def _commands() -> dict:
-    return dict(typer.main.get_command(app).commands)
+    """Every command, subcommands of groups included (``tether NAME ...``)."""
+    return dict(commands())
 
 
 def test_version(tmp_path):
@@ -35,7 +35,7 @@ def test_help_lists_commands_and_exit_codes(tmp_path):
 def test_every_command_has_help_with_an_example(name):
     command = _commands()[name]
     assert command.help, f"{name} has no help text"
-    assert command.epilog and "tether " in command.epilog, f"{name} help has no example"
+    assert command.epilog and f"{name} " in command.epilog, f"{name} help has no example"
     for param in command.params:
         if getattr(param, "param_type_name", "") == "option" and param.name != "help":
             assert param.help, f"{name} option {param.opts} has no help"
@@ -64,6 +64,24 @@ def test_unknown_option_is_a_usage_error(tmp_path):
     proc = tether(tmp_path, "check", "--bogus")
     assert proc.returncode == 2
     assert "No such option: --bogus" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("diff", "--json", "--md"), "error: give --json or --md, not both"),
+        (("history", "--md", "--csv"), "error: give only one of --json, --md, --csv"),
+        (("history", "--tags", "v*", "--last", "2"), "error: give --tags or --last/--branch"),
+        (("run", "--reset", "model=x"), "error: give overrides or --reset, not both"),
+    ],
+)
+def test_flag_clashes_are_usage_errors_before_any_work(tmp_path, args, words):
+    """Not even a repository here: the clash is refused first, through main."""
+    proc = tether(tmp_path, *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(words)
+    assert "not inside a git repository" not in proc.stderr
+    assert proc.stdout == ""
 
 
 def test_print_json_refuses_nan():

@@ -131,6 +131,20 @@ def test_new_config_key_without_rerun_fails_check(template_repo):
     assert "fix: tether run" in proc.stdout
 
 
+def test_failed_check_is_reported_once_through_the_error_path(template_repo):
+    """The problems go to stdout (or --json); the failure itself is a CheckFailed
+    that main prints on stderr with the next command, as for every command."""
+    (template_repo / "models/model.pkl").unlink()
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1
+    assert proc.stdout.startswith("not reproducible: ")
+    assert "fix: dvc checkout models/model.pkl" in proc.stdout
+    assert proc.stderr == (
+        "error: the workspace does not reproduce exactly from Git\n"
+        "Apply each fix listed, then run `tether check` again.\n"
+    )
+
+
 def test_output_rewritten_with_same_size_and_mtime_is_caught(template_repo):
     dvc(template_repo, "status")  # DVC records inode, size and mtime in its state db
     metrics = template_repo / "reports/metrics.json"

@@ -222,10 +222,10 @@ def _result(status: str = "exact") -> VerifyResult:
 
 
 def _rendered(result: VerifyResult) -> str:
-    from tether.cli.verify import render
+    from tether.verify.render import terminal
 
     buffer = io.StringIO()
-    render(result, Console(file=buffer, width=200, highlight=False))
+    terminal(result, Console(file=buffer, width=200, highlight=False))
     return buffer.getvalue()
 
 
@@ -244,6 +244,60 @@ def test_render_all_exact() -> None:
     text = _rendered(_result("exact"))
     assert "bit-exact: all 2 outputs of v9 reproduced exactly" in text
     assert "differs" not in text
+
+
+@pytest.mark.parametrize("status", ["exact", "differs"])
+def test_render_prints_markup_in_repository_names_as_written(status: str) -> None:
+    """Paths, stage and metric names come from the repository: rich markup in them
+    (`[/x]` would raise, `[red]x` would restyle) is printed literally, in every
+    table cell, title and summary line."""
+    from tether.verify.compare import MetricComparison
+
+    hostile = VerifyResult(
+        rev="v[/x]",
+        commit="0123456789abcdef" * 2 + "01234567",
+        source="local cache",
+        outputs=[
+            OutputComparison("[/x]", "[bold]stage", "a" * 32, "a" * 32, "exact"),
+            OutputComparison("out/[red]x", "s", "b" * 32, "c" * 32, status),
+        ],
+        metrics=[
+            MetricComparison("[/x].json", "[red]acc", 0.5, 0.5, 0.0, "exact"),
+            MetricComparison("[/x].json", "\x1b[31mloss", 0.1, 0.1, 0.0, "exact"),
+        ],
+        environment_now={"python": "3.11.7", "platform": "Linux", "threads": {"cpu_count": 2}},
+    )
+    from tether.verify.render import terminal
+
+    buffer = io.StringIO()
+    terminal(hostile, Console(file=buffer, width=200, force_terminal=True, highlight=False))
+    text = buffer.getvalue()
+    assert "verify v[/x] (01234567)" in text
+    for name in ("[/x]", "[bold]stage", "out/[red]x", "metrics: [/x].json", "[red]acc"):
+        assert name in text, name
+    assert "\x1b[31mloss" not in text and "?[31mloss" in text  # no escape reaches the terminal
+    if status == "differs":
+        assert "NOT reproduced" in text and "differ from v[/x]: out/[red]x" in text
+    else:
+        assert "all 2 outputs of v[/x] reproduced exactly" in text
+
+
+def test_progress_bar_shows_markup_in_ref_and_stage_names_as_written() -> None:
+    """On a terminal the bar's description holds REF and stage names: as text."""
+    from tether.verify.render import ProgressView, progress_bar
+    from tether.verify.reproduce import Event
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=True, force_interactive=True)
+    with progress_bar(console) as progress:
+        view = ProgressView(progress, console, "v[/x]")
+        view(Event("step", "fetch", "start"))
+        view(Event("stage", "[red]make", "start", index=1, total=1))
+        progress.refresh()
+        view(Event("stage", "[red]make", "done", index=1, total=1, seconds=0.5))
+    text = buffer.getvalue()
+    assert "verify v[/x]: stage [red]make" in text
+    assert "  ran [red]make in 0.5s" in text
 
 
 def test_command_exit_code_and_json_with_the_api_replaced(

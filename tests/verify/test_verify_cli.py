@@ -66,6 +66,17 @@ def test_output_that_differs_from_the_release_manifest(tiny_copy: Path) -> None:
     assert "NOT reproduced: 1 of 2 outputs differ from t1-tampered: out" in proc.stdout
 
 
+def test_a_differing_output_fails_through_the_one_error_path(tiny_copy: Path) -> None:
+    """The report goes to stdout; the failure is a CheckFailed that main prints
+    once, as every command's errors are, with the next command to run."""
+    code, report, stderr = verify_json(tiny_copy, "t1-tampered")
+    assert code == 1 and report["ok"] is False
+    assert stderr.endswith(
+        "error: 1 of 2 outputs of t1-tampered were not reproduced\n"
+        "Inspect the rebuild with `tether verify t1-tampered --keep`.\n"
+    )
+
+
 def test_from_remote_brings_inputs_and_directory_outputs(tiny_copy: Path) -> None:
     code, report, _ = verify_json(tiny_copy, "t1", "--remote", "local")  # implies --from-remote
     assert code == 0

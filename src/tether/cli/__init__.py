@@ -1,9 +1,16 @@
 """The command layer: parse flags, call one API function, render its result.
 
-Each command group lives in its own module and registers itself on ``app``.
-Nothing here imports DVC, scikit-learn or pandas at module level, so
-``tether --help`` starts fast; the API modules are imported inside commands.
-``main`` is the single place where errors become messages and exit codes.
+Each command group lives in its own module and registers itself on ``app``. A
+command parses its flags, calls one domain function and hands the result to that
+domain's renderer (``tether.<domain>.render``, ``tether.report.markdown``).
+
+Domain modules are imported inside the command functions for start-up speed only
+(``tether --help`` must not import DVC, scikit-learn or pandas; a test checks it),
+never to hide an import cycle.
+
+``main`` is the single place where errors become messages and exit codes: every
+failure is a ``tether.errors.TetherError`` raised up to it (a failed check or gate
+is ``CheckFailed``, exit 1; Ctrl-C is ``Interrupted``, exit 130).
 """
 
 from __future__ import annotations
@@ -13,16 +20,25 @@ import sys
 
 import typer
 
-# Command modules register themselves on ``app`` (tether.cli.app) when imported.
-from tether.cli import metrics, pipeline, registry, report, serve, verify  # noqa: F401
+# Command modules register themselves on ``app`` (tether.cli.app) when imported, in
+# this order: the order of `tether --help` and of README's command table
+# (tether.cli.reference).
+# isort: off
+from tether.cli import pipeline  # noqa: F401
+from tether.cli import metrics  # noqa: F401
+from tether.cli import registry  # noqa: F401
+from tether.cli import verify  # noqa: F401
+from tether.cli import serve  # noqa: F401
+from tether.cli import report  # noqa: F401
+
+# isort: on
 from tether.cli.app import app
+from tether.cli.output import error
 from tether.errors import EXIT_INTERRUPTED, EXIT_USAGE, TetherError
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``tether`` console script."""
-    from tether.cli.output import error
-
     command = typer.main.get_command(app)
     traceback = os.environ.get("TETHER_TRACEBACK") == "1"
     try:

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 
 from tether.cli.app import app, repo_root
-from tether.cli.output import console, print_json, print_table
-from tether.errors import CheckFailed
+from tether.cli.output import out, print_json, print_table
+from tether.errors import CheckFailed, UsageError
 
 
 @app.command(
@@ -51,7 +51,7 @@ def diff_command(
     from tether.metrics.api import diff, evaluate_gates, load_config
 
     if as_json and as_md:
-        raise typer.BadParameter("give --json or --md, not both")
+        raise UsageError("give --json or --md, not both", "e.g. `tether diff main HEAD --md`")
     root = repo_root(repo)
     config = load_config(root)
     result = diff(root, a, b)
@@ -66,11 +66,9 @@ def diff_command(
         if result.shown(show_all):
             print_table(render.diff_table(result, show_all, config.lower_is_better))
         else:
-            console().print(
-                f"no metrics or params changed between {result.a} and {result.b}", markup=False
-            )
+            out(f"no metrics or params changed between {result.a} and {result.b}")
         for verdict in verdicts:
-            console().print(render.plain(verdict.message), markup=False)
+            out(render.plain(verdict.message))
 
     result.raise_for_errors()
     breached = [v for v in verdicts if not v.passed]
@@ -123,9 +121,12 @@ def history_command(
     from tether.metrics.api import history, load_config
 
     if sum([as_json, as_md, as_csv]) > 1:
-        raise typer.BadParameter("give only one of --json, --md, --csv")
+        raise UsageError("give only one of --json, --md, --csv", "e.g. `tether history --csv`")
     if tags is not None and (last is not None or branch is not None):
-        raise typer.BadParameter("give --tags or --last/--branch, not both")
+        raise UsageError(
+            "give --tags or --last/--branch, not both",
+            "e.g. `tether history --tags 'v*'` or `tether history --last 20 --branch main`",
+        )
     root = repo_root(repo)
     hist = history(
         root,

@@ -3,33 +3,26 @@
 
 from __future__ import annotations
 
-import json
-import shlex
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json
 
+if TYPE_CHECKING:
+    from tether.release.actions import StageChange
+
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
-def _columns(header: list[str], rows: list[list[str]]) -> None:
-    """Aligned plain-text columns: readable in a terminal, greppable in a pipe."""
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        out(line.rstrip())
-
-
-def _gto_json(data: Any) -> None:
-    """JSON laid out byte for byte as GTO prints it (indent 4, ASCII escapes)."""
-    sys.stdout.write(json.dumps(data, indent=4) + "\n")
+def _lines(lines: list[str]) -> None:
+    for line in lines:
+        out(line)
 
 
 # --- reading ------------------------------------------------------------------------
@@ -50,27 +43,16 @@ def show_command(
     are resolved by the tag counter rather than by tag time. With NAME, only that
     artifact's entry is printed.
     """
-    from tether.registry import state
+    from tether.registry import render, state
     from tether.registry.tags import validate_name
 
     if name is not None:
         validate_name(name)
     shown = state.show(repo_root(repo), name)
-    data = shown.artifacts
     if as_json:
-        _gto_json(data)
-        return
-    if not data:
-        out("The registry is empty. Release a model with `tether release NAME`.")
-        return
-    stages = shown.stages
-    _columns(
-        ["artifact", "latest", *[f"#{s}" for s in stages]],
-        [
-            [artifact, info["version"] or "-", *[info["stage"][s] or "-" for s in stages]]
-            for artifact, info in data.items()
-        ],
-    )
+        sys.stdout.write(render.gto_json(shown.artifacts))
+    else:
+        _lines(render.show_lines(shown))
 
 
 @app.command(
@@ -83,33 +65,16 @@ def log_command(
     repo: Path = REPO_OPTION,
 ) -> None:
     """Every registry event, newest first (fields of `gto history --json`)."""
-    from tether.registry import state
+    from tether.registry import render, state
     from tether.registry.tags import validate_name
 
     if name is not None:
         validate_name(name)
     events = state.history(repo_root(repo), name)
     if as_json:
-        _gto_json([e.to_dict() for e in events])
-        return
-    if not events:
-        out("No registry events.")
-        return
-    _columns(
-        ["time", "artifact", "event", "version", "stage", "commit", "tag"],
-        [
-            [
-                e.timestamp.strftime("%Y-%m-%d %H:%M:%S %z"),
-                e.artifact,
-                e.action.value,
-                e.version[:7] if len(e.version) == 40 else e.version,
-                e.stage or "-",
-                e.commit[:7],
-                e.tag,
-            ]
-            for e in events
-        ],
-    )
+        sys.stdout.write(render.log_json(events))
+    else:
+        _lines(render.log_lines(events))
 
 
 # --- writing ------------------------------------------------------------------------
@@ -119,19 +84,6 @@ PUSH_OPTION = typer.Option(
     "--push",
     help="Push the tag to the Git remote; if refused, the local tag is deleted again.",
 )
-
-
-def _pushed(remote: str | None) -> str:
-    return f" and pushed it to {remote}" if remote else ""
-
-
-def _publish_hint(tag: str, pushed_to: str | None) -> None:
-    """Without --push the tag exists only here: say how to publish it."""
-    if pushed_to is None:
-        out(
-            f"The tag is local only. Next: publish it with `git push origin {shlex.quote(tag)}` "
-            "(or pass --push next time)."
-        )
 
 
 class Bump(StrEnum):
@@ -171,6 +123,7 @@ def release_command(
     the patch unless --bump or --version says otherwise.
     """
     from tether.registry.tags import validate_name
+    from tether.release import render
     from tether.release.actions import release
 
     validate_name(name)  # before anything touches git
@@ -184,37 +137,18 @@ def release_command(
         push=push,
     )
     if as_json:
-        print_json({
-            "artifact": done.artifact, "version": done.version, "tag": done.tag, "commit": done.commit,
-            "dvc_remote": done.dvc_remote, "uploaded": done.uploaded, "pushed_to": done.pushed_to,
-            "manifest": done.manifest.to_dict(),
-        })  # fmt: skip
-        return
-    out(
-        f"released {done.artifact} {done.version}: created tag {done.tag} at {done.commit[:8]}"
-        f"{_pushed(done.pushed_to)}"
-    )
-    out(
-        f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
-        f"Next: `tether promote {done.artifact} {done.version} STAGE`."
-    )
-    _publish_hint(done.tag, done.pushed_to)
+        print_json(render.released_json(done))
+    else:
+        _lines(render.released_lines(done))
 
 
-def _print_change(change: Any, as_json: bool) -> None:
+def _print_change(change: StageChange, as_json: bool) -> None:
+    from tether.release import render
+
     if as_json:
-        print_json({
-            "artifact": change.artifact, "stage": change.stage, "version": change.version,
-            "tag": change.tag, "commit": change.commit, "previous": change.previous,
-            "current": change.current, "pushed_to": change.pushed_to,
-        })  # fmt: skip
-        return
-    now = change.current or "(none)"
-    out(
-        f"created tag {change.tag}{_pushed(change.pushed_to)}; "
-        f"{change.artifact} #{change.stage}: {change.previous or '(none)'} -> {now}"
-    )
-    _publish_hint(change.tag, change.pushed_to)
+        print_json(render.change_json(change))
+    else:
+        _lines(render.change_lines(change))
 
 
 @app.command("promote", epilog="Example:\n\n  tether promote cancer-classifier v0.2.0 prod --push")
@@ -293,27 +227,16 @@ def deregister_command(
     manifest stays readable (`tether manifest NAME@vX.Y.Z`).
     """
     from tether.registry.tags import validate_name, validate_version
+    from tether.release import render
     from tether.release.actions import deregister
 
     validate_name(name)
     validate_version(version)
     done = deregister(repo_root(repo), name, version, push=push)
     if as_json:
-        print_json({
-            "artifact": done.artifact, "version": done.version, "tag": done.tag,
-            "commit": done.commit, "pushed_to": done.pushed_to, "stages": done.stages,
-        })  # fmt: skip
-        return
-    out(f"created tag {done.tag}{_pushed(done.pushed_to)}; {name} {version} is deregistered")
-    if done.stages:
-        held = "; ".join(
-            f"#{stage} now holds {holder}" if holder else f"#{stage} is now empty"
-            for stage, holder in done.stages.items()
-        )
-        out(f"It held {', '.join(f'#{s}' for s in done.stages)}: {held}.")
+        print_json(render.deregistered_json(done))
     else:
-        out("It held no stage.")
-    _publish_hint(done.tag, done.pushed_to)
+        _lines(render.deregistered_lines(done))
 
 
 @app.command(
@@ -330,33 +253,11 @@ def manifest_command(
     A deregistered version is shown too, marked with its deregistration tag: it
     left `latest` and every stage, but its manifest still records its build.
     """
+    from tether.registry import render
     from tether.registry.manifest import lookup
 
     record = lookup(repo_root(repo), ref)
-    m = record.manifest
     if as_json:
-        print_json({
-            "tag": record.tag, "summary": record.summary,
-            "deregistered": record.deregistered, **m.to_dict(),
-        })  # fmt: skip
-        return
-    rows = [
-        ["tag", record.tag],
-        ["summary", record.summary],
-        *([["deregistered", f"yes, by tag {record.deregistered}"]] if record.deregistered else []),
-        ["artifact", f"{m.artifact} {m.version} ({m.path})"],
-        ["commit", m.commit],
-        ["dvc.lock sha256", m.dvc_lock_sha256],
-        ["overrides", " ".join(m.overrides) or "(none)"],
-        ["python", m.python],
-        *([["platform", m.platform]] if m.platform else []),
-        ["packages", ", ".join(f"{k} {v}" for k, v in m.packages.items())],
-    ]
-    for path, values in m.metrics.items():
-        flat = values.items() if isinstance(values, dict) else [("value", values)]
-        rows.extend([f"metric {path}:{k}", str(v)] for k, v in flat)
-    for path, values in m.params.items():
-        rows.extend([f"param {path}:{k}", str(v)] for k, v in values.items())
-    rows.extend([f"out {path}", md5] for path, md5 in m.outs.items())
-    rows.extend([f"dep {path}", md5] for path, md5 in m.deps.items())
-    _columns(["field", "value"], rows)
+        print_json(render.manifest_json(record))
+    else:
+        _lines(render.manifest_lines(record))

@@ -17,6 +17,33 @@ if TYPE_CHECKING:
     from tether.serve.model import Served
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
+BUNDLE_OPTION = typer.Option(
+    None,
+    "--bundle",
+    metavar="DIR",
+    help="Serve a directory written by `tether export` instead of REF.",
+)
+HOST_OPTION = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind.")
+PORT_OPTION = typer.Option(8080, "--port", min=0, max=65535, metavar="N", help="Port to bind.")
+POLL_OPTION = typer.Option(
+    2.0,
+    "--poll",
+    min=0,
+    metavar="SECONDS",
+    help="Seconds between registry checks (0: never follow).",
+)
+WORKERS_OPTION = typer.Option(1, "--workers", min=1, metavar="N", help="Worker processes.")
+MAX_ROWS_OPTION = typer.Option(
+    10_000, "--max-rows", min=1, metavar="N", help="Rows per request at most."
+)
+MAX_BODY_OPTION = typer.Option(
+    8 * 1024 * 1024, "--max-body-bytes", min=1, metavar="BYTES",
+    help="Request body size at most (413 past it).",
+)  # fmt: skip
+SERVE_REMOTE_OPTION = typer.Option(
+    None, "--remote", "-r", metavar="NAME",
+    help="DVC remote to fetch models from (default: the default remote).",
+)  # fmt: skip
 
 
 @app.command(
@@ -32,25 +59,14 @@ REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.
 )
 def serve_command(
     ref: str = typer.Argument(None, help="NAME#STAGE, NAME@vX.Y.Z or NAME@latest."),
-    bundle: Path = typer.Option(
-        None, "--bundle", help="Serve a directory written by `tether export` instead of REF."
-    ),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
-    port: int = typer.Option(8080, "--port", min=0, max=65535, help="Port to bind."),
-    poll: float = typer.Option(
-        2.0, "--poll", min=0, help="Seconds between registry checks (0: never follow)."
-    ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Worker processes."),
-    max_rows: int = typer.Option(10_000, "--max-rows", min=1, help="Rows per request at most."),
-    max_body_bytes: int = typer.Option(
-        8 * 1024 * 1024, "--max-body-bytes", min=1, help="Request body size at most (413 past it)."
-    ),
-    dvc_remote: str = typer.Option(
-        None,
-        "--remote",
-        "-r",
-        help="DVC remote to fetch models from (default: the default remote).",
-    ),
+    bundle: Path = BUNDLE_OPTION,
+    host: str = HOST_OPTION,
+    port: int = PORT_OPTION,
+    poll: float = POLL_OPTION,
+    workers: int = WORKERS_OPTION,
+    max_rows: int = MAX_ROWS_OPTION,
+    max_body_bytes: int = MAX_BODY_OPTION,
+    dvc_remote: str = SERVE_REMOTE_OPTION,
     repo: Path = REPO_OPTION,
 ) -> None:
     """Serve a released model over HTTP, following the registry live.
@@ -69,6 +85,7 @@ def serve_command(
     release's manifest and dvc.lock record different md5s; 2 unknown REF or bad
     input; 3 the model's bytes are corrupted or could not be fetched.
     """
+    from tether.serve import render
     from tether.serve.api import ServeOptions, serve
 
     if (ref is None) == (bundle is None):
@@ -90,14 +107,8 @@ def serve_command(
     )
 
     def ready(served: Served) -> None:
-        r = served.release
-        following = f"; following {ref} every {poll:g}s" if ref and poll > 0 else ""
-        err(
-            f"serving {r.label} (model {r.model_path} md5 {r.model_md5}, from {r.origin}) "
-            f"on http://{host}:{port}{following}"
-        )
-        if served.schema.source != "recorded":
-            err(f"input schema {served.schema.source}")
+        for line in render.ready_lines(served, host, port, ref, options.poll):
+            err(line)
 
     serve(options, on_ready=ready)
 
@@ -112,9 +123,15 @@ def serve_command(
 )
 def export_command(
     ref: str = typer.Argument(..., help="NAME#STAGE, NAME@vX.Y.Z or NAME@latest."),
-    to: Path = typer.Option(..., "--to", help="A new (or empty) directory to write."),
+    to: Path = typer.Option(
+        ..., "--to", metavar="DIR", help="A new (or empty) directory to write."
+    ),
     dvc_remote: str = typer.Option(
-        None, "--remote", "-r", help="DVC remote to fetch the model from if it is not cached."
+        None,
+        "--remote",
+        "-r",
+        metavar="NAME",
+        help="DVC remote to fetch the model from if it is not cached.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     repo: Path = REPO_OPTION,
@@ -127,19 +144,12 @@ def export_command(
     Exit codes: 0 written; 1 the release's manifest and dvc.lock disagree; 2
     unknown REF or DIR not empty; 3 the bytes are corrupted or could not be fetched.
     """
+    from tether.serve import render
     from tether.serve.api import export
 
     done = export(repo_root(repo), ref, to, dvc_remote)
-    r = done.release
     if as_json:
-        print_json({
-            "artifact": r.artifact, "version": r.version, "tag": r.tag, "commit": r.commit,
-            "directory": str(done.directory), "files": done.files,
-        })  # fmt: skip
+        print_json(render.export_json(done))
         return
-    out(f"exported {r.label} ({r.tag} at {r.commit[:8]}) to {done.directory}")
-    for name, digest in done.files.items():
-        out(f"  {name}  sha256 {digest[:16]}…")
-    out(
-        f"Next: `tether serve --bundle {done.directory}` (needs only the packages in requirements.txt)."
-    )
+    for line in render.export_lines(done):
+        out(line)
