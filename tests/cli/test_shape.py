@@ -12,7 +12,10 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "tether"
 MODULES = sorted(
     [
         *(SRC / "cli").glob("*.py"),
-        *(SRC / d / "render.py" for d in ("verify", "registry", "release", "pipeline", "report")),
+        *(
+            SRC / d / "render.py"
+            for d in ("verify", "registry", "release", "pipeline", "report", "serve")
+        ),
     ]
 )
 MAX_LINES = 60

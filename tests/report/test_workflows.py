@@ -30,9 +30,10 @@ def _steps(workflow: dict):
         yield from job.get("steps", [])
 
 
-def test_the_five_workflows_exist():
+def test_the_six_workflows_exist():
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == [
         "ci.yml",
+        "deploy.yml",
         "monitor.yml",
         "pr-comment.yml",
         "pr-report.yml",
@@ -77,7 +78,9 @@ def test_actionlint_does_catch_an_injection(tmp_path: Path):
     assert '"github.event.pull_request.title" is potentially untrusted' in done.stdout
 
 
-@pytest.mark.parametrize("name", ["ci.yml", "pr-comment.yml", "pr-report.yml", "release.yml"])
+@pytest.mark.parametrize(
+    "name", ["ci.yml", "deploy.yml", "pr-comment.yml", "pr-report.yml", "release.yml"]
+)
 def test_no_default_permissions_every_action_pinned_no_expression_in_scripts(name):
     workflow = _load(name)
     assert workflow["permissions"] == {}
@@ -133,6 +136,20 @@ def test_release_runs_on_registry_tags_and_attaches_the_manifest():
     script = "\n".join(s.get("run", "") for s in job["steps"])
     assert 'tether verify "$GITHUB_REF_NAME"' in script
     assert job["steps"][-1]["with"]["name"] == "release-manifest"
+
+
+def test_deploy_runs_on_stage_assignments_and_attaches_the_bundle():
+    workflow = _load("deploy.yml")
+    assert workflow["on"] == {"push": {"tags": ["*#*#*"]}}
+    [job] = workflow["jobs"].values()
+    assert "!contains(github.ref_name, '!')" in job["if"]  # not on an unassignment
+    assert job["permissions"] == {"contents": "read"}
+    script = "\n".join(s.get("run", "") for s in job["steps"])
+    assert 'tether verify "$release"' in script
+    assert 'tether export "$release" --to deploy/bundle' in script
+    assert job["steps"][-1]["with"] == {
+        "name": "deploy-bundle", "path": "deploy/", "if-no-files-found": "error",
+    }  # fmt: skip
 
 
 # The comment job's guard script, run for real with bash and a stand-in `tether`.

@@ -18,6 +18,7 @@ OUTPUTS = {
     "data/prepared/train.csv",
     "data/prepared/test.csv",
     "models/model.pkl",
+    "models/schema.json",
     "reports/metrics.json",
     "reports/plots/roc.csv",
     "reports/plots/precision_recall.csv",
@@ -59,7 +60,7 @@ def assert_nondeterminism_caught(clone: Path, ref: str) -> None:
     assert proc.returncode == 1, proc.stdout + proc.stderr
     commit = git(clone, "rev-list", "-n1", "HEAD")  # v3 is the last commit
     recorded = recorded_hash(clone, commit, "reports/stamp.txt")
-    assert f"NOT reproduced: 1 of 9 outputs differ from {ref}: reports/stamp.txt" in proc.stdout
+    assert f"NOT reproduced: 1 of 10 outputs differ from {ref}: reports/stamp.txt" in proc.stdout
     line = next(
         ln for ln in proc.stdout.splitlines() if ln.strip().startswith("reports/stamp.txt differs")
     )
@@ -77,9 +78,10 @@ def test_releases_verify_from_a_fresh_clone_with_a_local_remote(
     v1 = assert_bit_exact(fresh_clone, releases.refs["v1"])
     assert v1["source"] == f"remote local ({releases.remote})"
     v2 = assert_bit_exact(fresh_clone, releases.refs["v2"])
-    # v2 really is a different release: another split, another model.
+    # v2 really is a different release: another split, another model (the same
+    # raw data and the same input schema: the columns did not change).
     for out in v2["outputs"]:
-        if out["path"] != "data/raw/dataset.csv":
+        if out["path"] not in ("data/raw/dataset.csv", "models/schema.json"):
             assert out["recorded"] != recorded_hash(fresh_clone, v1["commit"], out["path"])
     assert_nondeterminism_caught(fresh_clone, releases.refs["v3"])
     # verify used a cache of its own: the clone's stays empty, no worktree is left.

@@ -326,8 +326,15 @@ class GitRepo:
         refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
         self.run("push", "--quiet", "--atomic", "--end-of-options", remote, *refs)
 
-    def fetch_tags(self, remote: str, names: Sequence[str]) -> None:
-        """Fetch the tags ``names`` from ``remote`` (never replacing a local tag)."""
+    def fetch_tags(self, remote: str, names: Sequence[str] | None = None) -> None:
+        """Fetch the tags ``names`` from ``remote``, or all of its tags when None (and
+        the commits they name). A local tag is never overwritten or deleted (no
+        --force, no pruning)."""
+        if names is None:
+            self.run(
+                "fetch", "--quiet", "--tags", "--no-recurse-submodules", "--end-of-options", remote
+            )
+            return
         refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
         self.run("fetch", "--quiet", "--no-tags", "--end-of-options", remote, *refs)
 

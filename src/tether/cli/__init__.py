@@ -30,6 +30,7 @@ from tether.cli import registry  # noqa: F401
 from tether.cli import push  # noqa: F401
 from tether.cli import verify  # noqa: F401
 from tether.cli import env  # noqa: F401
+from tether.cli import serve  # noqa: F401
 from tether.cli import report  # noqa: F401
 from tether.cli import monitor  # noqa: F401
 from tether.cli import tune  # noqa: F401

@@ -1,0 +1,183 @@
+"""``tether export``: a directory that serves with no Git repository and no DVC remote.
+
+    DIR/
+      model.pkl          the model's bytes (md5 as the release records it)
+      schema.json        the input schema, when the release recorded one
+      manifest.json      the release manifest (with its tag and summary)
+      requirements.txt   the release environment's packages, pinned
+      bundle.json        what is where, and the SHA-256 of every file above
+
+``tether serve --bundle DIR`` rehashes every file listed in bundle.json, checks
+that the model's md5 is the one the manifest records, and only then unpickles.
+bundle.json is not signed: it protects against damage and careless edits, not
+against someone who rewrites the bundle and its hashes together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tether.errors import CheckFailed, IntegrityError, UsageError
+from tether.serve import source
+from tether.serve.model import Release, Served, check_md5, load
+
+BUNDLE_FILE = "bundle.json"
+FORMAT = "tether-bundle"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.pkl"
+SCHEMA_FILE = "schema.json"
+MANIFEST_FILE = "manifest.json"
+REQUIREMENTS_FILE = "requirements.txt"
+
+
+@dataclass(frozen=True)
+class Exported:
+    release: Release
+    directory: Path
+    files: dict[str, str]  # name -> sha256
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def requirements(manifest: dict[str, Any]) -> str:
+    """The release environment's packages, pinned (tether itself as a comment: it
+    is installed from the project, not from a package index)."""
+    lines = [
+        f"# The environment {manifest.get('artifact')} {manifest.get('version')} was built in",
+        f"# (Python {manifest.get('python')}). Install with: pip install -r requirements.txt",
+    ]
+    for name, version in sorted((manifest.get("packages") or {}).items()):
+        if name == "tether":
+            lines.append(f"# tether=={version}  (install tether from its project)")
+        else:
+            lines.append(f"{name}=={version}")
+    return "\n".join(lines) + "\n"
+
+
+def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:
+    """Write the bundle of ``ref`` to ``to`` (which must not exist, or be empty).
+
+    The directory appears whole or not at all: it is written beside ``to`` and
+    renamed into place."""
+    to = to.absolute()
+    if to.exists() and (not to.is_dir() or any(to.iterdir())):
+        raise UsageError(
+            f"{to} already exists and is not an empty directory",
+            "Name a new directory with --to, or remove the old bundle first.",
+        )
+    located = source.resolve(root, ref)
+    model, schema = source.fetch(root, located, remote)
+    release = located.release
+    files: dict[str, bytes] = {MODEL_FILE: model}
+    if schema is not None:
+        files[SCHEMA_FILE] = schema
+    manifest = release.manifest
+    files[MANIFEST_FILE] = (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode()
+    files[REQUIREMENTS_FILE] = requirements(manifest).encode()
+    hashes = {name: _sha256(data) for name, data in files.items()}
+    index = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "artifact": release.artifact,
+        "version": release.version,
+        "tag": release.tag,
+        "commit": release.commit,
+        "model": {"file": MODEL_FILE, "path": release.model_path, "md5": release.model_md5},
+        "schema": (
+            {"file": SCHEMA_FILE, "path": located.schema_path, "md5": located.schema_md5}
+            if schema is not None
+            else None
+        ),
+        "files": {name: {"sha256": digest} for name, digest in hashes.items()},
+    }
+    files[BUNDLE_FILE] = (json.dumps(index, indent=2) + "\n").encode()
+
+    to.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{to.name}.", suffix=".tmp", dir=to.parent))
+    try:
+        for name, data in files.items():
+            (temp / name).write_bytes(data)
+        if to.exists():
+            to.rmdir()
+        os.replace(temp, to)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    return Exported(release, to, hashes)
+
+
+def _read(directory: Path, name: str) -> bytes:
+    path = directory / name
+    if not path.is_file():
+        raise UsageError(
+            f"{directory} is not a complete tether bundle: {name} is missing",
+            "Export it again with `tether export REF --to DIR`.",
+        )
+    return path.read_bytes()
+
+
+def open_bundle(directory: Path) -> Served:
+    """The model of the bundle at ``directory``, every file rehashed before use."""
+    directory = directory.absolute()
+    try:
+        index = json.loads(_read(directory, BUNDLE_FILE))
+        if index.get("format") != FORMAT:
+            raise ValueError(f"format is {index.get('format')!r}")
+        listed: dict[str, str] = {n: f["sha256"] for n, f in index["files"].items()}
+        model_info = index["model"]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(
+            f"{directory / BUNDLE_FILE} is not a tether bundle index ({exc})",
+            "Export the bundle again with `tether export REF --to DIR`.",
+        ) from exc
+    contents: dict[str, bytes] = {}
+    for name, expected in listed.items():
+        if "/" in name or name.startswith("."):
+            raise UsageError(f"{BUNDLE_FILE} lists a file outside the bundle: {name!r}")
+        data = _read(directory, name)
+        actual = _sha256(data)
+        if actual != expected:
+            raise IntegrityError(
+                f"bundle file {directory / name} (SHA-256 recorded in {BUNDLE_FILE})",
+                expected,
+                actual,
+                "The bundle was altered after export; nothing was loaded. "
+                "Export it again with `tether export REF --to DIR`.",
+            )
+        contents[name] = data
+    for required in (model_info["file"], MANIFEST_FILE):
+        if required not in contents:
+            raise UsageError(f"{BUNDLE_FILE} does not list {required}; export the bundle again")
+    manifest = json.loads(contents[MANIFEST_FILE])
+    recorded = (manifest.get("outs") or {}).get(model_info["path"])
+    if recorded != model_info["md5"]:
+        raise CheckFailed(
+            f"the bundle's model md5 {model_info['md5']} is not the one its manifest records "
+            f"for {model_info['path']} ({recorded}); nothing was loaded",
+            "Export the bundle again with `tether export REF --to DIR`.",
+        )
+    release = Release(
+        artifact=index["artifact"],
+        version=index["version"],
+        tag=index["tag"],
+        commit=index["commit"],
+        model_path=model_info["path"],
+        model_md5=model_info["md5"],
+        manifest=manifest,
+        origin=f"bundle {directory}",
+    )
+    schema = None
+    if index.get("schema"):
+        schema = contents.get(index["schema"]["file"])
+        if schema is None:
+            raise UsageError(f"{BUNDLE_FILE} does not list {SCHEMA_FILE}; export the bundle again")
+        check_md5(schema, index["schema"]["md5"], f"{SCHEMA_FILE} of bundle {directory}")
+    return load(release, contents[model_info["file"]], schema)

@@ -1,0 +1,133 @@
+"""Following the registry: every ``poll`` seconds, fetch tags and resolve REF again.
+
+One background thread. Each check fetches the Git remote's tags (``origin``, or the
+only remote; local tags alone when there is none), resolves the reference through
+the registry doors, and when it names another release (or other bytes) fetches,
+verifies, loads and warms that one beside the serving model, then swaps. Whatever
+fails (fetching tags, resolving, fetching bytes, a hash mismatch, unpickling, the
+warm-up) leaves the serving model in place and is said in ``/health``. A stage
+that lost its version keeps the last model serving, and ``/health`` says that too.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tether.backends.git import GitRepo
+from tether.errors import TetherError
+from tether.registry.tags import parse_reference
+from tether.serve import source
+from tether.serve.holder import Holder
+from tether.serve.metrics import Metrics
+
+log = logging.getLogger("tether.serve")
+
+
+def git_remote(root: Path) -> str | None:
+    """The Git remote to fetch tags from: ``origin``, else the only one, else None."""
+    remotes = GitRepo(root).remotes()
+    if "origin" in remotes:
+        return "origin"
+    return remotes[0] if len(remotes) == 1 else None
+
+
+class RegistryFollower:
+    def __init__(
+        self,
+        root: Path,
+        ref: str,
+        holder: Holder,
+        poll: float,
+        *,
+        metrics: Metrics | None = None,
+        dvc_remote: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.root = root
+        self.ref = ref
+        self.holder = holder
+        self.poll = poll
+        self.metrics = metrics
+        self.dvc_remote = dvc_remote
+        self.remote = git_remote(root)
+        # a release that failed to load is tried again after this long, not every poll
+        self.retry_after = retry_after if retry_after is not None else max(10.0, 10 * poll)
+        self._failed: tuple[str, str, float] | None = None  # (tag, md5, when)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"ref": self.ref, "poll_seconds": self.poll, "git_remote": self.remote}
+
+    def start(self) -> None:
+        if self._thread is None and self.poll > 0:
+            self._thread = threading.Thread(target=self._loop, name="tether-follow", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.check()
+            except Exception as exc:  # the follower must outlive any surprise
+                log.exception("registry check failed")
+                self.holder.checked(problem=f"the registry check failed: {exc}")
+
+    def check(self) -> None:
+        """One pass: fetch tags, resolve, and swap if the reference moved."""
+        problems: list[str] = []
+        if self.remote is not None:
+            try:
+                GitRepo(self.root).fetch_tags(self.remote)
+            except TetherError as exc:
+                problems.append(f"could not fetch tags from {self.remote}: {exc.message}")
+        serving = self.holder.current.release
+        try:
+            located = source.resolve(self.root, self.ref)
+        except TetherError as exc:
+            reference = parse_reference(self.ref)
+            if reference is not None and reference.stage is not None:
+                note = (
+                    f"{self.ref} names no version now ({exc.message}); "
+                    f"keeps serving {serving.label}"
+                )
+                self.holder.checked(problem="; ".join(problems) or None, note=note)
+            else:
+                problems.append(f"{self.ref} does not resolve: {exc.message}")
+                self.holder.checked(problem="; ".join(problems))
+            return
+        release = located.release
+        if release.tag == serving.tag and release.model_md5 == serving.model_md5:
+            self.holder.checked(problem="; ".join(problems) or None)
+            return
+        failed = self._failed
+        if (
+            failed is not None
+            and failed[:2] == (release.tag, release.model_md5)
+            and time.monotonic() - failed[2] < self.retry_after
+        ):
+            return  # the problem is still in /health; try again later
+        try:
+            new = source.load_release(self.root, located, self.dvc_remote)
+        except (TetherError, ValueError) as exc:
+            message = exc.message if isinstance(exc, TetherError) else str(exc)
+            self._failed = (release.tag, release.model_md5, time.monotonic())
+            if self.metrics is not None:
+                self.metrics.load_failures.inc()
+            problems.append(f"{release.label} is not served: {message}")
+            log.warning("%s: %s", self.ref, problems[-1])
+            self.holder.checked(problem="; ".join(problems), note=f"keeps serving {serving.label}")
+            return
+        self._failed = None
+        self.holder.swap(new)
+        self.holder.checked(problem="; ".join(problems) or None)
+        log.info("%s: now serving %s (was %s)", self.ref, new.release.label, serving.label)

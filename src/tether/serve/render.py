@@ -1,0 +1,44 @@
+"""What `tether serve` and `tether export` say: plain lines and JSON, built here
+from the domain's values (the commands only print them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.serve.bundle import Exported
+from tether.serve.model import Served
+
+
+def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: float) -> list[str]:
+    """The lines printed once the model is loaded, before the port is bound."""
+    r = served.release
+    following = f"; following {ref} every {poll:g}s" if ref and poll > 0 else ""
+    lines = [
+        f"serving {r.label} (model {r.model_path} md5 {r.model_md5}, from {r.origin}) "
+        f"on http://{host}:{port}{following}"
+    ]
+    if served.schema.source != "recorded":
+        lines.append(f"input schema {served.schema.source}")
+    return lines
+
+
+def export_lines(done: Exported) -> list[str]:
+    r = done.release
+    return [
+        f"exported {r.label} ({r.tag} at {r.commit[:8]}) to {done.directory}",
+        *(f"  {name}  sha256 {digest[:16]}…" for name, digest in done.files.items()),
+        f"Next: `tether serve --bundle {done.directory}` "
+        "(needs only the packages in requirements.txt).",
+    ]
+
+
+def export_json(done: Exported) -> dict[str, Any]:
+    r = done.release
+    return {
+        "artifact": r.artifact,
+        "version": r.version,
+        "tag": r.tag,
+        "commit": r.commit,
+        "directory": str(done.directory),
+        "files": done.files,
+    }

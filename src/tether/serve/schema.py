@@ -1,0 +1,220 @@
+"""The input schema a model was trained on, and the check every request passes.
+
+The training stage writes ``schema.json`` beside the model (column names in the
+order the model was fitted on, the kind of each, the classes). A release made
+before that has no schema: then the columns are taken from the model itself
+(scikit-learn's ``feature_names_in_``), every one as a number, and ``/version``
+says so.
+
+Requests reach this module as columns (name -> list of values) whatever their
+wire format; ``Schema.frame`` checks names, kinds and sizes and builds the frame
+the model predicts on. Every refusal is a ``RequestRejected`` naming the column,
+the row or the limit, which the app turns into the protocol's 4xx.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+KINDS = ("number", "integer", "string", "boolean")
+
+
+class RequestRejected(Exception):
+    """A request the model cannot take; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # one of KINDS
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on one request: the body's size (413 past it) and its rows."""
+
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_rows: int = 10_000
+
+
+@dataclass(frozen=True)
+class Schema:
+    columns: tuple[Column, ...]
+    classes: tuple[Any, ...] = ()
+    source: str = "recorded"  # "recorded" (schema.json) or "derived from the model"
+    names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(c.name for c in self.columns))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "columns": [{"name": c.name, "kind": c.kind} for c in self.columns],
+            "classes": list(self.classes),
+        }
+
+    # --- building a frame -----------------------------------------------------
+
+    def frame(self, columns: Mapping[str, Sequence[Any]], limits: Limits) -> Any:
+        """A pandas frame in the trained column order from ``columns``, every value
+        checked against its column's kind. Refuses unknown or missing columns,
+        columns of unequal length, a wrong kind, and more rows than the cap."""
+        import numpy as np
+        import pandas as pd
+
+        unknown = [name for name in columns if name not in self.names]
+        if unknown:
+            raise RequestRejected(
+                f"unknown column(s) {_quoted(unknown)}; the model takes {_quoted(self.names)}"
+            )
+        missing = [name for name in self.names if name not in columns]
+        if missing:
+            raise RequestRejected(f"missing column(s) {_quoted(missing)}")
+        lengths = {len(columns[name]) for name in self.names}
+        if len(lengths) > 1:
+            raise RequestRejected(
+                "columns have different numbers of rows: "
+                + ", ".join(f"{n!r}: {len(columns[n])}" for n in self.names[:5])
+            )
+        rows = lengths.pop() if lengths else 0
+        if rows == 0:
+            raise RequestRejected("the request holds no rows")
+        if rows > limits.max_rows:
+            raise RequestRejected(
+                f"{rows} rows is over the limit of {limits.max_rows} rows per request "
+                "(--max-rows); send smaller batches",
+                413,
+            )
+        data: dict[str, Any] = {}
+        for column in self.columns:
+            values = columns[column.name]
+            _check_kind(column, values)
+            if column.kind == "number":
+                data[column.name] = np.asarray(
+                    [math.nan if v is None else v for v in values], dtype=np.float64
+                )
+            else:
+                # null is NaN for every kind: scikit-learn's imputers do not see None
+                cast = int if column.kind == "integer" else _same
+                filled = [math.nan if v is None else cast(v) for v in values]
+                data[column.name] = pd.Series(filled, dtype=object)
+        return pd.DataFrame(data, columns=list(self.names))
+
+    def warm_up_row(self) -> dict[str, list[Any]]:
+        """One harmless row (zeros, false, missing strings) to warm a model with."""
+        fill = {"number": 0.0, "integer": 0, "boolean": False, "string": None}
+        return {c.name: [fill[c.kind]] for c in self.columns}
+
+    def from_rows(self, rows: Sequence[Any], what: str) -> dict[str, list[Any]]:
+        """Columns from rows that are lists in the trained column order."""
+        width = len(self.names)
+        out: list[list[Any]] = [[] for _ in range(width)]
+        for i, row in enumerate(rows):
+            if not isinstance(row, list):
+                raise RequestRejected(f"{what} row {i} is not a list of values")
+            if len(row) != width:
+                raise RequestRejected(
+                    f"{what} row {i} has {len(row)} values; the model takes {width} "
+                    f"columns ({_quoted(self.names[:3])}{', ...' if width > 3 else ''})"
+                )
+            for j, value in enumerate(row):
+                out[j].append(value)
+        return dict(zip(self.names, out, strict=True))
+
+    def from_records(self, records: Sequence[Any], what: str) -> dict[str, list[Any]]:
+        """Columns from records (one mapping of column -> value per row)."""
+        if not records:
+            return {name: [] for name in self.names}
+        out: dict[str, list[Any]] = {}
+        for i, record in enumerate(records):
+            if not isinstance(record, dict):
+                raise RequestRejected(f"{what} record {i} is not an object of column: value")
+            if i == 0:
+                out = {name: [] for name in record}
+            elif record.keys() != out.keys():
+                absent = [n for n in out if n not in record] or [n for n in record if n not in out]
+                raise RequestRejected(
+                    f"{what} record {i} has other columns than record 0 ({_quoted(absent)})"
+                )
+            for name, value in record.items():
+                out[name].append(value)
+        return out
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names)
+
+
+def _check_kind(column: Column, values: Sequence[Any]) -> None:
+    """Every value of ``values`` is of ``column``'s kind, or null (missing)."""
+    kind = column.kind
+    for row, value in enumerate(values):
+        if value is None:
+            continue
+        if kind == "number":
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        elif kind == "integer":
+            ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+                isinstance(value, float) and value.is_integer()
+            )
+        elif kind == "string":
+            ok = isinstance(value, str)
+        else:
+            ok = isinstance(value, bool)
+        if not ok:
+            raise RequestRejected(
+                f"column {column.name!r} takes {_article(kind)}; row {row} holds "
+                f"{json.dumps(value)[:40]} ({type(value).__name__})"
+            )
+
+
+def _article(kind: str) -> str:
+    return {"integer": "an integer", "boolean": "a boolean (true/false)"}.get(kind, f"a {kind}")
+
+
+# --- reading a schema ------------------------------------------------------------
+
+
+def parse(data: bytes, path: str) -> Schema:
+    """The schema in a ``schema.json`` written by the training stage."""
+    try:
+        raw = json.loads(data)
+        columns = tuple(Column(str(c["name"]), str(c["kind"])) for c in raw["columns"])
+        classes = tuple(raw.get("classes") or ())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not an input schema: {exc}") from exc
+    bad = [c.name for c in columns if c.kind not in KINDS]
+    if bad or not columns:
+        raise ValueError(f"{path}: columns {bad} have a kind other than {', '.join(KINDS)}")
+    return Schema(columns, classes)
+
+
+def derived(model: Any) -> Schema:
+    """A schema from the model itself, for releases made before schemas were
+    recorded: the fitted column names, each taken as a number."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        count = getattr(model, "n_features_in_", None)
+        if count is None:
+            raise ValueError("the model records neither its column names nor their number")
+        names = [f"x{i}" for i in range(int(count))]
+    classes = tuple(c.item() if hasattr(c, "item") else c for c in getattr(model, "classes_", ()))
+    return Schema(
+        tuple(Column(str(n), "number") for n in names),
+        classes,
+        source="derived from the model (no schema.json in this release): every column a number",
+    )

@@ -1,0 +1,108 @@
+"""`tether serve NAME#prod` as a real process in a fresh clone, following the
+registry while a client sends requests without pause: promote v2, then roll back.
+Every answer is 2xx and names its version; the client never sees an error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.helpers import git, tether
+from tests.serve.conftest import ARTIFACT, model_object, serve_process
+
+pytestmark = pytest.mark.slow
+
+V1, V2 = f"{ARTIFACT}@v1.0.0", f"{ARTIFACT}@v2.0.0"
+
+
+class Client:
+    """Sends one-row requests back to back until stopped; records every answer."""
+
+    def __init__(self, url: str, body: dict) -> None:
+        self.url = url
+        self.body = body
+        self.answers: list[tuple[float, int, str | None]] = []  # (time, status, version)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=10) as http:
+            while not self._stop.is_set():
+                try:
+                    r = http.post(f"{self.url}/invocations", json=self.body)
+                    self.answers.append(
+                        (time.monotonic(), r.status_code, r.headers.get("X-Model-Version"))
+                    )
+                except httpx.HTTPError as exc:
+                    self.errors.append(repr(exc))
+
+    def __enter__(self) -> Client:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=20)
+
+    def wait_for(self, version: str, since: float, timeout: float = 15) -> float:
+        """Seconds from ``since`` to the first answer by ``version`` after it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for when, _, answered in list(self.answers):
+                if when >= since and answered == version:
+                    return when - since
+            time.sleep(0.02)
+        raise AssertionError(f"{version} never answered within {timeout}s: {self.answers[-3:]}")
+
+
+def one_row(url: str) -> dict:
+    columns = [c["name"] for c in httpx.get(f"{url}/version").json()["schema"]["columns"]]
+    return {"dataframe_split": {"columns": columns, "data": [[1.0] * len(columns)]}}
+
+
+def test_serve_follows_promote_and_rollback_without_a_failed_request(
+    clone: Path, origin_copy: Path
+):
+    # the clone has no DVC cache and its work tree is at main, not at a release
+    assert not (clone / ".dvc" / "cache").exists()
+    with serve_process(clone, f"{ARTIFACT}#prod", "--poll", "0.5") as (url, proc):
+        version = httpx.get(f"{url}/version").json()
+        assert version["version"] == "v1.0.0" and version["stage"] == "prod"
+        assert version["model_md5"] == model_object(origin_copy, "v1.0.0")[0]
+        with Client(url, one_row(url)) as client:
+            time.sleep(0.5)
+            # the tag is made in the origin; the server sees it by `git fetch --tags`
+            promoted = tether(origin_copy, "promote", ARTIFACT, "v2.0.0", "prod", check=True)
+            tagged = time.monotonic()
+            assert f"{ARTIFACT} #prod: v1.0.0 -> v2.0.0" in promoted.stdout
+            to_v2 = client.wait_for(V2, tagged)
+
+            rolled = tether(origin_copy, "rollback", ARTIFACT, "prod", check=True)
+            tagged = time.monotonic()
+            assert f"{ARTIFACT} #prod: v2.0.0 -> v1.0.0" in rolled.stdout
+            to_v1 = client.wait_for(V1, tagged)
+            time.sleep(0.3)
+
+        assert client.errors == []
+        statuses = {status for _, status, _ in client.answers}
+        assert statuses == {200}, statuses
+        assert {v for _, _, v in client.answers} == {V1, V2}
+        assert len(client.answers) > 50
+        # the 1 s goal is measured in benchmarks/bench_serve.py; here, generously
+        assert to_v2 < 10 and to_v1 < 10, (to_v2, to_v1)
+
+        health = httpx.get(f"{url}/health").json()
+        assert health["status"] == "ok" and health["serving"] == V1
+        assert health["swaps"] == 2 and health["following"]["git_remote"] == "origin"
+        assert "tether_serve_model_swaps_total 2.0" in httpx.get(f"{url}/metrics").text
+    # SIGTERM: a clean, drained shutdown
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    log = proc.stderr.read() if proc.stderr else ""
+    assert f"serving {V1}" in log and f"following {ARTIFACT}#prod every 0.5s" in log
+    assert f"now serving {V2} (was {V1})" in log
+    assert '"path": "/invocations", "status": 200' in log  # the structured access log
+    assert git(clone, "rev-parse", "HEAD") == git(origin_copy, "rev-parse", "main")

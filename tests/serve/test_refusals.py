@@ -1,0 +1,77 @@
+"""What the server refuses to load, and what it keeps doing meanwhile: a model
+whose bytes were altered in the DVC cache is never unpickled, the old model keeps
+serving and /health says why; a stage that loses its version keeps the last one."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.helpers import tether
+from tests.serve.conftest import ARTIFACT, model_object, thread_server
+
+pytestmark = pytest.mark.slow
+
+
+def corrupt(path: Path) -> str:
+    """Append to a (read-only) cache object; returns the md5 its bytes have now."""
+    path.chmod(0o644)
+    data = path.read_bytes() + b"\x80tampered"
+    path.write_bytes(data)
+    return hashlib.md5(data).hexdigest()
+
+
+def test_a_corrupted_model_is_refused_and_the_old_one_keeps_serving(origin_copy: Path):
+    from tether.serve.api import ServeOptions, build
+    from tether.serve.follow import RegistryFollower
+
+    app = build(ServeOptions(ref=f"{ARTIFACT}#prod", root=str(origin_copy), poll=0))
+    holder = app.state.holder
+    follower = RegistryFollower(
+        origin_copy, f"{ARTIFACT}#prod", holder, 0.5, metrics=app.state.metrics
+    )
+    md5, path = model_object(origin_copy, "v2.0.0")
+    actual = corrupt(path)
+
+    # at start-up: refused before any port is bound, naming both hashes (exit 3)
+    refused = tether(origin_copy, "serve", f"{ARTIFACT}@v2.0.0", "--port", "1")
+    assert refused.returncode == 3, refused.stderr
+    assert f"its bytes hash to {actual}, not {md5}" in refused.stderr
+    assert "serving" not in refused.stderr
+
+    # while serving: the follower refuses v2 and v1 keeps answering
+    tether(origin_copy, "promote", ARTIFACT, "v2.0.0", "prod", check=True)
+    follower.check()
+    assert holder.current.release.version == "v1.0.0"
+    with thread_server(app) as url:
+        health = httpx.get(f"{url}/health").json()
+        assert health["status"] == "degraded" and health["serving"] == f"{ARTIFACT}@v1.0.0"
+        assert f"{ARTIFACT}@v2.0.0 is not served" in health["problem"]
+        assert f"its bytes hash to {actual}, not {md5}" in health["problem"]
+        assert health["note"] == f"keeps serving {ARTIFACT}@v1.0.0"
+        columns = [c.name for c in holder.current.schema.columns]
+        body = {"dataframe_split": {"columns": columns, "data": [[1.0] * len(columns)]}}
+        answer = httpx.post(f"{url}/invocations", json=body)
+        assert answer.status_code == 200
+        assert answer.headers["X-Model-Version"] == f"{ARTIFACT}@v1.0.0"
+        metrics = httpx.get(f"{url}/metrics").text
+        assert "tether_serve_model_load_failures_total 1.0" in metrics
+
+        # the stage loses its version: the last model keeps serving, /health says so
+        tether(origin_copy, "unassign", ARTIFACT, "prod", check=True)
+        tether(origin_copy, "unassign", ARTIFACT, "prod", check=True)
+        follower.check()
+        health = httpx.get(f"{url}/health").json()
+        assert health["serving"] == f"{ARTIFACT}@v1.0.0"
+        assert f"{ARTIFACT}#prod names no version now" in health["note"]
+        assert f"keeps serving {ARTIFACT}@v1.0.0" in health["note"]
+
+
+def test_unknown_reference_is_a_usage_error(origin_copy: Path):
+    proc = tether(origin_copy, "serve", f"{ARTIFACT}@v9.9.9", "--port", "1")
+    assert proc.returncode == 2
+    assert f"no release {ARTIFACT}@v9.9.9" in proc.stderr
+    both = tether(origin_copy, "serve", f"{ARTIFACT}#prod", "--bundle", "x")
+    assert both.returncode == 2 and "give either REF or --bundle DIR" in both.stderr
