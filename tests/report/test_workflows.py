@@ -60,7 +60,7 @@ def _actionlint(cwd: Path):
 def test_actionlint_reports_no_findings():
     done = _actionlint(PROJECT)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Checking 5 workflow file(s)" in done.stdout
+    assert "Checking 6 workflow file(s)" in done.stdout
     assert "All workflow files passed lint checks" in done.stdout
 
 
