@@ -23,40 +23,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import BIN, compile_tether
+from common import BIN, PROJECT, compile_tether, isolated_env, reproduced_project, run
 from tether.replay import envs, install, lock
 
-PROJECT = Path(__file__).resolve().parents[1]
 WHEELHOUSE = PROJECT / ".wheelhouse"
-TEMPLATE = [
-    ".dvc/config",
-    ".dvc/.gitignore",
-    ".dvcignore",
-    ".gitignore",
-    ".tether",
-    "conf",
-    "src/tabular_classifier",
-    "dvc.yaml",
-    "dvc.lock",
-    "params.yaml",
-    "reports",
-]
 REF = "cancer-classifier@v0.1.0"
-
-
-def run(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, env=env, text=True, capture_output=True)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(map(str, args))} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc
 
 
 def timed(*args: str | Path, cwd: Path, env: dict[str, str]) -> float:
@@ -66,32 +43,7 @@ def timed(*args: str | Path, cwd: Path, env: dict[str, str]) -> float:
 
 
 def build(base: Path, env: dict[str, str]) -> Path:
-    root = base / "project"
-    root.mkdir()
-    for rel in TEMPLATE:
-        src = PROJECT / rel
-        if src.is_dir():
-            shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
-    run("git", "init", "-q", cwd=root, env=env)
-    run("git", "add", "-A", cwd=root, env=env)
-    run("git", "commit", "-qm", "template", cwd=root, env=env)
-    run(BIN / "tether", "run", cwd=root, env=env)
-    run("git", "add", "-A", cwd=root, env=env)
-    run("git", "commit", "-qm", "reproduced", "--allow-empty", cwd=root, env=env)
-    run(
-        BIN / "dvc",
-        "remote",
-        "modify",
-        "--local",
-        "local",
-        "url",
-        base / "remote",
-        cwd=root,
-        env=env,
-    )
+    root = reproduced_project(base, env)
     run(BIN / "tether", "release", "cancer-classifier", cwd=root, env=env)
     return root
 
@@ -113,16 +65,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp:
         base = Path(tmp)
-        home = base / "home"
-        home.mkdir()
-        (home / ".gitconfig").write_text("[user]\n\tname = Bench\n\temail = bench@tether.invalid\n")
         env = {
-            **os.environ,
-            "HOME": str(home),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "DVC_NO_ANALYTICS": "1",
-            "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "TMPDIR": str(base),
+            **isolated_env(base),
             "UV_FIND_LINKS": str(WHEELHOUSE),
             "UV_NO_INDEX": "1",
             "UV_CACHE_DIR": str(base / "uv-cache"),

@@ -37,17 +37,12 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 
-from common import BIN, ENV, compile_tether
+from common import BIN, ENV, compile_tether, copy_template
 from tether import objects
 
 HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parent
 CACHE = HERE / ".cache"
 ARTIFACT = "cancer-classifier"
-TEMPLATE = [
-    ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore", ".tether", "conf",
-    "src/tabular_classifier", "dvc.yaml", "dvc.lock", "params.yaml", "reports",
-]  # fmt: skip
 
 
 def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -62,13 +57,7 @@ def sh(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
 def build_project(root: Path) -> None:
     """The template with v1.0.0 (in #prod) and v2.0.0 released."""
     root.mkdir(parents=True)
-    for rel in TEMPLATE:
-        src = PROJECT / rel
-        if src.is_dir():
-            shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
+    copy_template(root)
     env = {**ENV, "PATH": f"{BIN}{os.pathsep}{ENV.get('PATH', '')}"}
     sh("git", "init", "-q", "-b", "main", cwd=root)
     sh(BIN / "tether", "run", cwd=root, env=env)

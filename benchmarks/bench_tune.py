@@ -27,22 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import BIN, ENV, compile_tether
+from common import BIN, ENV, compile_tether, copy_template
 
-PROJECT = Path(__file__).resolve().parents[1]
-TEMPLATE = [
-    ".dvc/config",
-    ".dvc/.gitignore",
-    ".dvcignore",
-    ".gitignore",
-    ".tether",
-    "conf",
-    "src/tabular_classifier",
-    "dvc.yaml",
-    "dvc.lock",
-    "params.yaml",
-    "reports",
-]
 C_VALUES = ["0.2", "0.4", "0.6", "0.8"]
 WEIGHTS = ["null", "balanced"]
 SWEEP = ["model.params.C=" + ",".join(C_VALUES), "model.params.class_weight=" + ",".join(WEIGHTS)]
@@ -63,13 +49,7 @@ def project(base: Path, name: str) -> Path:
     """A committed, reproduced copy of the example project."""
     root = base / name
     root.mkdir()
-    for rel in TEMPLATE:
-        src = PROJECT / rel
-        if src.is_dir():
-            shutil.copytree(src, root / rel, ignore=shutil.ignore_patterns("__pycache__"))
-        elif src.exists():
-            (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, root / rel)
+    copy_template(root)
     run("git", "init", "-q", cwd=root)
     run("git", "add", "-A", cwd=root)
     run("git", "commit", "-qm", "template", cwd=root)
