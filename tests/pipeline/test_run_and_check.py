@@ -237,10 +237,12 @@ def test_failing_stage_says_how_to_go_back(template_repo):
     assert "stage 'train' failed" in proc.stderr
     # DVC deleted the stage's output before running it: named, with the way back
     assert not (template_repo / "models/model.pkl").exists()
-    back = "git checkout -- params.yaml .tether/overrides.yaml && dvc checkout models/model.pkl"
-    assert "Now missing: models/model.pkl. Back to the last commit, outputs included:" in (
-        proc.stderr
+    back = (
+        "git checkout -- params.yaml .tether/overrides.yaml"
+        " && dvc checkout models/model.pkl models/schema.json"
     )
+    missing = "Now missing: models/model.pkl, models/schema.json."
+    assert f"{missing} Back to the last commit, outputs included:" in (proc.stderr)
     assert f"`{back}`" in proc.stderr
     for command in back.split(" && "):
         run(*command.split(), cwd=template_repo)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 from packaging.tags import parse_tag
 
@@ -104,6 +106,21 @@ def test_the_archive_is_the_wheel_with_the_installed_tags(tmp_path) -> None:
     assert index.archive("numpy", "2.4.5", tags) is None
     sdist = index.archive("antlr4-python3-runtime", "4.9.3", frozenset(parse_tag("py3-none-any")))
     assert sdist is not None and sdist.name.endswith(".tar.gz")
+
+
+def test_a_wheel_renamed_to_a_platform_tag_is_found_by_its_own_wheel_file(tmp_path) -> None:
+    """playwright builds py3-none-any wheels and renames them to a platform tag;
+    the installed WHEEL names the tags inside the archive, not the file name's."""
+    name = "playwright-1.65.2-py3-none-manylinux1_x86_64.whl"
+    with zipfile.ZipFile(tmp_path / name, "w") as wheel:
+        wheel.writestr(
+            "playwright-1.65.2.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n"
+        )
+    (tmp_path / "other-1.0-py3-none-manylinux1_x86_64.whl").write_bytes(b"not a zip")
+    index = ArchiveIndex.scan([tmp_path])
+    found = index.archive("playwright", "1.65.2", frozenset(parse_tag("py3-none-any")))
+    assert found is not None and found.name == name
+    assert index.archive("other", "1.0", frozenset(parse_tag("py3-none-any"))) is None
 
 
 def test_record_of_this_environment_names_every_distribution(tmp_path) -> None:

@@ -33,6 +33,7 @@ import platform
 import re
 import sys
 import sysconfig
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -249,9 +250,13 @@ def is_editable(dist: metadata.Distribution) -> bool:
 
 
 def _wheel_tags(dist: metadata.Distribution) -> frozenset[packaging_tags.Tag]:
-    text = dist.read_text("WHEEL") or ""
+    return _tags_in(dist.read_text("WHEEL") or "")
+
+
+def _tags_in(wheel_file: str) -> frozenset[packaging_tags.Tag]:
+    """The tags a WHEEL metadata file declares (its ``Tag:`` lines)."""
     found: set[packaging_tags.Tag] = set()
-    for line in text.splitlines():
+    for line in wheel_file.splitlines():
         key, _, value = line.partition(":")
         if key.strip() == "Tag":
             found.update(packaging_tags.parse_tag(value.strip()))
@@ -330,10 +335,31 @@ class ArchiveIndex:
             key = (name, Version(version))
         except InvalidVersion:
             return None
-        for wheel_tags, path in self.wheels.get(key, []):
+        wheels = self.wheels.get(key, [])
+        for wheel_tags, path in wheels:
             if wheel_tags == installed_tags:
                 return path
+        # Some projects (playwright) build a py3-none-any wheel and rename the file
+        # to a platform tag: the installed WHEEL then names the tags inside the
+        # archive, not those of its file name. Read them from the archive itself.
+        for _, path in wheels:
+            if _archive_wheel_tags(path) == installed_tags:
+                return path
         return self.sdists.get(key)
+
+
+def _archive_wheel_tags(path: Path) -> frozenset[packaging_tags.Tag]:
+    """The tags a wheel's own ``*.dist-info/WHEEL`` file declares (empty when the
+    archive cannot be read)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.count("/") == 1]
+            wheel = next((n for n in names if n.endswith(".dist-info/WHEEL")), None)
+            if wheel is None:
+                return frozenset()
+            return _tags_in(archive.read(wheel).decode("utf-8", errors="replace"))
+    except (OSError, zipfile.BadZipFile):
+        return frozenset()
 
 
 def _sha256_file(path: Path) -> str:

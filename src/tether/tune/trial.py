@@ -36,7 +36,7 @@ from typing import Any
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.errors import TetherError, UsageError
+from tether.errors import Interrupted, TetherError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.run import run
 from tether.verify.worktree import remove_stale, temporary_worktree
@@ -141,6 +141,8 @@ def execute(
     started = time.perf_counter()
     try:
         run(worktree, overrides)
+    except Interrupted:
+        raise  # the trial was stopped, not failed: it runs again on resume
     except TetherError as exc:
         return Outcome(False, reason=exc.message, seconds=time.perf_counter() - started)
     snap = snapshot(worktree, None)
