@@ -68,11 +68,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[str] | None = None, timeout: float = 60) -> None:
+def wait_until_up(
+    url: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    timeout: float = 60,
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"the server exited with {proc.returncode}: {proc.stderr.read()}")  # type: ignore[union-attr]
+            said = log.read_text(errors="replace") if log is not None else ""
+            raise AssertionError(f"the server exited with {proc.returncode}: {said}")
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{url}/ping", timeout=1).status_code == 200:
                 return
@@ -81,22 +87,25 @@ def wait_until_up(url: str, proc: subprocess.Popen[str] | None = None, timeout: 
 
 
 @contextlib.contextmanager
-def serve_process(cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """A real `tether serve ...` process on a free port; always stopped (SIGTERM,
-    then SIGKILL) when the block ends, also on failure."""
+def serve_process(cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """A real `tether serve ...` process on a free port, its output (the access log
+    included) going to a file, yielded with the URL; always stopped (SIGTERM, then
+    SIGKILL) when the block ends, also on failure. A pipe nobody reads until the end
+    would fill with the access log and stall the server."""
     port = free_port()
-    proc = subprocess.Popen(
-        [str(BIN / "tether"), "serve", *args, "--port", str(port)],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    log = cwd.parent / f"serve-{port}.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [str(BIN / "tether"), "serve", *args, "--port", str(port)],
+            cwd=cwd,
+            stdout=sink,
+            stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, proc)
-        yield url, proc
+        wait_until_up(url, proc, log=log)
+        yield url, proc, log
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

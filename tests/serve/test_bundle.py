@@ -37,7 +37,7 @@ def test_export_then_serve_the_bundle_outside_any_repository(origin_copy: Path, 
     frame = pd.read_csv(origin_copy / "data" / "prepared" / "test.csv").drop(columns=["target"])
     frame = frame.head(25)
     body = {"dataframe_split": frame.to_dict(orient="split")}
-    with serve_process(outside, "--bundle", "bundle", "--workers", "2") as (url, _):
+    with serve_process(outside, "--bundle", "bundle", "--workers", "2") as (url, _, _log):
         answer = httpx.post(f"{url}/invocations", json=body)
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"] == model.predict(frame).tolist()

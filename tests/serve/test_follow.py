@@ -60,7 +60,10 @@ class Client:
                 if when >= since and answered == version:
                     return when - since
             time.sleep(0.02)
-        raise AssertionError(f"{version} never answered within {timeout}s: {self.answers[-3:]}")
+        health = httpx.get(f"{self.url}/health", timeout=60).text
+        raise AssertionError(
+            f"{version} never answered within {timeout}s: {self.answers[-3:]}; /health: {health}"
+        )
 
 
 def one_row(url: str) -> dict:
@@ -73,7 +76,7 @@ def test_serve_follows_promote_and_rollback_without_a_failed_request(
 ):
     # the clone has no DVC cache and its work tree is at main, not at a release
     assert not (clone / ".dvc" / "cache").exists()
-    with serve_process(clone, f"{ARTIFACT}#prod", "--poll", "0.5") as (url, proc):
+    with serve_process(clone, f"{ARTIFACT}#prod", "--poll", "0.5") as (url, proc, log_file):
         version = httpx.get(f"{url}/version").json()
         assert version["version"] == "v1.0.0" and version["stage"] == "prod"
         assert version["model_md5"] == model_object(origin_copy, "v1.0.0")[0]
@@ -104,8 +107,8 @@ def test_serve_follows_promote_and_rollback_without_a_failed_request(
         assert health["swaps"] == 2 and health["following"]["git_remote"] == "origin"
         assert "tether_serve_model_swaps_total 2.0" in httpx.get(f"{url}/metrics").text
     # SIGTERM: a clean, drained shutdown
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
-    log = proc.stderr.read() if proc.stderr else ""
+    log = log_file.read_text(encoding="utf-8", errors="replace")
+    assert proc.returncode == 0, log
     assert f"serving {V1}" in log and f"following {ARTIFACT}#prod every 0.5s" in log
     assert f"now serving {V2} (was {V1})" in log
     assert '"path": "/invocations", "status": 200' in log  # the structured access log

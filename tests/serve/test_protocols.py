@@ -258,6 +258,7 @@ def test_version_health_ping_and_metrics(server: str, trained: Trained):
     assert version["ref"] == f"{ARTIFACT}#prod"
     assert version["model_md5"] == release_for(trained).model_md5
     assert version["schema"]["source"] == "recorded"
+    assert version["predicting"].startswith("columns routed to the fitted steps")
     health = httpx.get(server + "/health")
     assert health.json()["status"] == "ok" and health.json()["serving"] == f"{ARTIFACT}@v1.0.0"
     assert health.headers["X-Model-Version"] == f"{ARTIFACT}@v1.0.0"

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tether.errors import IntegrityError
-from tether.serve.schema import Limits, RequestRejected, Schema, derived, parse
+from tether.serve import direct
+from tether.serve.direct import Direct
+from tether.serve.schema import RequestRejected, Schema, derived, parse
+
+# A model whose one-row prediction takes at most this long answers small requests
+# on the event loop: there, a hop to a worker thread costs more than the prediction.
+# A slower model always predicts in the threadpool, so it never stalls the loop.
+INLINE_SECONDS = 0.002
 
 
 @dataclass(frozen=True)
@@ -49,15 +58,39 @@ class Served:
     release: Release
     model: Any
     schema: Schema
+    direct: Direct | None = None  # the model's numpy route, when proven equal (direct.py)
+    # whether a small request may be answered on the event loop: a one-row prediction
+    # took at most INLINE_SECONDS when the model was loaded
+    inline: bool = False
 
-    def predict(self, frame: Any, probabilities: bool = False) -> Prediction:
-        labels = self.model.predict(frame)
-        proba = None
-        if probabilities:
-            if not hasattr(self.model, "predict_proba"):
-                raise RequestRejected("this model gives no probabilities (no predict_proba)")
-            proba = self.model.predict_proba(frame).tolist()
-        return Prediction(labels.tolist(), proba, list(self.schema.classes))
+    @property
+    def path(self) -> str:
+        """How predictions are computed, as /version says it."""
+        if self.direct is not None:
+            return "columns routed to the fitted steps as numpy arrays (proven equal at load)"
+        return "the model's own predict on a pandas frame"
+
+    def predict(
+        self, columns: Mapping[str, Sequence[Any]], probabilities: bool = False
+    ) -> Prediction:
+        """Labels (and probabilities) for ``columns`` already checked by the schema."""
+        if probabilities and not hasattr(self.model, "predict_proba"):
+            raise RequestRejected("this model gives no probabilities (no predict_proba)")
+        labels = proba = None
+        if self.direct is not None:
+            try:
+                labels, proba = self.direct.predict(columns, probabilities)
+            except (ValueError, TypeError):
+                labels = None  # the plain path answers, with scikit-learn's own message
+        if labels is None:
+            frame = self.schema.frame(columns)
+            labels = self.model.predict(frame)
+            proba = self.model.predict_proba(frame) if probabilities else None
+        return Prediction(
+            labels.tolist(),
+            proba.tolist() if proba is not None else None,
+            list(self.schema.classes),
+        )
 
 
 def check_md5(data: bytes, expected: str, what: str, hint: str | None = None) -> None:
@@ -87,9 +120,20 @@ def load(release: Release, model_bytes: bytes, schema_bytes: bytes | None) -> Se
     except Exception as exc:  # a pickle can raise anything its classes raise
         raise ValueError(f"{release.label}: the model file does not load: {exc}") from exc
     schema = parse(schema_bytes, "schema.json") if schema_bytes is not None else derived(model)
-    served = Served(release, model, schema)
     try:
-        served.predict(schema.frame(schema.warm_up_row(), Limits()), probabilities=False)
+        Served(release, model, schema).predict(schema.warm_up_row())
     except Exception as exc:
         raise ValueError(f"{release.label}: the model fails its warm-up prediction: {exc}") from exc
-    return served
+    served = Served(release, model, schema, direct.plan(model, schema))
+    return replace(served, inline=_one_row_seconds(served) <= INLINE_SECONDS)
+
+
+def _one_row_seconds(served: Served) -> float:
+    """The best of a few one-row predictions (this warms the routed path too)."""
+    row = served.schema.warm_up_row()
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        served.predict(row)
+        timings.append(time.perf_counter() - started)
+    return min(timings)

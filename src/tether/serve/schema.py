@@ -7,8 +7,8 @@ before that has no schema: then the columns are taken from the model itself
 says so.
 
 Requests reach this module as columns (name -> list of values) whatever their
-wire format; ``Schema.frame`` checks names, kinds and sizes and builds the frame
-the model predicts on. Every refusal is a ``RequestRejected`` naming the column,
+wire format; ``Schema.check`` checks names, kinds and sizes, and ``Schema.frame``
+builds the frame the model predicts on. Every refusal is a ``RequestRejected`` naming the column,
 the row or the limit, which the app turns into the protocol's 4xx.
 """
 
@@ -52,9 +52,11 @@ class Schema:
     classes: tuple[Any, ...] = ()
     source: str = "recorded"  # "recorded" (schema.json) or "derived from the model"
     names: tuple[str, ...] = field(init=False)
+    kinds: dict[str, str] = field(init=False, compare=False, repr=False)  # name -> kind
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(c.name for c in self.columns))
+        object.__setattr__(self, "kinds", {c.name: c.kind for c in self.columns})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,14 +67,11 @@ class Schema:
 
     # --- building a frame -----------------------------------------------------
 
-    def frame(self, columns: Mapping[str, Sequence[Any]], limits: Limits) -> Any:
-        """A pandas frame in the trained column order from ``columns``, every value
-        checked against its column's kind. Refuses unknown or missing columns,
-        columns of unequal length, a wrong kind, and more rows than the cap."""
-        import numpy as np
-        import pandas as pd
-
-        unknown = [name for name in columns if name not in self.names]
+    def check(self, columns: Mapping[str, Sequence[Any]], limits: Limits) -> int:
+        """The number of rows of ``columns`` once every value is checked against its
+        column's kind. Refuses unknown or missing columns, columns of unequal length,
+        a wrong kind, and more rows than the cap."""
+        unknown = [name for name in columns if name not in self.kinds]
         if unknown:
             raise RequestRejected(
                 f"unknown column(s) {_quoted(unknown)}; the model takes {_quoted(self.names)}"
@@ -95,16 +94,24 @@ class Schema:
                 "(--max-rows); send smaller batches",
                 413,
             )
+        for column in self.columns:
+            _check_kind(column, columns[column.name])
+        return rows
+
+    def frame(self, columns: Mapping[str, Sequence[Any]]) -> Any:
+        """A pandas frame in the trained column order from ``columns`` that ``check``
+        passed. Null is NaN for every kind: scikit-learn's imputers do not see None."""
+        import numpy as np
+        import pandas as pd
+
         data: dict[str, Any] = {}
         for column in self.columns:
             values = columns[column.name]
-            _check_kind(column, values)
             if column.kind == "number":
                 data[column.name] = np.asarray(
                     [math.nan if v is None else v for v in values], dtype=np.float64
                 )
             else:
-                # null is NaN for every kind: scikit-learn's imputers do not see None
                 cast = int if column.kind == "integer" else _same
                 filled = [math.nan if v is None else cast(v) for v in values]
                 data[column.name] = pd.Series(filled, dtype=object)
