@@ -191,3 +191,26 @@ def test_a_corrupted_model_is_never_unpickled(example_copy: Path, tmp_path: Path
 
 def split_of_copy(root: Path) -> pd.DataFrame:
     return pd.read_csv(root / "data/prepared/test.csv")
+
+
+def test_a_profile_lost_to_dvc_gc_is_rebuilt_from_the_pinned_training_data(
+    example: Example, example_copy: Path, tmp_path: Path
+) -> None:
+    """`dvc gc --cloud` keeps only what dvc.lock and .dvc files name, and none names a
+    profile: monitoring rebuilds it from the training data the manifest pins, and
+    the bytes hash to the md5 recorded at release."""
+    manifest = json.loads(
+        tether(example_copy, "manifest", example.new, "--json", check=True).stdout
+    )
+    profile = manifest.get("profile") or manifest["manifest"]["profile"]
+    for store in (".dvc/cache/files/md5", ".dvc/storage/files/md5"):
+        (example_copy / store / profile[:2] / profile[2:]).unlink()
+    batch = _write(split_of_copy(example_copy), tmp_path / "test.csv")
+    proc = tether(example_copy, "monitor", "drift", example.new, str(batch), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["reference"] == "stored"  # rebuilt, and the same bytes as recorded
+    _, before = _drift(example, example.new, batch)
+    assert [(c["column"], c["score"]) for c in report["columns"]] == [
+        (c["column"], c["score"]) for c in before["columns"]
+    ]

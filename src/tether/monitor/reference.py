@@ -23,14 +23,14 @@ import pandas as pd
 
 from tether import objects
 from tether.backends import dvc
-from tether.errors import ConfigError, IntegrityError, UsageError
+from tether.errors import ConfigError, ExternalError, IntegrityError, UsageError
 from tether.monitor import config as configs
 from tether.monitor import data
 from tether.monitor.profile import Profile, build
 from tether.registry import manifest as manifests
 
 STORED = "stored"  # the profile recorded with the release
-REBUILT = "rebuilt"  # built now from the training data (release made before profiles)
+REBUILT = "rebuilt"  # built now from the training data (none stored, or lost and different)
 RAW = "raw"  # the training data's rows themselves (--exact)
 
 
@@ -187,17 +187,34 @@ def load(root: Path, ref: str, exact: bool = False) -> Reference:
     record = manifests.lookup(root, ref)
     config = configs.load(root)
     stored = record.manifest.profile
+    lost = False
     if stored and not exact:
-        raw = objects.fetch(root, stored).read_bytes()
-        if _md5(raw) != stored:
-            raise IntegrityError(f"the reference profile of {ref}", stored, _md5(raw))
-        return Reference(ref, record, Profile.from_bytes(raw, f"profile {stored}"), config, STORED)
+        try:
+            raw = objects.fetch(root, stored).read_bytes()
+        except ExternalError:
+            # Gone from the cache and the remote: `dvc gc --cloud` keeps only what some
+            # dvc.lock or .dvc file names, and no file names a profile. It is rebuilt
+            # below from the training data the manifest pins (which dvc.lock names).
+            lost = True
+        else:
+            if _md5(raw) != stored:
+                raise IntegrityError(f"the reference profile of {ref}", stored, _md5(raw))
+            profile = Profile.from_bytes(raw, f"profile {stored}")
+            return Reference(ref, record, profile, config, STORED)
     if not config.configured:
+        why = (
+            "its stored profile is in neither the DVC cache nor the remote"
+            if lost
+            else ("it has no reference profile")
+        )
         raise ConfigError(
-            f"{ref} has no reference profile and {configs.SECTION} is not configured, so "
-            "there is no training data to compare with",
+            f"{ref}: {why}, and {configs.SECTION} is not configured, so there is no "
+            "training data to compare with",
             "Add [tool.tether.monitor] with `reference = PATH` (the train stage's input) "
             "to pyproject.toml.",
         )
     profile = build_profile(root, record.manifest, config)
+    if lost and profile.md5 == stored:
+        # the same bytes as the profile recorded at release: it is the stored one
+        return Reference(ref, record, profile, config, STORED)
     return Reference(ref, record, profile, config, RAW if exact else REBUILT)
