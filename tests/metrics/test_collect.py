@@ -72,3 +72,28 @@ def test_git_tracked_metrics_directory(tmp_path: Path) -> None:
         ("scores/deep/b.yaml", "y", 2, 3),
     ]
     assert not result.failed
+
+
+def _git_children() -> list[str]:
+    """Command lines of this process's child processes that run git."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and "git" in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_snapshot_leaves_no_git_process_behind(tmp_path: Path) -> None:
+    root = init_repo(tmp_path / "repo", dvc=False)
+    write_tree(root, {"dvc.yaml": "metrics:\n  - m.json\n", "m.json": '{"a": 1}'})
+    commit_all(root, "metrics")
+    assert snapshot(root, "HEAD").metrics == {"m.json": {"a": 1}}
+    assert _git_children() == []

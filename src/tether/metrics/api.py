@@ -38,7 +38,10 @@ __all__ = [
 def snapshot(root: Path, rev: str | None, collector: Collector | None = None) -> Snapshot:
     """Metrics and params at ``rev`` (any revision ``resolve`` accepts), or in the
     work tree when ``rev`` is None or ``"workspace"``."""
-    collector = collector or Collector(root)
+    if collector is None:
+        # a collector of our own: its git processes end with this call
+        with GitRepo(root) as git:
+            return snapshot(root, rev, Collector(root, git))
     if rev is None or rev == WORKSPACE:
         return collector.at_workspace()
     return collector.at_commit(rev, resolve(collector.git, rev))
