@@ -48,8 +48,19 @@ BUMPS = ("major", "minor", "patch")
 ProfileHook = Callable[[Path, manifests.Manifest, str], str]
 
 
+class _Pushable:
+    """A registry change whose tags were pushed (``published``) or stayed local."""
+
+    published: Publication | None  # None: the tag is local only
+
+    @property
+    def pushed_to(self) -> str | None:
+        """The Git remote the tags went to, if they were pushed."""
+        return self.published.remote if self.published else None
+
+
 @dataclass(frozen=True)
-class Released:
+class Released(_Pushable):
     artifact: str
     version: str
     tag: str
@@ -59,13 +70,9 @@ class Released:
     manifest: manifests.Manifest
     published: Publication | None  # None: the tag is local only
 
-    @property
-    def pushed_to(self) -> str | None:
-        return self.published.remote if self.published else None
-
 
 @dataclass(frozen=True)
-class StageChange:
+class StageChange(_Pushable):
     """A promote, rollback or unassign: the tag made and who holds the stage now."""
 
     artifact: str
@@ -77,13 +84,9 @@ class StageChange:
     current: str | None  # who holds it now
     published: Publication | None  # None: the tag is local only
 
-    @property
-    def pushed_to(self) -> str | None:
-        return self.published.remote if self.published else None
-
 
 @dataclass(frozen=True)
-class Deregistered:
+class Deregistered(_Pushable):
     artifact: str
     version: str
     tag: str
@@ -92,10 +95,6 @@ class Deregistered:
     # The stages the version held, each with who holds it now (None: empty). As in
     # GTO, a stage falls back to the version assigned to it before, if any.
     stages: dict[str, str | None]
-
-    @property
-    def pushed_to(self) -> str | None:
-        return self.published.remote if self.published else None
 
 
 # --- shared checks -------------------------------------------------------------------
