@@ -368,6 +368,15 @@ class Pipeline:
     # sections (``metrics``, ``params``, ``outs``...) their body declares
     templated: dict[str, list[str]]
 
+    @property
+    def uses_templates(self) -> bool:
+        """Whether DVC must expand something here (foreach/matrix, or a ``${...}``
+        in a declared path) before every file it declares is known."""
+        paths = [*self.metrics, *self.params]
+        for stage in self.stages.values():
+            paths += [o.path for o in (*stage.deps, *stage.outs)] + list(stage.params)
+        return bool(self.templated) or any("${" in path for path in paths)
+
 
 @dataclass
 class Project:
@@ -379,6 +388,11 @@ class Project:
     @property
     def stages(self) -> list[Stage]:
         return list(self.by_name.values())
+
+    @property
+    def uses_templates(self) -> bool:
+        """Whether any dvc.yaml needs DVC's templating expanded (see Pipeline)."""
+        return any(p.uses_templates for p in self.pipelines)
 
     def stage(self, name: str) -> Stage:
         found = self.by_name.get(name)

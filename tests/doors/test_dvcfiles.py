@@ -175,3 +175,22 @@ def test_manifest_records_metrics_of_every_dvc_yaml_with_wdir(dvc3_project: Path
     }
     assert set(built.outs) >= {"out.txt", "folder", "sub/work/result.txt"}
     assert built.params == {"extra.yaml": {"scale": 0.001}, "params.yaml": {"n": 3}}
+
+
+def test_templating_is_found_where_dvc_must_expand_it() -> None:
+    plain = dvcfiles.parse_pipeline(
+        "# a comment may say ${anything}\n"
+        "stages:\n  fit:\n    cmd: echo ${not_a_path}\n    metrics:\n      - m.json\n"
+    )
+    assert not plain.uses_templates  # a command or a comment is not a declared path
+    in_a_path = dvcfiles.parse_pipeline(
+        "vars:\n  - name: m\nstages:\n  fit:\n    cmd: echo\n    metrics:\n      - ${name}.json\n"
+    )
+    assert in_a_path.uses_templates
+    looped = dvcfiles.parse_pipeline(
+        "stages:\n  fit:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n"
+    )
+    assert looped.uses_templates
+    top_level = dvcfiles.parse_pipeline("metrics:\n  - ${dir}/m.json\n")
+    assert top_level.uses_templates
+    assert dvcfiles.Project(pipelines=[plain, looped]).uses_templates

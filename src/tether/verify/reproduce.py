@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import environment
+from tether import dvcfiles, environment
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
@@ -256,10 +256,11 @@ def recorded_metrics(
     return recorded, unread
 
 
-def _templated(git: GitRepo, commit: str) -> bool:
-    """dvc.yaml uses ``${...}`` templating, which tether.metrics.collect leaves to DVC:
-    its metrics files are known only once DVC has read the worktree."""
-    return b"${" in (git.read_blob(commit, dvc.PIPELINE_FILE) or b"")
+def _templated(root: Path, commit: str) -> bool:
+    """A dvc.yaml at ``commit`` uses templating (foreach/matrix, ``${...}`` in a path),
+    which tether.metrics.collect leaves to DVC: its metrics files are known only
+    once DVC has read the worktree."""
+    return dvcfiles.read(root, commit).uses_templates
 
 
 def _fetch(
@@ -403,7 +404,7 @@ def _plan(
     # tolerance that names nothing readable waits for the fetch (_recheck_tolerances).
     wanted = list(tolerances)
     recorded, unread = recorded_metrics(root, git, rev, commit, expected)
-    defer = bool(unread) or _templated(git, commit)
+    defer = bool(unread) or _templated(root, commit)
     checked = not defer or not unmatched(wanted, recorded)
     if checked:
         check_tolerances(wanted, recorded, rev, commit=commit)
