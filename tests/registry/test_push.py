@@ -11,6 +11,7 @@ import pytest
 
 from tests.helpers import dvc, git, tether
 from tests.registry.conftest import Clock
+from tests.verify.conftest import s3_endpoint, s3_env  # noqa: F401 (fixtures)
 
 NAME = "cancer-classifier"
 pytestmark = pytest.mark.slow
@@ -120,3 +121,39 @@ def test_push_of_a_registry_without_dvc_data(plain_registry: Path, tmp_path: Pat
         done.stdout
     )
     assert tags(origin) == {"m@v0.1.0", "m@v0.2.0"}
+
+
+def test_push_to_an_s3_remote_uploads_every_object_once(
+    template_repo: Path,
+    tmp_path: Path,
+    clock: Clock,
+    s3_endpoint: str,  # noqa: F811 (the fixture)
+    s3_env: None,  # noqa: F811 (the fixture)
+) -> None:
+    """The S3-compatible server on 127.0.0.1 as the team's shared storage: every object
+    of the release arrives, rehashed, and a second push finds them all present."""
+    import boto3
+
+    from tests.verify.conftest import BUCKET, add_s3_remote
+
+    a = template_repo
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(a, "remote", "add", "origin", str(origin))
+    tether(a, "release", NAME, check=True, env=clock.env())
+    add_s3_remote(a, f"s3://{BUCKET}/push", s3_endpoint, default=True)
+
+    done = tether(a, "push", "--json", env=clock.env())
+    assert done.returncode == 0, done.stderr
+    release = json.loads(done.stdout)["releases"][0]
+    assert release["uploaded"] == release["objects"] >= 4
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    stored = {
+        item["Key"].removeprefix("push/files/md5/").replace("/", "")
+        for item in client.list_objects_v2(Bucket=BUCKET, Prefix="push/")["Contents"]
+    }
+    manifest = json.loads(tether(a, "manifest", f"{NAME}@v0.1.0", "--json", check=True).stdout)
+    assert manifest["outs"]["models/model.pkl"] in stored
+
+    again = json.loads(tether(a, "push", "--json", check=True, env=clock.env()).stdout)
+    assert again["releases"][0]["uploaded"] == 0

@@ -742,53 +742,75 @@ def upload_verified(root: Path, remote: str, oids: Sequence[str]) -> ObjectUploa
     reported, never uploaded). Directory objects bring the files they list.
 
     DVC's own push falls short here: it trusts the cache's bytes, and it answers
-    "what does the remote lack?" per revision, not per release. Existence is asked
-    of the remote's filesystem directly, because DVC's check of a local remote
-    deletes an object whose bytes do not match its name.
+    "what does the remote lack?" per revision, not per release. The remote is asked
+    about all objects in one batch through its filesystem (concurrent requests on
+    S3 and other cloud remotes), not through the object database, because DVC's
+    check of a local remote deletes an object whose bytes do not match its name.
+    Files are uploaded in one batch, then directory listings in another, so a
+    listing never lands on the remote before the files it names.
     """
-    import json
-
     report = ObjectUpload()
-    cache = cache_dir(root)
     with open_repo(root) as repo:
         store = remote_store(repo, remote)
         local = cache_store(repo)
-        queue = list(dict.fromkeys(oids))
-        seen: set[str] = set()
+        found = _cached_closure(cache_dir(root), oids)
         try:
-            while queue:
-                oid = queue.pop(0)
-                if oid in seen:
-                    continue
-                seen.add(oid)
-                found = next(
-                    (
-                        p
-                        for p in (cached_file(cache, oid), cached_file(cache, oid, legacy=True))
-                        if p is not None and p.is_file()
-                    ),
-                    None,
-                )
-                if found is not None and oid.endswith(".dir"):
-                    try:
-                        queue.extend(str(e["md5"]) for e in json.loads(found.read_bytes()))
-                    except (ValueError, KeyError, TypeError):
-                        pass  # reported as corrupted below: its bytes do not hash right
-                if store.fs.exists(store.oid_to_path(oid)):
+            wanted = list(found)
+            there = store.fs.exists([store.oid_to_path(oid) for oid in wanted])
+            ready: list[tuple[str, Path]] = []
+            for oid, present in zip(wanted, there, strict=True):
+                path = found[oid]
+                if present:
                     report.present.append(oid)
-                    continue
-                if found is None:
+                elif path is None:
                     report.missing.append(oid)
-                    continue
-                actual = _md5_file(found)
-                if actual != oid.removesuffix(".dir"):
+                elif (actual := _md5_file(path)) != oid.removesuffix(".dir"):
                     report.corrupted[oid] = actual
-                    continue
-                store.add(str(found), local.fs, oid, check_exists=False)
-                report.uploaded.append(oid)
+                else:
+                    ready.append((oid, path))
+            for batch in (
+                [(o, p) for o, p in ready if not o.endswith(".dir")],
+                [(o, p) for o, p in ready if o.endswith(".dir")],
+            ):
+                if batch:
+                    store.add(
+                        [str(p) for _, p in batch],
+                        local.fs,
+                        [o for o, _ in batch],
+                        check_exists=False,
+                    )
+                    report.uploaded += [o for o, _ in batch]
         except OSError as exc:
             raise ExternalError(
                 f"DVC remote {remote!r} could not be written: {exc}",
                 "Check the remote with `dvc remote list`, its path or credentials, then retry.",
             ) from None
     return report
+
+
+def _cached_closure(cache: Path, oids: Sequence[str]) -> dict[str, Path | None]:
+    """Every object of ``oids`` and the files their directory listings name, each
+    with its file in the local cache (None: not there), in a stable order."""
+    import json
+
+    found: dict[str, Path | None] = {}
+    queue = list(dict.fromkeys(oids))
+    while queue:
+        oid = queue.pop(0)
+        if oid in found:
+            continue
+        path = next(
+            (
+                p
+                for p in (cached_file(cache, oid), cached_file(cache, oid, legacy=True))
+                if p is not None and p.is_file()
+            ),
+            None,
+        )
+        found[oid] = path
+        if path is not None and oid.endswith(".dir"):
+            try:
+                queue.extend(str(e["md5"]) for e in json.loads(path.read_bytes()))
+            except (ValueError, KeyError, TypeError):
+                pass  # reported as corrupted: its bytes do not hash to its name
+    return found
