@@ -76,10 +76,15 @@ def _from_remote(root: Path, md5: str, remote: str | None) -> Path:
             "(`dvc remote add -d NAME URL`) and retry.",
         ) from exc
     with dvc.open_repo(root) as repo:
-        store = dvc.remote_store(repo, name)
-        cache = dvc.cache_store(repo)
-        report = dvc.copy_verified(store, cache, [md5])
-        target = Path(cache.oid_to_path(md5))
+        # DVC 3's layout (files/md5/...), then DVC 2's, which a remote pushed to
+        # before DVC 3 still holds and DVC 3 still reads
+        for legacy in (False, True):
+            store = dvc.remote_store(repo, name, legacy=legacy)
+            cache = dvc.cache_store(repo, legacy=legacy)
+            report = dvc.copy_verified(store, cache, [md5])
+            target = Path(cache.oid_to_path(md5))
+            if md5 not in report.missing or report.unreachable:
+                break
     if md5 in report.corrupted:
         where, actual = report.corrupted[md5]
         raise IntegrityError(

@@ -93,6 +93,23 @@ def test_missing_everywhere_names_push(project: Path, tmp_path: Path) -> None:
     assert "dvc push -r store" in str(caught.value.hint)
 
 
+def test_from_a_remote_in_dvc2_layout(project: Path, tmp_path: Path) -> None:
+    """A remote pushed to by DVC 2 keeps objects at its top (no files/md5/):
+    DVC 3 still reads them, and so does tether."""
+    md5 = _out_md5(project, "out.txt")
+    shutil.rmtree(project / ".dvc" / "cache")
+    remote = tmp_path / "remote"
+    (remote / md5[:2]).mkdir()
+    shutil.move(remote / "files" / "md5" / md5[:2] / md5[2:], remote / md5[:2] / md5[2:])
+    found = objects.fetch(project, md5)
+    assert found == project / ".dvc" / "cache" / md5[:2] / md5[2:]  # DVC 2's cache layout
+    assert found.read_bytes() == b"hello\n"
+    _corrupt(remote / md5[:2] / md5[2:])
+    shutil.rmtree(project / ".dvc" / "cache")
+    with pytest.raises(IntegrityError):
+        objects.fetch(project, md5)
+
+
 def test_directory_output(project: Path, tmp_path: Path) -> None:
     md5 = _out_md5(project, "folder")
     shutil.rmtree(project / ".dvc" / "cache")

@@ -518,14 +518,15 @@ def tracked_outputs(repo: Repo) -> list[TrackedOutput]:
     return found
 
 
-def remote_store(repo: Repo, name: str) -> Any:
-    """The object store of remote ``name``, as DVC opens it (URL, credentials...)."""
-    return repo.cloud.get_remote_odb(name, hash_name="md5")
+def remote_store(repo: Repo, name: str, legacy: bool = False) -> Any:
+    """The object store of remote ``name``, as DVC opens it (URL, credentials...);
+    ``legacy``: its DVC 2 layout (objects at the top, not under files/md5)."""
+    return repo.cloud.get_remote_odb(name, hash_name="md5-dos2unix" if legacy else "md5")
 
 
-def cache_store(repo: Repo) -> Any:
-    """The repo's local object cache."""
-    return repo.cache.local
+def cache_store(repo: Repo, legacy: bool = False) -> Any:
+    """The repo's local object cache (``legacy``: its DVC 2 layout)."""
+    return repo.cache.legacy if legacy else repo.cache.local
 
 
 def object_location(store: Any, oid: str) -> str:
