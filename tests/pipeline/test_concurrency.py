@@ -108,7 +108,7 @@ def test_signal_stops_the_stage_and_names_the_way_back(
 
     assert proc.returncode == code, err
     assert f"error: stage 'slow' was interrupted by {name}" in err
-    assert "git checkout -- params.yaml .tether/overrides.yaml && dvc checkout" in err
+    assert "git checkout -- params.yaml .tether/overrides.yaml && dvc checkout --force`" in err
     assert "If an override caused this" not in err and "Traceback" not in err.split("error:")[1]
     # The stage command is gone with tether: it never writes its output.
     assert _gone(stage_pid)

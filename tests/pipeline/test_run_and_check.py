@@ -239,11 +239,26 @@ def test_failing_stage_says_how_to_go_back(template_repo):
     assert not (template_repo / "models/model.pkl").exists()
     back = (
         "git checkout -- params.yaml .tether/overrides.yaml"
-        " && dvc checkout models/model.pkl models/schema.json"
+        " && dvc checkout --force models/model.pkl models/schema.json"
     )
     missing = "Now missing: models/model.pkl, models/schema.json."
     assert f"{missing} Back to the last commit, outputs included:" in (proc.stderr)
     assert f"`{back}`" in proc.stderr
+    for command in back.split(" && "):
+        run(*command.split(), cwd=template_repo)
+    assert tether(template_repo, "check").returncode == 0
+
+
+def test_the_way_back_after_an_interrupt_replaces_a_half_written_output(template_repo):
+    """What `tether run` says after Ctrl-C, run as written, when the stage had begun
+    to write its model: a plain `dvc checkout` refuses to replace that file."""
+    from tether.pipeline.run import _interrupted_hint
+
+    back = _interrupted_hint().split("`")[1]
+    (template_repo / "params.yaml").write_text("model: {}\n")
+    model = template_repo / "models/model.pkl"
+    model.unlink()
+    model.write_bytes(b"half a pickle")
     for command in back.split(" && "):
         run(*command.split(), cwd=template_repo)
     assert tether(template_repo, "check").returncode == 0

@@ -108,7 +108,9 @@ def _failure_hint(root: Path, overrides: Sequence[str], outputs: list[dvc.Tracke
         if in_git:
             restore[0] += " " + " ".join(in_git)
         if cached:
-            restore.append(f"dvc checkout {' '.join(cached)}")
+            # --force: a stage may have half-written an output, and a plain
+            # checkout refuses to replace a file the cache does not hold
+            restore.append(f"dvc checkout --force {' '.join(cached)}")
         lines.append(
             f"Now missing: {', '.join(cached + in_git)}. Back to the last commit, outputs "
             f"included: `{' && '.join(restore)}` (`dvc pull` first if the cache lacks them)."
@@ -121,7 +123,7 @@ def _failure_hint(root: Path, overrides: Sequence[str], outputs: list[dvc.Tracke
 def _interrupted_hint() -> str:
     return (
         "Its outputs may be missing or half-written. To go back to the last commit: "
-        f"`git checkout -- params.yaml {OVERRIDES_FILE} && dvc checkout`; "
+        f"`git checkout -- params.yaml {OVERRIDES_FILE} && dvc checkout --force`; "
         "or run `tether run` again to finish."
     )
 
