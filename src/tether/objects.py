@@ -18,11 +18,31 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from tether.backends import dvc
 from tether.errors import ConfigError, ExternalError, IntegrityError, UsageError
 
 _CHUNK = 1 << 20
+SHARED_REMOTE_DOCS = 'README.md, "Moving a team to a shared remote"'
+
+
+def in_clone_note(root: Path, name: str, settings: dict[str, Any]) -> str:
+    """A sentence for a DVC remote that is a folder inside this clone (the template's
+    default ``.dvc/storage``): it holds only what this clone pushed, and no teammate
+    can reach it. "" for any other remote."""
+    url = str(settings.get("url") or "")
+    if "://" in url and not url.startswith("file://"):
+        return ""
+    folder = Path(url.removeprefix("file://"))
+    if not folder.resolve().is_relative_to(root.resolve()):
+        return ""
+    return (
+        f" The DVC remote {name!r} is a folder inside this clone ({url}): it holds only "
+        "what this clone pushed, and teammates cannot reach it. Point it at the folder "
+        f"or bucket that holds the data (`dvc remote modify --local {name} url PATH`), "
+        f"or move the team to shared storage with `tether push` ({SHARED_REMOTE_DOCS})."
+    )
 
 
 def _md5_of(path: Path) -> str:
@@ -63,15 +83,15 @@ def _local(root: Path, md5: str) -> Path | None:
     return None
 
 
-def _from_remote(root: Path, md5: str, remote: str | None) -> Path:
+def _from_remote(root: Path, md5: str, remote: str | None, what: str) -> Path:
     """Copy ``md5`` from the DVC remote into the local cache, hashing every byte."""
     try:
-        name, _ = dvc.remote_settings(root, remote)
+        name, settings = dvc.remote_settings(root, remote)
     except ConfigError as exc:
         if remote is not None:
             raise
         raise ExternalError(
-            f"object {md5} is not in the local DVC cache, and no DVC remote is set",
+            f"{what} is not in the local DVC cache, and no DVC remote is set",
             "Run `dvc pull` from a repository that has it, or add the remote "
             "(`dvc remote add -d NAME URL`) and retry.",
         ) from exc
@@ -100,8 +120,9 @@ def _from_remote(root: Path, md5: str, remote: str | None) -> Path:
         )
     if md5 in report.missing:
         raise ExternalError(
-            f"object {md5} is in neither the local DVC cache nor DVC remote {name!r}",
-            f"Run `dvc push -r {name}` where the data was produced, then `dvc pull`.",
+            f"{what} is in neither the local DVC cache nor DVC remote {name!r}",
+            f"Run `dvc push -r {name}` where the data was produced, then `dvc pull`."
+            + in_clone_note(root, name, settings),
         )
     return target
 
@@ -120,16 +141,25 @@ def _place(source: Path, dest: Path) -> Path:
     return dest
 
 
-def fetch(root: Path, md5: str, *, remote: str | None = None, dest: Path | None = None) -> Path:
+def fetch(
+    root: Path,
+    md5: str,
+    *,
+    remote: str | None = None,
+    dest: Path | None = None,
+    what: str | None = None,
+) -> Path:
     """The file whose bytes hash to ``md5``: the local cache copy, else the one
     the DVC remote (default, or ``remote``) holds, brought into the local cache.
     With ``dest``, a copy is written there (atomically) and ``dest`` returned.
+    ``what`` names the object in messages (e.g. "models/model.pkl of NAME@v1.0.0").
 
     Raises IntegrityError when the bytes found do not hash to ``md5``, and
     ExternalError when no copy is reachable.
     """
     md5 = _check_md5(md5)
-    found = _local(root, md5) or _from_remote(root, md5, remote)
+    named = f"{what} (object {md5})" if what else f"object {md5}"
+    found = _local(root, md5) or _from_remote(root, md5, remote, named)
     return _place(found, dest) if dest is not None else found
 
 

@@ -75,3 +75,21 @@ def test_unknown_reference_is_a_usage_error(origin_copy: Path):
     assert f"no release {ARTIFACT}@v9.9.9" in proc.stderr
     both = tether(origin_copy, "serve", f"{ARTIFACT}#prod", "--bundle", "x")
     assert both.returncode == 2 and "give either REF or --bundle DIR" in both.stderr
+
+
+def test_a_clone_on_the_in_clone_remote_is_told_where_the_data_is(
+    origin_copy: Path, tmp_path: Path
+):
+    """The template's DVC remote is a folder inside each clone: a teammate's clone
+    finds nothing there, and the error names the model, the release and the fix."""
+    from tests.helpers import git
+
+    clone = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", str(origin_copy), str(clone))
+    (clone / ".dvc" / "storage").mkdir(parents=True, exist_ok=True)
+    proc = tether(clone, "serve", f"{ARTIFACT}#prod", "--port", "1")
+    assert proc.returncode == 3, proc.stderr
+    assert f"the model models/model.pkl of {ARTIFACT}@v1.0.0 (object " in proc.stderr
+    assert "is in neither the local DVC cache nor DVC remote 'local'" in proc.stderr
+    assert "is a folder inside this clone" in proc.stderr
+    assert "`dvc remote modify --local local url PATH`" in proc.stderr

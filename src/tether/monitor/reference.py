@@ -99,7 +99,8 @@ def load_model(root: Path, manifest: manifests.Manifest) -> Any:
             f"({manifest.path}); tether monitor loads a pickled model file",
             "Save the model as one pickle file.",
         )
-    raw = objects.fetch(root, md5).read_bytes()
+    label = f"{manifest.artifact}@{manifest.version}"
+    raw = objects.fetch(root, md5, what=f"the model {manifest.path} of {label}").read_bytes()
     actual = _md5(raw)
     if actual != md5:  # fetch hashed it; the bytes read now are the ones that count
         raise IntegrityError(f"the model {manifest.path}", md5, actual)
@@ -150,7 +151,8 @@ def build_profile(
     predictions on it; the rows are kept in it for exact tests."""
     assert config.reference is not None
     md5 = _data_md5(manifest, config.reference)
-    frame = data.read_csv(objects.fetch(root, md5), f"training data {config.reference}")
+    where = f"the training data {config.reference} of {manifest.artifact}@{manifest.version}"
+    frame = data.read_csv(objects.fetch(root, md5, what=where), f"training data {config.reference}")
     target = target_column(config, manifest.params)
     if target is not None and target not in frame.columns:
         raise ConfigError(

@@ -87,11 +87,21 @@ def fetch(root: Path, located: Located, remote: str | None = None) -> tuple[byte
     """The model's bytes and the schema's (None if the release has none), each
     checked against the md5 the release records."""
     release = located.release
-    model = objects.fetch(root, release.model_md5, remote=remote).read_bytes()
+    model = objects.fetch(
+        root,
+        release.model_md5,
+        remote=remote,
+        what=f"the model {release.model_path} of {release.label}",
+    ).read_bytes()
     check_md5(model, release.model_md5, f"model {release.model_path} of {release.label}")
     schema = None
     if located.schema_md5 is not None:
-        schema = objects.fetch(root, located.schema_md5, remote=remote).read_bytes()
+        schema = objects.fetch(
+            root,
+            located.schema_md5,
+            remote=remote,
+            what=f"{located.schema_path} of {release.label}",
+        ).read_bytes()
         check_md5(schema, located.schema_md5, f"{located.schema_path} of {release.label}")
     return model, schema
 

@@ -19,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, environment
+from tether import dvcfiles, environment, objects
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ExternalError, UsageError
@@ -141,34 +141,20 @@ def _describe_missing(
     return sorted(dict.fromkeys(names))
 
 
-SHARED_REMOTE_DOCS = 'README.md, "Moving a team to a shared remote"'
-
-
 def _local_remote_note(root: Path, remote: tuple[str, dict[str, Any]]) -> str:
-    """For a DVC remote that is a folder inside this clone (the template's default
-    ``.dvc/storage``): it holds only what this clone pushed, and no teammate can
-    reach it. Raises ExternalError when a local remote's folder does not exist: that
-    remote is unreachable, which is not the same as lacking data."""
+    """For a DVC remote that is a folder inside this clone, what that means (see
+    ``objects.in_clone_note``). Raises ExternalError when a local remote's folder
+    does not exist: that remote is unreachable, which is not the same as lacking data."""
     name, settings = remote
     url = str(settings.get("url") or "")
     if "://" in url and not url.startswith("file://"):
         return ""
-    folder = Path(url.removeprefix("file://"))
-    inside = folder.resolve().is_relative_to(root.resolve())
-    note = (
-        f" The DVC remote {name!r} is a folder inside this clone ({url}): it holds only "
-        "what this clone pushed, and teammates cannot reach it; move the team to shared "
-        f"storage with `tether push` ({SHARED_REMOTE_DOCS})."
-        if inside
-        else ""
-    )
-    if not folder.is_dir():
+    note = objects.in_clone_note(root, name, settings)
+    if not Path(url.removeprefix("file://")).is_dir():
         raise ExternalError(
             f"DVC remote {name!r} cannot be reached: its folder {url} does not exist",
-            (
-                f"Point it at the folder that holds the data (`dvc remote modify --local {name} url "
-                "PATH`)." + note
-            ),
+            f"Point it at the folder that holds the data (`dvc remote modify --local {name} "
+            "url PATH`)." + note,
         )
     return note
 
