@@ -33,8 +33,11 @@ def test_push_moves_every_release_to_shared_storage(
     git(tmp_path, "init", "-q", "--bare", str(origin))
     git(a, "remote", "add", "origin", str(origin))
     git(a, "push", "-q", "origin", "main")
-    # Released and promoted in the clone only, data in the in-clone default remote.
-    tether(a, "release", NAME, check=True, env=clock.env())
+    # Released and promoted in the clone only, data in the in-clone default remote,
+    # which the release says teammates cannot reach.
+    released = tether(a, "release", NAME, check=True, env=clock.env())
+    assert "The DVC remote 'local' is a folder inside this clone" in released.stdout
+    assert "teammates cannot reach it" in released.stdout
     tether(a, "promote", NAME, "v0.1.0", "prod", check=True, env=clock.env())
     model_md5 = json.loads(tether(a, "manifest", f"{NAME}@v0.1.0", "--json", check=True).stdout)[
         "outs"

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tether import dvcfiles
+from tether import dvcfiles, objects
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, TetherError, UsageError
@@ -69,6 +69,7 @@ class Released(_Pushable):
     uploaded: int
     manifest: manifests.Manifest
     published: Publication | None  # None: the tag is local only
+    remote_note: str = ""  # said when the DVC remote is a folder inside this clone
 
 
 @dataclass(frozen=True)
@@ -402,7 +403,8 @@ def _release(
     uploaded = dvc.push_outputs(root, dvc_remote)
     _create(git, taken, tag, commit, tag_message)
     pushed = _publish(git, remote, tag, before)
-    return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed)
+    note = objects.in_clone_note(root, *dvc.remote_settings(root, dvc_remote)).strip()
+    return Released(name, new_version, tag, commit, dvc_remote, uploaded, built, pushed, note)
 
 
 # --- stages ---------------------------------------------------------------------------

@@ -77,6 +77,7 @@ def released_lines(done: Released) -> list[str]:
         f"{_pushed(done.published)}",
         f"DVC outputs are in remote {done.dvc_remote!r} ({done.uploaded} file(s) uploaded now). "
         f"Next: `tether promote {done.artifact} {done.version} STAGE`.",
+        *([done.remote_note] if done.remote_note else []),
         *_landed_notes(done.published, done.artifact),
         *_publish_hint(done.tag, done.pushed_to),
     ]
