@@ -51,6 +51,28 @@ def test_promote_push_publishes_the_release_tag_with_the_stage_tag(
     assert "tag m@v0.1.0 has no tether manifest" in found.stderr, found.stderr
 
 
+def test_a_push_carries_the_stages_earlier_local_tags(
+    unpublished: tuple[Path, Path], clock: Clock
+) -> None:
+    """promote without --push, then promote --push: the remote gets the stage's
+    whole history (both prod tags and the releases they assign), not the newest tag
+    alone; another stage's local tag stays local."""
+    a, remote = unpublished
+    tether(a, "promote", "m", "v0.2.0", "staging", check=True, env=clock.env())
+    tether(a, "promote", "m", "v0.1.0", "prod", check=True, env=clock.env())
+    first_prod = sorted(t for t in tags(a) if t.startswith("m#prod#"))[0]
+    staging = next(t for t in tags(a) if t.startswith("m#staging#"))
+    done = tether(a, "promote", "m", "v0.2.0", "prod", "--push", env=clock.env())
+    assert done.returncode == 0, done.stderr
+    second_prod = (tags(a) - {first_prod, staging, "m@v0.1.0", "m@v0.2.0"}).pop()
+    assert (
+        f"created tag {second_prod} and pushed it to origin together with m@v0.2.0, m@v0.1.0, "
+        f"{first_prod} (one atomic push)"
+    ) in done.stdout
+    assert tags(remote) == {"m@v0.1.0", "m@v0.2.0", first_prod, second_prod}
+    assert staging not in tags(remote)
+
+
 def test_a_rejected_release_tag_publishes_no_stage_tag(
     unpublished: tuple[Path, Path], tmp_path: Path, clock: Clock
 ) -> None:

@@ -38,7 +38,7 @@ from tether.registry.tags import (
     validate_version,
 )
 from tether.release import record
-from tether.release.publish import Publication, git_remote, push_tags
+from tether.release.publish import Publication, git_remote, local_only, push_tags
 from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
@@ -184,13 +184,17 @@ def _publish(
 ) -> Publication | None:
     """Push ``tag`` with the release tag it depends on, unless the remote holds
     that very tag already: a stage tag is never published without its release.
-    One atomic push, so a remote holding a different tag of that name (which
-    rejects it) gets neither."""
+    The stage's earlier tags this clone made but never pushed go with them (and
+    their releases), so the remote's history of the stage is this clone's. One atomic push, so a remote
+    holding a different tag of that name (which rejects it) gets none of them."""
     if remote is None:
         return None
     carried = []
     if release_tag and before.get(release_tag) != git.tag_object(release_tag):
         carried.append(release_tag)
+    parsed = parse_tag(tag)
+    if parsed is not None and parsed.stage is not None:
+        carried += local_only(git, before, parsed.artifact, parsed.stage)
     return push_tags(git, remote, [tag], carried, set(before))
 
 

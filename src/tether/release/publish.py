@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from tether.backends.git import GitRepo
 from tether.errors import ExternalError, UsageError
-from tether.registry.tags import parse_tag
+from tether.registry.tags import Action, parse_tag
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,31 @@ def _artifact_of(tag: str) -> str | None:
 def _counter_of(tag: str) -> int | None:
     parsed = parse_tag(tag)
     return parsed.counter if parsed is not None else None
+
+
+def local_only(git: GitRepo, remote_tags: Iterable[str], artifact: str, stage: str) -> list[str]:
+    """Tags of ``artifact``'s ``stage`` in this clone whose names the remote lacks (a
+    promote made without --push, say), with the release tags of the versions they
+    assign that the remote lacks too: a push of the stage's newest tag carries them,
+    so the remote's history of the stage is the one this clone shows."""
+    there = set(remote_tags)
+    refs = [ref for ref in git.tag_refs() if ref.name not in there]
+    parsed = {ref.name: parse_tag(ref.name) for ref in refs}
+    mine = [
+        ref
+        for ref in refs
+        if (p := parsed[ref.name]) is not None and p.artifact == artifact and p.stage == stage
+    ]
+    commits = {ref.target for ref in mine}
+    releases = [
+        ref.name
+        for ref in refs
+        if (p := parsed[ref.name]) is not None
+        and p.artifact == artifact
+        and p.action == Action.REGISTER
+        and ref.target in commits
+    ]
+    return sorted(releases) + sorted(ref.name for ref in mine)
 
 
 def push_tags(
