@@ -22,8 +22,9 @@ def test_export_then_serve_the_bundle_outside_any_repository(origin_copy: Path, 
     bundle = outside / "bundle"
     done = tether(origin_copy, "export", f"{ARTIFACT}#prod", "--to", str(bundle))
     assert done.returncode == 0, done.stderr
-    assert f"exported {ARTIFACT}@v1.0.0 ({ARTIFACT}@v1.0.0 at" in done.stdout
-    assert f"Next: `tether serve --bundle {bundle}`" in done.stdout
+    assert f"exported {ARTIFACT}@v1.0.0 (in {ARTIFACT}#prod, commit " in done.stdout
+    assert "install tether (from its project) and the release's packages" in done.stdout
+    assert f"then `tether serve --bundle {bundle}`" in done.stdout
     assert sorted(p.name for p in bundle.iterdir()) == [
         "bundle.json", "manifest.json", "model.pkl", "requirements.txt", "schema.json",
     ]  # fmt: skip

@@ -24,11 +24,13 @@ def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: flo
 
 def export_lines(done: Exported) -> list[str]:
     r = done.release
+    held = f"in {r.artifact}#{r.stage}, " if r.stage else ""
     return [
-        f"exported {r.label} ({r.tag} at {r.commit[:8]}) to {done.directory}",
+        f"exported {r.label} ({held}commit {r.commit[:8]}) to {done.directory}",
         *(f"  {name}  sha256 {digest[:16]}…" for name, digest in done.files.items()),
-        f"Next: `tether serve --bundle {done.directory}` "
-        "(needs only the packages in requirements.txt).",
+        "Next, on the machine that serves it: install tether (from its project) and the "
+        "release's packages (`pip install -r requirements.txt`), then "
+        f"`tether serve --bundle {done.directory}`; no Git repository or DVC remote is needed.",
     ]
 
 
