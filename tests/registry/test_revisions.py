@@ -28,6 +28,10 @@ def test_resolve_registry_references(plain_registry: Path, clock: Clock) -> None
     with pytest.raises(UnknownRevision) as stage:
         resolve(repo, "m#dev")
     assert "No version of m is in stage 'dev' (stages: prod=v0.1.0)" in str(stage.value)
+    assert "Put one there with `tether promote m VERSION dev`." in str(stage.value)
+    with pytest.raises(UnknownRevision) as typo:
+        resolve(repo, "mm#prod")
+    assert "No artifact 'mm' in the registry (registered: m). Did you mean m?" in str(typo.value)
     with pytest.raises(UnknownRevision) as version:
         resolve(repo, "m@v3.0.0")
     assert "m has no version v3.0.0 (registered: v0.1.0, v0.2.0)" in str(version.value)

@@ -53,6 +53,11 @@ def test_promote_refusals(plain_registry: Path, clock: Clock) -> None:
     assert twice.returncode == 2 and "m v0.1.0 is already in stage 'prod'" in twice.stderr
     bad_version = tether(root, "promote", "m", "0.1.0", "prod")
     assert bad_version.returncode == 2 and "invalid version '0.1.0'" in bad_version.stderr
+    assert "did you mean v0.1.0?" in bad_version.stderr
+    assert "Run the command again with v0.1.0." in bad_version.stderr
+    nothing = tether(root, "rollback", "m", "staging")
+    assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
+    assert "`tether promote m VERSION staging`" in nothing.stderr
 
 
 def test_unassign_and_deregister(plain_registry: Path, clock: Clock) -> None:
@@ -80,6 +85,9 @@ def test_show_and_log_text(plain_registry: Path, clock: Clock) -> None:
     assert log[1].split()[-1] == "m#prod#1"
     unknown = tether(root, "show", "nope")
     assert unknown.returncode == 2 and "no artifact 'nope' in the registry" in unknown.stderr
+    assert "Run `tether show`." in unknown.stderr
+    typo = tether(root, "log", "mm")
+    assert typo.returncode == 2 and "did you mean m?" in typo.stderr
 
 
 def test_manifest_of_a_gto_release_says_there_is_none(plain_registry: Path) -> None:

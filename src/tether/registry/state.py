@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import difflib
 import heapq
 import warnings
 from collections.abc import Iterable
@@ -342,12 +343,20 @@ def history(root: Path, name: str | None = None) -> list[Event]:
     return registry.events(name)
 
 
+def close_names(name: str, candidates: Iterable[str]) -> list[str]:
+    """Names near ``name`` (a typo is likelier than a new name), closest first."""
+    return difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+
+
 def _known(registry: Registry, name: str) -> Artifact:
     artifact = registry.find(name)
     if artifact is None:
         known = ", ".join(registry.artifacts) or "none yet"
+        close = close_names(name, registry.artifacts)
         raise UsageError(
-            f"no artifact {name!r} in the registry (released: {known})", "Run `tether show`."
+            f"no artifact {name!r} in the registry (released: {known})"
+            + (f"; did you mean {' or '.join(close)}?" if close else ""),
+            f"Run the command again with {close[0]}." if close else "Run `tether show`.",
         )
     return artifact
 
@@ -403,13 +412,18 @@ def unresolved_hint(registry: Registry, reference: Reference) -> str:
     artifact = registry.find(reference.artifact)
     if artifact is None:
         known = ", ".join(sorted(registry.artifacts)) or "none yet"
-        return f"No artifact {reference.artifact!r} in the registry (registered: {known}). See `tether show`."
+        close = close_names(reference.artifact, registry.artifacts)
+        guess = f" Did you mean {' or '.join(close)}?" if close else " See `tether show`."
+        return f"No artifact {reference.artifact!r} in the registry (registered: {known}).{guess}"
     if reference.stage is not None and not registry.config.allows_stage(reference.stage):
         allowed = ", ".join(registry.config.stages or []) or "none"
         return f"{reference.stage!r} is not a stage in {CONFIG_FILE} (allowed stages: {allowed})."
     if reference.stage is not None:
         stages = ", ".join(f"{s}={v}" for s, v in sorted(artifact.stages.items())) or "none"
-        return f"No version of {artifact.name} is in stage {reference.stage!r} (stages: {stages})."
+        return (
+            f"No version of {artifact.name} is in stage {reference.stage!r} (stages: {stages}). "
+            f"Put one there with `tether promote {artifact.name} VERSION {reference.stage}`."
+        )
     shown = ", ".join(v.version for v in artifact.live_versions) or "none"
     if reference.version in artifact.versions:
         return f"{artifact.name} {reference.version} was deregistered (registered: {shown})."

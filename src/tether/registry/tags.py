@@ -183,9 +183,13 @@ def validate_stage(stage: str) -> str:
 def validate_version(version: str) -> str:
     """``version`` if it is SemVer 2.0 with a ``v`` prefix, else UsageError."""
     if not VERSION_RE.fullmatch(version):
+        prefixed = VERSION_RE.fullmatch(f"v{version}") is not None
         raise UsageError(
-            f"invalid version {_show(version)}: use SemVer with a 'v' prefix",
-            "For example: v1.2.0, v2.0.0-rc.1.",
+            f"invalid version {_show(version)}: use SemVer with a 'v' prefix"
+            + (f"; did you mean v{version}?" if prefixed else ""),
+            f"Run the command again with v{version}."
+            if prefixed
+            else "For example: v1.2.0, v2.0.0-rc.1.",
         )
     return version
 

@@ -12,7 +12,6 @@ disagree about a version or a stage.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -208,7 +207,7 @@ def _artifact(root: Path, registry: state.Registry, name: str) -> state.Artifact
         *registry.artifacts,
         *(a for a in _declared_now(root) if a not in registry.artifacts),
     ]
-    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.75)
+    close = state.close_names(name, candidates)
     if not close:
         raise UsageError(
             f"no artifact {name!r} in the registry (released: {known})",
@@ -307,7 +306,7 @@ def _declared_path(root: Path, git: GitRepo, commit: str, name: str) -> str:
     config = load_config(root)
     declared = declared_artifacts(root, git, commit, config)
     if name not in declared:
-        close = difflib.get_close_matches(name, list(declared), n=3, cutoff=0.75)
+        close = state.close_names(name, declared)
         raise UsageError(
             f"{name!r} is not declared under `artifacts:` in dvc.yaml at {commit[:8]}"
             + (f"; did you mean {' or '.join(close)}?" if close else ""),
@@ -484,7 +483,9 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     current = artifact.stages.get(stage)
     if current is None:
         raise UsageError(
-            f"no version of {name} is in stage {stage!r}, so there is nothing to roll back"
+            f"no version of {name} is in stage {stage!r}, so there is nothing to roll back",
+            f"`tether show {name}` lists its stages; put a version in {stage} with "
+            f"`tether promote {name} VERSION {stage}`.",
         )
     target = rollback_target(artifact, stage)
     if target is None:
