@@ -44,6 +44,7 @@ def test_gate_breach_exits_1_with_verdict(project: Path) -> None:
     assert "FAIL test.f1 worsened by 0.05 (7.14%): 0.7 -> 0.65, gate `test.f1<-0.01`" in proc.stdout
     assert "ok acc improved by 0.05 (6.25%): 0.8 -> 0.85, gate `acc<-0.01`" in proc.stdout
     assert "error: 1 of 2 gate(s) breached" in proc.stderr
+    assert "relax the rule (--fail-on, or the gates in pyproject.toml)" in proc.stderr
 
 
 def test_gates_from_pyproject_with_direction(project: Path) -> None:

@@ -105,6 +105,7 @@ def test_labels_flipped_on_a_third_of_the_rows_breach_the_f1_gate(
     assert proc.returncode == 1, proc.stderr
     assert "FAIL f1 worsened by" in proc.stdout
     assert "1 of 1 gate(s) breached" in proc.stderr
+    assert "retrain on newer data with `tether run`" in proc.stderr
     # The gates of `tether diff` come from [tool.tether] fail_on too.
     data = json.loads(
         tether(

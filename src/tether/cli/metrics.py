@@ -75,7 +75,9 @@ def diff_command(
     if breached:
         raise CheckFailed(
             f"{len(breached)} of {len(verdicts)} gate(s) breached: "
-            + "; ".join(render.plain(v.message) for v in breached)
+            + "; ".join(render.plain(v.message) for v in breached),
+            "Fix what made the metric worse, or, if the change is meant, relax the rule "
+            "(--fail-on, or the gates in pyproject.toml) in the same pull request.",
         )
 
 

@@ -160,5 +160,7 @@ def perf_command(
     if report.breached:
         raise CheckFailed(
             f"{len(report.breached)} of {len(report.verdicts)} gate(s) breached: "
-            + "; ".join(v.message for v in report.breached)
+            + "; ".join(v.message for v in report.breached),
+            "See which columns or chunks moved (`--html FILE` draws them); retrain on "
+            "newer data with `tether run`, or release and promote a better version.",
         )
