@@ -204,7 +204,7 @@ def test_uncommitted_output_kept_in_git_is_reported(template_repo):
     git(template_repo, "commit", "-q", "-m", "params and lock only")
     proc = tether(template_repo, "check")
     assert proc.returncode == 1
-    assert "reports/metrics.json is not committed" in proc.stdout
+    assert "reports/metrics.json is changed since the last commit" in proc.stdout
     # Files to commit are gathered into one problem with one command.
     assert "file(s) that stages use or write are not committed:" in proc.stdout
     assert proc.stdout.count("fix: git add") == 1

@@ -255,7 +255,12 @@ def _check_uncommitted(root: Path, git: GitRepo, git_paths: list[str]) -> list[P
                 )
             )
             continue
-        state = "untracked" if status == "??" else "not committed"
+        if status == "??":
+            state = "untracked"
+        elif status[0] == "A":
+            state = "added but not committed"
+        else:
+            state = "changed since the last commit"
         problems.append(
             Problem(
                 ProblemKind.UNCOMMITTED,
