@@ -190,3 +190,21 @@ def test_ref_must_be_the_checked_out_commit(template_repo: Path) -> None:
     bump = tether(template_repo, "release", NAME, "--bump", "huge")
     assert bump.returncode == 2 and "'huge' is not one of 'major', 'minor', 'patch'" in bump.stderr
     assert tags(template_repo) == []
+
+
+def test_a_new_version_goes_above_a_withdrawn_one_and_a_commit_has_one_live_version(
+    template_repo: Path, clock: Clock
+) -> None:
+    root = template_repo
+    tether(root, "release", NAME, check=True, env=clock.env())  # v0.1.0
+    write_tree(root, {"NOTES.md": "a change no stage reads\n"})
+    commit_all(root, "notes")
+    tether(root, "release", NAME, check=True, env=clock.env())  # v0.1.1
+    tether(root, "deregister", NAME, "v0.1.1", check=True, env=clock.env())
+    again = tether(root, "release", NAME, env=clock.env())
+    assert again.returncode == 0, again.stderr
+    assert f"released {NAME} v0.1.2" in again.stdout  # not v0.1.1 again, nor below it
+    twice = tether(root, "release", NAME, env=clock.env())
+    assert twice.returncode == 2
+    assert "is already released as cancer-classifier v0.1.2" in twice.stderr
+    assert "`tether promote cancer-classifier v0.1.2 STAGE`" in twice.stderr

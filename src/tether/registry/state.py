@@ -104,12 +104,18 @@ class Artifact:
         live = self.live_versions
         return live[-1].version if live else None
 
+    @property
+    def highest_ever(self) -> str | None:
+        """The highest version ever registered, deregistered ones included: a new
+        version goes above it, so no version sorts below one withdrawn before it."""
+        every = [v.version for v in self.versions.values() if v.registered]
+        return max(every, key=SemVer) if every else None
+
     def version_at(self, commit: str) -> Version | None:
-        """The version registered at ``commit`` (GTO allows one per commit)."""
-        for version in self.versions.values():
-            if version.commit == commit and version.registered:
-                return version
-        return None
+        """The version registered at ``commit`` (GTO allows one per commit): the live
+        one if there is one, else one that was deregistered."""
+        found = [v for v in self.versions.values() if v.commit == commit and v.registered]
+        return next((v for v in found if v.active), found[0] if found else None)
 
     def stage_events(self, stage: str) -> list[Event]:
         return [e for e in self.events if e.stage == stage]

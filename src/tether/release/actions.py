@@ -251,10 +251,10 @@ def _live_version(artifact: state.Artifact, version: str) -> state.Version:
 def _next_version(artifact: state.Artifact | None, version: str | None, bump: str | None) -> str:
     if version is not None:
         return validate_version(version)
-    latest = artifact.latest if artifact else None
-    if latest is None:
+    highest = artifact.highest_ever if artifact else None
+    if highest is None:
         return FIRST_VERSION
-    return SemVer(latest).bump(bump or "patch")
+    return SemVer(highest).bump(bump or "patch")
 
 
 def release(
