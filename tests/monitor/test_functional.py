@@ -215,3 +215,25 @@ def test_a_profile_lost_to_dvc_gc_is_rebuilt_from_the_pinned_training_data(
     assert [(c["column"], c["score"]) for c in report["columns"]] == [
         (c["column"], c["score"]) for c in before["columns"]
     ]
+
+
+def test_a_model_that_fits_its_training_rows_closely_raises_no_false_alarm(
+    example: Example, example_copy: Path, tmp_path: Path
+) -> None:
+    """A random forest is near-certain on the rows it was trained on: profiled there,
+    its predictions on any new batch look drifted. Profiled on the held-out split
+    (prediction_reference), the model's own test split shows no drift."""
+    root = example_copy
+    tether(root, "run", "model=random_forest", check=True)
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "random forest")
+    name = example.new.split("@")[0]
+    tether(root, "release", name, "--version", "v2.0.0", check=True)
+    batch = _write(split_of_copy(root), tmp_path / "test.csv")
+    proc = tether(root, "monitor", "drift", f"{name}@v2.0.0", str(batch), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    prediction = next(c for c in report["columns"] if c["role"] == "prediction")
+    assert prediction["drifted"] is False, prediction
+    manifest = json.loads(tether(root, "manifest", f"{name}@v2.0.0", "--json").stdout)
+    assert manifest["profile"]

@@ -2,6 +2,8 @@
 
     [tool.tether.monitor]
     reference = "data/prepared/train.csv"      # the training data: the train stage's input
+    prediction_reference = "data/prepared/test.csv"  # held-out rows the predictions are
+                                               # profiled on (default: the training rows)
     target_param = "dataset.target"            # the params key naming the label column
     categorical_param = "dataset.features.categorical"
     threshold_param = "evaluate.threshold"     # the decision threshold the metrics used
@@ -9,6 +11,9 @@
     columns."mean radius" = { test = "psi", threshold = 0.2 }
 
 ``target`` and ``categorical`` name columns directly instead of through params.
+``prediction_reference``: a model that fits its training rows closely (a random
+forest) is more confident on them than on any new data, so predictions profiled on
+the training rows make every batch look drifted; profile them on held-out rows.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class ColumnRule:
 @dataclass(frozen=True)
 class MonitorConfig:
     reference: str | None = None
+    prediction_reference: str | None = None  # held-out rows for the predictions' profile
     target: str | None = None
     target_param: str | None = None
     categorical: tuple[str, ...] = ()
@@ -86,6 +92,7 @@ def parse(text: str) -> MonitorConfig:
         columns[str(name)] = ColumnRule(test, None if threshold is None else float(threshold))
     return MonitorConfig(
         reference=_string(section, "reference"),
+        prediction_reference=_string(section, "prediction_reference"),
         target=_string(section, "target"),
         target_param=_string(section, "target_param"),
         categorical=tuple(categorical),

@@ -132,14 +132,19 @@ def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
         ) from None
 
 
-def _data_md5(manifest: manifests.Manifest, path: str) -> str:
+def _data_md5(manifest: manifests.Manifest, path: str, key: str = "reference") -> str:
     md5 = manifest.outs.get(path) or manifest.deps.get(path)
     if not md5:
         known = ", ".join(sorted({*manifest.outs, *manifest.deps})[:8])
+        example = (
+            "the train stage's input, e.g. data/prepared/train.csv"
+            if key == "reference"
+            else "rows the model was not trained on, e.g. data/prepared/test.csv"
+        )
         raise ConfigError(
-            f"{configs.SECTION} reference {path!r} is not an output or dependency the release "
+            f"{configs.SECTION} {key} {path!r} is not an output or dependency the release "
             f"{manifest.artifact} {manifest.version} recorded (it has: {known})",
-            "Point `reference` at the train stage's input, e.g. data/prepared/train.csv.",
+            f"Point `{key}` at {example}.",
         )
     return md5
 
@@ -148,11 +153,10 @@ def build_profile(
     root: Path, manifest: manifests.Manifest, config: configs.MonitorConfig
 ) -> Profile:
     """The profile of the release's training data (fetched by md5) and of its model's
-    predictions on it; the rows are kept in it for exact tests."""
+    predictions on it, or on ``prediction_reference`` (held-out rows) when that is
+    configured; the rows are kept in it for exact tests."""
     assert config.reference is not None
-    md5 = _data_md5(manifest, config.reference)
-    where = f"the training data {config.reference} of {manifest.artifact}@{manifest.version}"
-    frame = data.read_csv(objects.fetch(root, md5, what=where), f"training data {config.reference}")
+    frame, md5 = _pinned_csv(root, manifest, config.reference, "reference")
     target = target_column(config, manifest.params)
     if target is not None and target not in frame.columns:
         raise ConfigError(
@@ -160,15 +164,32 @@ def build_profile(
             f"Set {configs.SECTION} target (or target_param) to its label column.",
         )
     model = load_model(root, manifest)
-    features = frame.drop(columns=[target]) if target else frame
+    source = {"path": config.reference, "md5": md5}
+    scored = frame
+    if config.prediction_reference is not None:
+        scored, held_md5 = _pinned_csv(
+            root, manifest, config.prediction_reference, "prediction_reference"
+        )
+        source |= {"predictions_on": config.prediction_reference, "predictions_md5": held_md5}
+    features = scored.drop(columns=[target]) if target and target in scored else scored
     return build(
         frame,
         target,
         categorical_columns(config, manifest.params),
         predictions=predict(model, features),
-        source={"path": config.reference, "md5": md5},
+        source=source,
         model={"path": manifest.path, "md5": manifest.outs.get(manifest.path, "")},
     )
+
+
+def _pinned_csv(
+    root: Path, manifest: manifests.Manifest, path: str, key: str
+) -> tuple[pd.DataFrame, str]:
+    """The table ``key`` names, as the release pinned it (by md5), and that md5."""
+    md5 = _data_md5(manifest, path, key)
+    what = "training data" if key == "reference" else "held-out data"
+    where = f"the {what} {path} of {manifest.artifact}@{manifest.version}"
+    return data.read_csv(objects.fetch(root, md5, what=where), f"{what} {path}"), md5
 
 
 def store_profile(root: Path, manifest: manifests.Manifest, remote: str) -> str:
