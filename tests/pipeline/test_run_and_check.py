@@ -51,6 +51,8 @@ def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
             ["conf/ has no key 'model.params.nope'", "`+model.params.nope=...`"],
         ),
         ("model.params.CC=2", ["Did you mean model.params.C?"]),
+        ("model.params.c=2", ["Did you mean model.params.C?"]),  # case aside
+        ("modle.params.C=2", ["Did you mean model.params.C?"]),  # any part of the key
         ("model=5", ["invalid override", "Got int", "e.g. `model=random_forest`"]),
         ("model=null", ["invalid override", "Got NoneType"]),
         ("model==", ["malformed override", "Error parsing override 'model=='"]),
@@ -319,3 +321,13 @@ def test_overrides_that_replaced_recorded_ones_are_named_with_the_full_command(t
     assert "Keep them: `tether run model=random_forest model.params.max_depth=5`." in proc.stderr
     assert "+model.params.max_depth" not in proc.stderr
     assert (template_repo / "params.yaml").read_bytes() == before
+
+    # A typo that is one even with the recorded overrides: named as it reads with them.
+    typo = tether(template_repo, "run", "model.params.n_estimator=300")
+    assert typo.returncode == 2, typo.stdout
+    assert "the overrides given replace the recorded ones (model=random_forest)" in typo.stderr
+    assert "Did you mean model.params.n_estimators?" in typo.stderr
+    assert "Keep the recorded ones with `tether run model=random_forest OVERRIDE...`" in (
+        typo.stderr
+    )
+    assert "+model.params.n_estimator" not in typo.stderr

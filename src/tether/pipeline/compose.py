@@ -147,11 +147,11 @@ def _not_in_conf(
 
 
 def _close_keys(settings: dvc.HydraSettings, overrides: Sequence[str], key: str) -> list[str]:
-    """Keys that exist next to the unknown ``key``, spelled like it (for "did you mean")."""
-    import difflib
+    """Existing keys spelled like the unknown ``key``, for "did you mean": the first
+    part of it that conf/ lacks is replaced by the names close to it at that level
+    (``modle.params.C`` -> ``model.params.C``, ``model.params.c`` -> ``model.params.C``)."""
 
     from hydra import compose, initialize_config_dir, initialize_config_module
-    from omegaconf import OmegaConf
 
     others = [o for o in overrides if not o.lstrip("+~").startswith(key)]
     init = (
@@ -159,18 +159,32 @@ def _close_keys(settings: dvc.HydraSettings, overrides: Sequence[str], key: str)
         if settings.config_dir
         else initialize_config_module(str(settings.config_module), version_base=None)
     )
-    parent, _, leaf = key.rpartition(".")
     try:
         with init:
-            cfg = compose(config_name=settings.config_name, overrides=others)
-        node = OmegaConf.select(cfg, parent) if parent else cfg
+            node = compose(config_name=settings.config_name, overrides=others)
     except Exception:  # only a hint: never let it mask the real error
         return []
+    return [".".join(found) for found in _spelled_like(node, key.split("."))][:2]
+
+
+def _spelled_like(node: Any, parts: list[str]) -> list[list[str]]:
+    """Paths of existing keys that match ``parts`` once each part conf/ lacks is
+    replaced by a name close to it at its level (case aside)."""
+    import difflib
+
+    from omegaconf import OmegaConf
+
+    if not parts:
+        return [[]]
     if not OmegaConf.is_dict(node):
         return []
     names = [str(k) for k in node]
-    prefix = f"{parent}." if parent else ""
-    return [f"{prefix}{name}" for name in difflib.get_close_matches(leaf, names, n=2)]
+    if parts[0] in names:
+        candidates = [parts[0]]
+    else:
+        lowered = {name.lower(): name for name in names}
+        candidates = [lowered[c] for c in difflib.get_close_matches(parts[0].lower(), lowered, n=2)]
+    return [[name, *rest] for name in candidates for rest in _spelled_like(node[name], parts[1:])]
 
 
 def compose(root: Path, overrides: Sequence[str]) -> Composition:

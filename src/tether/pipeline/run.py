@@ -144,15 +144,25 @@ def _replaced_overrides(
     dropped = [o for o in recorded if _key(o) not in keys]
     if not dropped:
         return error
+    replaced = (
+        f"{error.message}; the overrides given replace the recorded ones "
+        f"({' '.join(dropped)}) rather than adding to them"
+    )
     try:
         validate(hydra_settings(root), [*dropped, *given])
+    except UsageError as together:
+        # A typo even with the recorded ones: say it as it reads with them (their
+        # keys are the ones the user meant), and how to keep them.
+        if together.hint and together.hint.startswith("Did you mean"):
+            return UsageError(
+                replaced,
+                together.hint.split("? ", 1)[0] + "? Keep the recorded ones with "
+                f"`tether run {shlex.join(dropped)} OVERRIDE...`.",
+            )
+        return error
     except TetherError:
         return error  # the recorded ones would not help: the first error stands
-    return UsageError(
-        f"{error.message}; the overrides given replace the recorded ones "
-        f"({' '.join(dropped)}) rather than adding to them",
-        f"Keep them: `tether run {shlex.join([*dropped, *given])}`.",
-    )
+    return UsageError(replaced, f"Keep them: `tether run {shlex.join([*dropped, *given])}`.")
 
 
 def run(
