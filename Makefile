@@ -57,6 +57,7 @@ setup: $(DEV_STAMP) $(NODE_STAMP) $(WHEELHOUSE_STAMP)
 
 repro: $(RUN_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/tether run
+	@echo "tether and dvc are in $(BIN)/: run \`source $(BIN)/activate\` to use them by name."
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
