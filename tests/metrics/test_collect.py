@@ -44,10 +44,12 @@ def test_many_revisions_share_parsed_blobs(tmp_path: Path) -> None:
     for value in ("0.6", "0.7"):
         write_tree(root, {"sub/m.yaml": f"acc: {value}\n"})
         commits.append(commit_all(root, value))
+    from tether.backends.git import GitRepo
     from tether.metrics.collect import Collector
 
-    collector = Collector(root)
-    snaps = collector.at_commits([(c[:7], c) for c in commits])
+    with GitRepo(root) as git:
+        collector = Collector(root, git)
+        snaps = collector.at_commits([(c[:7], c) for c in commits])
     assert [s.metrics["sub/m.yaml"]["acc"] for s in snaps] == [0.5, 0.6, 0.7]
     # dvc.yaml is the same blob at every commit: parsed once.
     assert sum(1 for key in collector._parsed if key[1] == "yaml") == 4
@@ -74,11 +76,11 @@ def test_git_tracked_metrics_directory(tmp_path: Path) -> None:
     assert not result.failed
 
 
-def _git_children() -> list[str]:
-    """Command lines of this process's child processes that run git."""
+def _git_children() -> dict[str, str]:
+    """{pid: command line} of this process's child processes that run git."""
     import os
 
-    found = []
+    found = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             stat = Path(f"/proc/{pid}/stat").read_text()
@@ -87,7 +89,7 @@ def _git_children() -> list[str]:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         if parent == os.getpid() and "git" in cmdline:
-            found.append(cmdline)
+            found[pid] = cmdline
     return found
 
 
@@ -95,5 +97,6 @@ def test_snapshot_leaves_no_git_process_behind(tmp_path: Path) -> None:
     root = init_repo(tmp_path / "repo", dvc=False)
     write_tree(root, {"dvc.yaml": "metrics:\n  - m.json\n", "m.json": '{"a": 1}'})
     commit_all(root, "metrics")
+    before = _git_children()  # another test in this process may have left its own
     assert snapshot(root, "HEAD").metrics == {"m.json": {"a": 1}}
-    assert _git_children() == []
+    assert {pid: cmd for pid, cmd in _git_children().items() if pid not in before} == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -94,6 +95,26 @@ def drift_command(
         raise CheckFailed(report.verdict)
 
 
+def _say_perf(report: Any, html: Path | None) -> None:
+    """The terminal form of a perf report."""
+    from tether.monitor import render
+
+    out(
+        f"{report.release} ({report.ref}) on {report.rows} labelled rows, "
+        f"threshold {report.threshold:g}"
+    )
+    print_table(render.perf_table(report))
+    if report.chunks:
+        out(f"per chunk ({report.chunked_by}):")
+        print_table(render.chunk_table(report))
+    for verdict in report.verdicts:
+        out(verdict.message)
+    out(report.drift.verdict)
+    out(report.verdict)
+    if html is not None:
+        out(f"HTML report: {html}")
+
+
 @monitor_app.command(
     "perf",
     epilog=(
@@ -144,19 +165,7 @@ def perf_command(
     if as_json:
         print_json(report.to_dict())
     else:
-        out(
-            f"{report.release} ({report.ref}) on {report.rows} labelled rows, threshold {report.threshold:g}"
-        )
-        print_table(render.perf_table(report))
-        if report.chunks:
-            out(f"per chunk ({report.chunked_by}):")
-            print_table(render.chunk_table(report))
-        for verdict in report.verdicts:
-            out(verdict.message)
-        out(report.drift.verdict)
-        out(report.verdict)
-        if html is not None:
-            out(f"HTML report: {html}")
+        _say_perf(report, html)
     if report.breached:
         raise CheckFailed(
             f"{len(report.breached)} of {len(report.verdicts)} gate(s) breached: "
