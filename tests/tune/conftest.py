@@ -2,7 +2,8 @@
 
 ``tiny_tune``: a Hydra + DVC project whose one stage scores ``x`` in well under a
 second (no scikit-learn), and can be told to fail, write NaN, or sleep:
-conf/config.yaml has ``x``, ``mode`` (ok, fail, void: a NaN score) and ``sleep``.
+conf/config.yaml has ``x``, ``mode`` (ok, fail, void: a NaN score, die: SIGKILL to
+the trial's worker) and ``sleep``.
 ``grid6``: the template project after a 6-trial grid run with --jobs 2.
 """
 
@@ -26,6 +27,8 @@ from tests.helpers import commit_all, copy_repo, dvc, git, init_repo, tether, wr
 
 SCORE_PY = """\
 import json
+import os
+import signal
 import time
 
 import yaml
@@ -34,6 +37,8 @@ params = yaml.safe_load(open("params.yaml", encoding="utf-8"))
 time.sleep(float(params["sleep"]))
 if params["mode"] == "fail":
     raise SystemExit("score: told to fail")
+if params["mode"] == "die":  # kill the trial's worker process (and this stage) outright
+    os.killpg(os.getpgid(0), signal.SIGKILL)
 x = float(params["x"])
 with open("model.txt", "w", encoding="utf-8") as fh:
     fh.write(f"x={x}\\n")

@@ -36,6 +36,54 @@ def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(tiny: Path) ->
     assert worktrees(tiny) == 1
 
 
+def test_a_worker_killed_mid_trial_fails_that_trial_and_a_fresh_worker_goes_on(
+    tiny: Path, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = tether(
+        tiny,
+        "tune",
+        "mode=die,ok",
+        "x=2,3",
+        "--metric",
+        "score",
+        "--jobs",
+        "1",
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "2 trial(s) ran, 2 failed" in proc.stdout
+    states = {tuple(t["overrides"]): (t["state"], t["reason"]) for t in show(tiny)["trials"]}
+    for x in ("x=2", "x=3"):
+        state, reason = states[("mode=die", x)]
+        assert state == "failed" and reason.startswith("the trial process exited with -9")
+        assert states[("mode=ok", x)] == ("complete", None)
+    assert len(exp_refs(tiny)) == 2
+    assert worktrees(tiny) == 1
+    assert list(tmp.iterdir()) == []
+
+
+def test_trials_in_one_worker_write_what_tether_run_writes(tiny: Path, tmp_path: Path) -> None:
+    from tests.helpers import copy_repo
+
+    other = copy_repo(tiny, tmp_path / "other")
+    proc = tether(tiny, "tune", "x=6,2,4", "--metric", "score", "--jobs", "1", "--study", "w")
+    assert proc.returncode == 0, proc.stderr
+    refs = exp_refs(tiny)
+    files = ("params.yaml", "dvc.lock", "score.json", ".tether/overrides.yaml")
+    for number, x in enumerate(("6", "2", "4")):
+        ran = tether(other, "run", f"x={x}")
+        assert ran.returncode == 0, ran.stderr
+        commit = next(c for r, c in refs.items() if r.endswith(f"/w-{number}"))
+        for name in files:
+            shown = git(tiny, "show", f"{commit}:{name}")
+            assert shown == (other / name).read_text().strip(), name
+        # Only what the run changes differs from the baseline.
+        changed = git(tiny, "diff", "--name-only", "HEAD", commit).split()
+        assert sorted(changed) == sorted(files)
+
+
 def test_a_bad_sweep_writes_nothing(tiny: Path) -> None:
     before = git(tiny, "status", "--porcelain", "--ignored")
     proc = tether(tiny, "tune", "x=1,2", "y=3,4", "--metric", "score")

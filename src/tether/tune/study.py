@@ -389,6 +389,7 @@ class _Sweep:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.runner.close()
 
     def _heartbeat(self) -> None:
         storage = self.study._storage  # the heartbeat is written per trial id
