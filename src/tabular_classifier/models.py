@@ -9,11 +9,13 @@ from typing import Any
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
 
 ESTIMATORS: dict[str, type[ClassifierMixin]] = {
     "logistic_regression": LogisticRegression,
     "random_forest": RandomForestClassifier,
     "hist_gradient_boosting": HistGradientBoostingClassifier,
+    "linear_svm": SVC,
 }
 
 # Settings that change between machines or runs, never taken from config: n_jobs is
