@@ -66,7 +66,8 @@ stages:
 
 CONFIG = "x: 1.0\nmode: ok\nsleep: 0\n"
 
-GRID6 = ["model.params.C=range(0.2,0.8,0.2)", "model.params.class_weight=null,balanced"]
+# Two models and a C range (both models have a C): the 6-trial grid.
+GRID6 = ["model=logistic_regression,linear_svm", "model.params.C=0.1,1,10"]
 
 
 @pytest.fixture(scope="session")
