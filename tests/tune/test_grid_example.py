@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import commit_all, copy_repo, dvc, tether
+from tests.helpers import commit_all, copy_repo, dvc, git, tether
 from tests.tune.conftest import Grid, exp_refs, show, worktrees
 
 pytestmark = pytest.mark.slow
@@ -58,6 +58,7 @@ def test_apply_best_commit_check_and_verify_bit_exact(grid6: Grid, tmp_path: Pat
     applied = tether(repo, "tune", "apply", "best")
     assert applied.returncode == 0, applied.stderr
     assert f"applied trial {best['number']} ({best['experiment']})" in applied.stdout
+    assert git(repo, "for-each-ref", "refs/exps/exec") == ""
     model, c = (o.split("=", 1)[1] for o in best["overrides"])
     params = yaml.safe_load((repo / "params.yaml").read_text())
     assert params["model"]["name"] == model and str(params["model"]["params"]["C"]) == c

@@ -192,6 +192,8 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
     assert "applied trial 1 (a-1): x=3" in applied.stdout
     assert (tiny / "model.txt").read_text() == "x=3.0\n"
     assert "x: 3" in (tiny / "params.yaml").read_text()
+    # DVC's apply leaves nothing of its own among the refs (EXEC_APPLY is removed).
+    assert git(tiny, "for-each-ref", "refs/exps/exec") == ""
     assert "- x=3" in (tiny / ".tether" / "overrides.yaml").read_text()
     git(tiny, "add", "-A")
     git(tiny, "commit", "-q", "-m", "apply the best trial")

@@ -474,8 +474,14 @@ def share_cache(worktree: Path, cache_dir: Path, site_cache_dir: Path) -> None:
 
 def apply_experiment(root: Path, rev: str) -> None:
     """``dvc exp apply REV``: the experiment's files into the work tree, and its
-    outputs from the cache (nothing is run)."""
+    outputs from the cache (nothing is run).
+
+    DVC then points ``refs/exps/exec/EXEC_APPLY`` at the experiment; nothing in DVC
+    3 reads it back (``Experiments._get_last_applied`` has no caller; ``dvc exp
+    remove`` only deletes it), and a ref left there is listed by ``git for-each-ref``
+    and pushed by a mirror push, so it is removed again."""
     from dvc.repo.experiments.apply import apply
+    from dvc.repo.experiments.refs import EXEC_APPLY
 
     with open_repo(root) as repo:
         try:
@@ -487,6 +493,9 @@ def apply_experiment(root: Path, rev: str) -> None:
                 "Commit or stash your changes to params.yaml, dvc.lock and the metrics "
                 "first, then try again.",
             ) from None
+        finally:
+            if repo.scm.get_ref(EXEC_APPLY) is not None:
+                repo.scm.remove_ref(EXEC_APPLY)
 
 
 def stage_label(repo: Repo, stage: Any) -> str:
