@@ -111,6 +111,33 @@ def test_ctrl_c_leaves_no_worktree_nor_experiment(tiny: Path, tmp_path: Path) ->
     assert states == [("interrupted", "interrupted")] * 2 + [("waiting", None)] * 2
 
 
+def test_kill_9_of_tether_alone_stops_its_workers_and_their_stages(
+    tiny: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _popen(tiny, tmp, "x=1,2", "sleep=60", "--metric", "score", "--jobs", "2")
+
+    def both_running() -> bool:
+        logs = list(tmp.glob("tether-tune-*/trial.log"))
+        return len(logs) == 2 and all("Running stage 'score'" in p.read_text() for p in logs)
+
+    wait_for(both_running, proc, "two running trials")
+    under = psutil.Process(proc.pid).children(recursive=True)
+    assert sum("_worker" in " ".join(p.cmdline()) for p in under) == 2
+    os.kill(proc.pid, signal.SIGKILL)  # tether alone, which can pass nothing on
+    proc.communicate()
+    # Each worker sees its parent gone and stops, its stage command with it, long
+    # before the 60 s trials would have ended; nothing was saved.
+    _, alive = psutil.wait_procs(under, timeout=20)
+    for left in alive:  # leave nothing running when the check fails
+        left.kill()
+    assert alive == []
+    assert exp_refs(tiny) == {}
+
+
 def test_resume_after_sigkill_runs_no_finished_trial_again(tiny: Path, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
