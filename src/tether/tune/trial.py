@@ -208,6 +208,7 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
+    _output_to(log)  # from now on nothing printed can reach the answers' pipe
     _exit_with_parent()
     git = GitRepo(worktree)
     while line := requests.readline():
