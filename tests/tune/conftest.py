@@ -2,8 +2,9 @@
 
 ``tiny_tune``: a Hydra + DVC project whose one stage scores ``x`` in well under a
 second (no scikit-learn), and can be told to fail, write NaN, or sleep:
-conf/config.yaml has ``x``, ``mode`` (ok, fail, void: a NaN score, die: SIGKILL to
-the trial's worker) and ``sleep``.
+conf/config.yaml has ``x``, ``mode`` (ok; fail; void: a NaN score; die: SIGKILL to
+the trial's worker; fresh: fails if an earlier run left its ignored scratch file) and
+``sleep``.
 ``grid6``: the template project after a 6-trial grid run with --jobs 2.
 """
 
@@ -39,6 +40,11 @@ if params["mode"] == "fail":
     raise SystemExit("score: told to fail")
 if params["mode"] == "die":  # kill the trial's worker process (and this stage) outright
     os.killpg(os.getpgid(0), signal.SIGKILL)
+if params["mode"] == "fresh":  # fail unless no earlier run left its scratch file here
+    if os.path.exists("scratch.tmp"):
+        raise SystemExit("score: scratch.tmp left by an earlier run")
+    with open("scratch.tmp", "w", encoding="utf-8") as fh:
+        fh.write("scratch\\n")
 x = float(params["x"])
 with open("model.txt", "w", encoding="utf-8") as fh:
     fh.write(f"x={x}\\n")
@@ -81,7 +87,7 @@ def tiny_tune(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> P
                 "score.py": SCORE_PY,
                 "dvc.yaml": DVC_YAML,
                 "conf/config.yaml": CONFIG,
-                ".gitignore": "/.tether/tune.db\n",
+                ".gitignore": "/.tether/tune.db\n/scratch.tmp\n",
             },
         )
         tether(repo, "run", check=True)

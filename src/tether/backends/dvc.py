@@ -610,6 +610,19 @@ def checkout(repo: Repo, targets: Sequence[str]) -> None:
         raise ExternalError(f"dvc checkout failed: {exc}") from None
 
 
+def restore_outputs(repo: Repo) -> None:
+    """``dvc checkout --force``: every output as dvc.lock records it, from the cache;
+    an output already so is left alone. One the cache lacks stays as it is (its
+    stage then runs, as in a fresh checkout)."""
+    from dvc.exceptions import CheckoutError
+
+    try:
+        with _dvc_log_level(30):
+            repo.checkout(force=True)
+    except CheckoutError:
+        pass
+
+
 @contextmanager
 def _stage_output_to(log: Path | None) -> Iterator[None]:
     """Send what stage commands print to ``log`` (both streams), or with no log

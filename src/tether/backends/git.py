@@ -198,6 +198,14 @@ class GitRepo:
         self.run("checkout", "--force", "--quiet", "--detach", commit)
         self.run("clean", "-d", "--force", "--quiet")
 
+    def ignored_paths(self) -> list[str]:
+        """Untracked files git ignores, relative to the work tree (a directory that
+        is ignored as a whole is one entry, ending in ``/``)."""
+        out = self.run(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"
+        )
+        return [path for path in out.split("\0") if path]
+
     def create_ref(self, ref: str, commit: str) -> None:
         """Point the new ref ``ref`` at ``commit``; fails if ``ref`` exists already."""
         self.run("update-ref", "--no-deref", ref, commit, "")

@@ -49,7 +49,7 @@ from tether.backends.git import GitRepo
 from tether.errors import Interrupted, TetherError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.run import run
-from tether.verify.worktree import remove_stale, temporary_worktree
+from tether.verify.worktree import remove_stale, remove_tree, temporary_worktree
 
 EXPS_NAMESPACE = "refs/exps"
 WORKTREE_PREFIX = "tether-tune-"
@@ -190,11 +190,9 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     on stdin, runs each in ``worktree`` and answers each with its Outcome (a JSON
     line) on stdout, until stdin ends.
 
-    Before each trial the worktree is reset to ``baseline``: tracked files checked
-    out by force and untracked files that git does not ignore removed. Ignored
-    files stay: the DVC outputs (so DVC skips the stages whose deps did not change,
-    their outputs matching dvc.lock already, and reruns or restores from its run
-    cache the others) and ``.dvc/config.local`` (the shared cache).
+    Before each trial the worktree is reset to ``baseline`` (``_reset``): what a
+    fresh checkout would hold, with the DVC outputs that already match dvc.lock left
+    in place, so that DVC skips the stages whose deps did not change.
 
     What the stage commands and DVC print goes to ``log``, rewritten for each
     trial; the specs and outcomes travel on descriptors the stage commands do not
@@ -214,10 +212,35 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     while line := requests.readline():
         spec = TrialSpec.from_dict(json.loads(line))
         _output_to(log)
-        git.reset_worktree(baseline)
+        _reset(git, worktree, baseline)
         outcome = execute(worktree, spec.overrides, metric, spec.ref, spec.message)
         answers.write(json.dumps(outcome.to_dict(), allow_nan=True) + "\n")
         answers.flush()
+
+
+def _reset(git: GitRepo, worktree: Path, baseline: str) -> None:
+    """Bring the worktree back to ``baseline`` as a fresh checkout of it would be,
+    without touching what already is: tracked files by git; untracked files that
+    are not DVC outputs removed (DVC's own ``.dvc/`` files stay); each output
+    checked out from the cache where it differs from dvc.lock (DVC compares hashes
+    it keeps for the worktree, so unchanged outputs cost nothing)."""
+    git.reset_worktree(baseline)
+    with dvc.open_repo(worktree) as repo:
+        outputs = [o.path for o in dvc.tracked_outputs(repo)]
+        for entry in git.ignored_paths():
+            path = entry.rstrip("/")
+            if path == ".dvc" or path.startswith(".dvc/"):
+                continue
+            if any(
+                path == o or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs
+            ):
+                continue
+            target = worktree / path
+            if target.is_dir() and not target.is_symlink():
+                remove_tree(target)
+            else:
+                target.unlink(missing_ok=True)
+        dvc.restore_outputs(repo)
 
 
 def _output_to(log: Path) -> None:
