@@ -80,6 +80,15 @@ def compose_to(path: Path, settings: HydraSettings, overrides: Sequence[str]) ->
     )
 
 
+def preload() -> None:
+    """Import what a pipeline run needs from DVC and Hydra (about 1.5 s), ahead of
+    the first use: ``tether tune``'s workers do it while the sweep sets up."""
+    import importlib
+
+    for module in ("dvc.repo", "dvc.utils.hydra", "hydra", "omegaconf"):
+        importlib.import_module(module)
+
+
 @contextmanager
 def open_repo(root: Path) -> Iterator[Repo]:
     """A DVC Repo object for ``root``, closed on exit."""

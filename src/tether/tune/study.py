@@ -242,34 +242,31 @@ def tune(
     metric = _check_metric(root, git, options.metric, baseline)
     _validate(root, space)
 
-    optuna = load_optuna()
-    storage = open_storage(root, options.storage, create=True)
-    settings = _settings(options, metric, baseline, target)
-    study = _get_study(optuna, storage, name, settings, space)
-    optuna.storages.fail_stale_trials(study)
-    reap_abandoned(git)
-    earlier = sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state.name == "COMPLETE"
-        or (
-            t.state.name == "FAIL"
-            and t.user_attrs.get("reason")
-            and not t.user_attrs.get("requeued")
-        )
-    )
-    sweep = _Sweep(
-        optuna,
-        study,
-        storage,
-        space,
-        options,
-        Runner(root, baseline, metric),
-        target,
-        on_progress,
-    )
+    runner = Runner(root, baseline, metric)
     with sigterm_as_interrupt():
-        sweep.loop()
+        try:
+            # The workers start now: their imports overlap Optuna's set-up here.
+            runner.start(min(options.jobs, target or options.jobs))
+            optuna = load_optuna()
+            storage = open_storage(root, options.storage, create=True)
+            settings = _settings(options, metric, baseline, target)
+            study = _get_study(optuna, storage, name, settings, space)
+            optuna.storages.fail_stale_trials(study)
+            reap_abandoned(git)
+            earlier = sum(
+                1
+                for t in study.get_trials(deepcopy=False)
+                if t.state.name == "COMPLETE"
+                or (
+                    t.state.name == "FAIL"
+                    and t.user_attrs.get("reason")
+                    and not t.user_attrs.get("requeued")
+                )
+            )
+            sweep = _Sweep(optuna, study, storage, space, options, runner, target, on_progress)
+            sweep.loop()
+        finally:
+            runner.close()
     board = leaderboard(root, name, options.storage, study=study)
     return SweepResult(board, sweep.ran, sweep.failed, earlier)
 

@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,6 +209,7 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     os.close(null)
     _output_to(log)  # from now on nothing printed can reach the answers' pipe
     _exit_with_parent()
+    dvc.preload()  # while the parent sets the study up
     git = GitRepo(worktree)
     while line := requests.readline():
         spec = TrialSpec.from_dict(json.loads(line))
@@ -419,6 +421,21 @@ class Runner:
             except subprocess.TimeoutExpired:
                 worker.signal(signal.SIGKILL)
                 worker.proc.wait()
+
+    def start(self, count: int) -> None:
+        """Start ``count`` workers ahead of the first trial (they import while the
+        sweep sets up). Each is made in a thread, as the trials' workers are: a
+        worktree made in the main thread would arm signal handlers there, to be
+        restored by whichever thread removes it."""
+        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="tether-start") as pool:
+            for future in [pool.submit(self._add_idle) for _ in range(count)]:
+                future.result()
+
+    def _add_idle(self) -> None:
+        with _worktree_lock:
+            worker = _Worker(self)
+        with self._lock:  # registered at once: ``close`` ends it whatever happens next
+            self._idle.append(worker)
 
     def close(self) -> None:
         with self._lock:
