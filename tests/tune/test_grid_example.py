@@ -43,7 +43,7 @@ def test_six_trials_in_tune_show_and_in_dvc_exp_show(grid6: Grid) -> None:
     assert sorted(tuple(t["overrides"]) for t in trials.values()) == sorted(
         (f"model={m}", f"model.params.C={c}")
         for m in ("logistic_regression", "linear_svm")
-        for c in ("0.1", "1", "10")
+        for c in ("0.05", "2", "20")
     )
 
     text = tether(grid6.repo, "tune", "show", "--md").stdout

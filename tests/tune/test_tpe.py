@@ -24,7 +24,7 @@ def test_tpe_20_trials_beats_the_grid_median(grid6: Grid, tmp_path: Path) -> Non
         repo,
         "tune",
         "model=logistic_regression,linear_svm",
-        "model.params.C=choice(0.1,1,3,10)",
+        "model.params.C=choice(0.05,0.5,2,20)",
         "--sampler", "tpe", "--trials", "20", "--seed", "3",
         "--metric", "f1", "--jobs", "2", "--study", "tpe",
     )  # fmt: skip
