@@ -81,6 +81,11 @@ def test_build_estimator_refuses_machine_dependent_and_unknown_settings():
     with pytest.raises(ValueError, match="unknown model 'svm'"):
         build_estimator("svm", {}, seed=1)
     assert build_estimator("random_forest", {"n_estimators": 5}, seed=3).random_state == 3
+    svm = build_estimator("linear_svm", {"C": 0.5}, seed=2)
+    assert (svm.method, svm.ensemble) == ("sigmoid", False)  # calibrated: probabilities
+    assert (svm.estimator.kernel, svm.estimator.C) == ("linear", 0.5)
+    with pytest.raises(ValueError, match=r"model\.params\.kernel is always 'linear'"):
+        build_estimator("linear_svm", {"kernel": "rbf"}, seed=1)
 
 
 @pytest.mark.parametrize("model", sorted(ESTIMATORS))

@@ -2,7 +2,9 @@
 
 ``tiny_tune``: a Hydra + DVC project whose one stage scores ``x`` in well under a
 second (no scikit-learn), and can be told to fail, write NaN, or sleep:
-conf/config.yaml has ``x``, ``mode`` (ok, fail, void: a NaN score) and ``sleep``.
+conf/config.yaml has ``x``, ``mode`` (ok; fail; void: a NaN score; die: SIGKILL to
+the trial's worker; fresh: fails if an earlier run left its ignored scratch file) and
+``sleep``.
 ``grid6``: the template project after a 6-trial grid run with --jobs 2.
 """
 
@@ -26,6 +28,8 @@ from tests.helpers import commit_all, copy_repo, dvc, git, init_repo, tether, wr
 
 SCORE_PY = """\
 import json
+import os
+import signal
 import time
 
 import yaml
@@ -34,6 +38,13 @@ params = yaml.safe_load(open("params.yaml", encoding="utf-8"))
 time.sleep(float(params["sleep"]))
 if params["mode"] == "fail":
     raise SystemExit("score: told to fail")
+if params["mode"] == "die":  # kill the trial's worker process (and this stage) outright
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+if params["mode"] == "fresh":  # fail unless no earlier run left its scratch file here
+    if os.path.exists("scratch.tmp"):
+        raise SystemExit("score: scratch.tmp left by an earlier run")
+    with open("scratch.tmp", "w", encoding="utf-8") as fh:
+        fh.write("scratch\\n")
 x = float(params["x"])
 with open("model.txt", "w", encoding="utf-8") as fh:
     fh.write(f"x={x}\\n")
@@ -61,7 +72,10 @@ stages:
 
 CONFIG = "x: 1.0\nmode: ok\nsleep: 0\n"
 
-GRID6 = ["model.params.C=range(0.2,0.8,0.2)", "model.params.class_weight=null,balanced"]
+# Two models and a C range (both models have a C): the issue's 6-trial grid. No C
+# equals the committed 1.0: DVC takes C=1 for C=1.0 (1 == 1.0) and keeps the model
+# trained with the float, which `tether verify` then rebuilds with the int.
+GRID6 = ["model=logistic_regression,linear_svm", "model.params.C=0.05,2,20"]
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +89,7 @@ def tiny_tune(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> P
                 "score.py": SCORE_PY,
                 "dvc.yaml": DVC_YAML,
                 "conf/config.yaml": CONFIG,
-                ".gitignore": "/.tether/tune.db\n",
+                ".gitignore": "/.tether/tune.db\n/scratch.tmp\n",
             },
         )
         tether(repo, "run", check=True)

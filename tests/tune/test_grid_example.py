@@ -1,5 +1,5 @@
-"""The issue's scenario on the example project: a 6-trial grid over C and the
-class weight, run with --jobs 2; listed alike by `tether tune show` and `dvc exp
+"""The issue's scenario on the example project: a 6-trial grid over two models and
+a C range, run with --jobs 2; listed alike by `tether tune show` and `dvc exp
 show`; the best applied, committed, checked and verified bit-exact."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import statistics
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import commit_all, copy_repo, dvc, tether
+from tests.helpers import commit_all, copy_repo, dvc, git, tether
 from tests.tune.conftest import Grid, exp_refs, show, worktrees
 
 pytestmark = pytest.mark.slow
@@ -29,18 +30,21 @@ def test_six_trials_in_tune_show_and_in_dvc_exp_show(grid6: Grid) -> None:
     experiments = {e["name"]: e["revs"][0]["data"] for e in baseline["experiments"]}
     assert set(experiments) == set(trials)
     for name, data in experiments.items():
-        params = data["params"]["params.yaml"]["data"]["model"]["params"]
+        model = data["params"]["params.yaml"]["data"]["model"]
         metrics = data["metrics"]["reports/metrics.json"]["data"]
         trial = trials[name]
-        expected = [
-            f"model.params.C={params['C']}",
-            f"model.params.class_weight={params['class_weight'] or 'null'}",
-        ]
+        expected = [f"model={model['name']}", f"model.params.C={model['params']['C']}"]
         assert trial["overrides"] == expected
         assert trial["metrics"] == metrics
         assert trial["value"] == metrics["f1"]
     assert worktrees(grid6.repo) == 1
     assert len(exp_refs(grid6.repo)) == 6
+    # Every point of the grid, each once: both models at each C.
+    assert sorted(tuple(t["overrides"]) for t in trials.values()) == sorted(
+        (f"model={m}", f"model.params.C={c}")
+        for m in ("logistic_regression", "linear_svm")
+        for c in ("0.05", "2", "20")
+    )
 
     text = tether(grid6.repo, "tune", "show", "--md").stdout
     assert "| # | Experiment | State | Overrides | f1 |" in text
@@ -54,6 +58,10 @@ def test_apply_best_commit_check_and_verify_bit_exact(grid6: Grid, tmp_path: Pat
     applied = tether(repo, "tune", "apply", "best")
     assert applied.returncode == 0, applied.stderr
     assert f"applied trial {best['number']} ({best['experiment']})" in applied.stdout
+    assert git(repo, "for-each-ref", "refs/exps/exec") == ""
+    model, c = (o.split("=", 1)[1] for o in best["overrides"])
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    assert params["model"]["name"] == model and str(params["model"]["params"]["C"]) == c
     commit_all(repo, "the best trial")
     check = tether(repo, "check")
     assert check.returncode == 0, check.stdout + check.stderr

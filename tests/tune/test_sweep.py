@@ -18,10 +18,24 @@ from tests.tune.conftest import exp_refs, kill_tree, show, wait_for, worktrees
 pytestmark = pytest.mark.slow
 
 
-def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(tiny: Path) -> None:
-    proc = tether(tiny, "tune", "mode=ok,fail,void", "x=2,3", "--metric", "score", "--jobs", "2")
+def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(
+    tiny: Path, tmp_path: Path
+) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = tether(
+        tiny,
+        "tune",
+        "mode=ok,fail,void,die",
+        "x=2,3",
+        "--metric",
+        "score",
+        "--jobs",
+        "2",
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "2 trial(s) ran, 4 failed" in proc.stdout
+    assert "2 trial(s) ran, 6 failed" in proc.stdout
     assert "best: trial 1 " in proc.stdout and "score=0 with mode=ok x=3" in proc.stdout
     board = show(tiny)
     states = {tuple(t["overrides"]): (t["state"], t["reason"]) for t in board["trials"]}
@@ -31,9 +45,15 @@ def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(tiny: Path) ->
     state, reason = states[("mode=void", "x=2")]
     assert state == "failed" and reason == "metric score is nan, not a finite number"
     assert "trial 2 failed: stage 'score' failed" in proc.stderr
+    # A worker killed in the middle of a trial fails that trial; a fresh worker
+    # runs the next ones (the trials after the kills completed).
+    for x in ("x=2", "x=3"):
+        state, reason = states[("mode=die", x)]
+        assert state == "failed" and reason.startswith("the trial process exited with -9")
     # Only finished trials are experiments; no worktree is left.
     assert len(exp_refs(tiny)) == 2
     assert worktrees(tiny) == 1
+    assert list(tmp.iterdir()) == []
 
 
 def test_a_bad_sweep_writes_nothing(tiny: Path) -> None:
@@ -91,6 +111,33 @@ def test_ctrl_c_leaves_no_worktree_nor_experiment(tiny: Path, tmp_path: Path) ->
     assert states == [("interrupted", "interrupted")] * 2 + [("waiting", None)] * 2
 
 
+def test_kill_9_of_tether_alone_stops_its_workers_and_their_stages(
+    tiny: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    proc = _popen(tiny, tmp, "x=1,2", "sleep=60", "--metric", "score", "--jobs", "2")
+
+    def both_running() -> bool:
+        logs = list(tmp.glob("tether-tune-*/trial.log"))
+        return len(logs) == 2 and all("Running stage 'score'" in p.read_text() for p in logs)
+
+    wait_for(both_running, proc, "two running trials")
+    under = psutil.Process(proc.pid).children(recursive=True)
+    assert sum("_worker" in " ".join(p.cmdline()) for p in under) == 2
+    os.kill(proc.pid, signal.SIGKILL)  # tether alone, which can pass nothing on
+    proc.communicate()
+    # Each worker sees its parent gone and stops, its stage command with it, long
+    # before the 60 s trials would have ended; nothing was saved.
+    _, alive = psutil.wait_procs(under, timeout=20)
+    for left in alive:  # leave nothing running when the check fails
+        left.kill()
+    assert alive == []
+    assert exp_refs(tiny) == {}
+
+
 def test_resume_after_sigkill_runs_no_finished_trial_again(tiny: Path, tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -139,25 +186,44 @@ def test_random_search_is_the_same_at_jobs_1_and_2(tiny: Path, tmp_path: Path) -
     from tests.helpers import copy_repo
 
     other = copy_repo(tiny, tmp_path / "other")
-    args = ("x=interval(0,6)", "mode=ok", "--sampler", "random", "--trials", "4", "--seed", "11")
+    # mode=fresh: each trial fails if an earlier one left its ignored scratch file,
+    # so the trials a worker runs one after another each start from a clean worktree.
+    args = ("x=interval(0,6)", "mode=fresh", "--sampler", "random", "--trials", "4")
     results = []
     for repo, jobs in ((tiny, "1"), (other, "2")):
-        proc = tether(repo, "tune", *args, "--metric", "score", "--jobs", jobs)
+        proc = tether(repo, "tune", *args, "--seed", "11", "--metric", "score", "--jobs", jobs)
         assert proc.returncode == 0, proc.stderr
+        assert "4 trial(s) ran, 0 failed" in proc.stdout, proc.stdout + proc.stderr
         trials = show(repo)["trials"]
         results.append({t["number"]: (t["overrides"], t["value"]) for t in trials})
     assert len(results[0]) == 4
     assert results[0] == results[1]
 
 
-def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path) -> None:
+def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_path: Path) -> None:
+    from tests.helpers import copy_repo
+
+    other = copy_repo(tiny, tmp_path / "other")
     proc = tether(tiny, "tune", "x=2,3,5", "--metric", "score", "--study", "a")
     assert proc.returncode == 0, proc.stderr
+    # The three trials ran one after another in one worker and its one worktree;
+    # each wrote what `tether run` writes, and changed only what the run changes.
+    files = ("params.yaml", "dvc.lock", "score.json", ".tether/overrides.yaml")
+    for name, x in (("a-1", "3"), ("a-2", "5")):
+        ran = tether(other, "run", f"x={x}")
+        assert ran.returncode == 0, ran.stderr
+        commit = next(c for r, c in exp_refs(tiny).items() if r.endswith(f"/{name}"))
+        for file in files:
+            assert git(tiny, "show", f"{commit}:{file}") == (other / file).read_text().strip()
+        changed = set(git(tiny, "diff", "--name-only", "HEAD", commit).split())
+        assert {"params.yaml", "dvc.lock", ".tether/overrides.yaml"} <= changed <= set(files)
     applied = tether(tiny, "tune", "apply", "best")
     assert applied.returncode == 0, applied.stderr
     assert "applied trial 1 (a-1): x=3" in applied.stdout
     assert (tiny / "model.txt").read_text() == "x=3.0\n"
     assert "x: 3" in (tiny / "params.yaml").read_text()
+    # DVC's apply leaves nothing of its own among the refs (EXEC_APPLY is removed).
+    assert git(tiny, "for-each-ref", "refs/exps/exec") == ""
     assert "- x=3" in (tiny / ".tether" / "overrides.yaml").read_text()
     git(tiny, "add", "-A")
     git(tiny, "commit", "-q", "-m", "apply the best trial")

@@ -17,13 +17,14 @@ pytestmark = pytest.mark.slow
 def test_tpe_20_trials_beats_the_grid_median(grid6: Grid, tmp_path: Path) -> None:
     repo = copy_repo(grid6.repo, tmp_path / "project")
     median = statistics.median(t["value"] for t in show(repo, "--study", "g6")["trials"])
-    # A discrete space: TPE comes back to good points, and DVC's run-cache (in the
-    # shared cache) restores a repeated point's outputs instead of training again.
+    # A discrete space around the grid's: TPE comes back to good points, and DVC's
+    # run-cache (in the shared cache, copied with the grid's repository) restores the
+    # outputs of a point already run instead of training again.
     proc = tether(
         repo,
         "tune",
-        "model.params.C=choice(0.01,0.05,0.2,1,5,20)",
-        "model.params.class_weight=null,balanced",
+        "model=logistic_regression,linear_svm",
+        "model.params.C=choice(0.05,0.5,2,20)",
         "--sampler", "tpe", "--trials", "20", "--seed", "3",
         "--metric", "f1", "--jobs", "2", "--study", "tpe",
     )  # fmt: skip

@@ -191,6 +191,21 @@ class GitRepo:
         self.run("commit", "-q", "--no-verify", "--allow-empty", "-m", message)
         return self.run("rev-parse", "HEAD").strip()
 
+    def reset_worktree(self, commit: str) -> None:
+        """Make this (detached) work tree ``commit`` again: tracked files checked out
+        by force, untracked files git does not ignore removed. Ignored files stay
+        (DVC's outputs, ``.dvc/config.local``)."""
+        self.run("checkout", "--force", "--quiet", "--detach", commit)
+        self.run("clean", "-d", "--force", "--quiet")
+
+    def ignored_paths(self) -> list[str]:
+        """Untracked files git ignores, relative to the work tree (a directory that
+        is ignored as a whole is one entry, ending in ``/``)."""
+        out = self.run(
+            "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"
+        )
+        return [path for path in out.split("\0") if path]
+
     def create_ref(self, ref: str, commit: str) -> None:
         """Point the new ref ``ref`` at ``commit``; fails if ``ref`` exists already."""
         self.run("update-ref", "--no-deref", ref, commit, "")

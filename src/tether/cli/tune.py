@@ -208,22 +208,17 @@ def apply_command(
 
 
 @tune_app.command(
-    "_trial",
+    "_worker",
     hidden=True,
-    epilog="Example (run by tether tune in a trial's worktree):\n\n  tether tune _trial ...",
+    epilog="Example (started by tether tune in a trial worktree):\n\n  tether tune _worker ...",
 )
-def trial_command(
-    overrides: list[str] = typer.Argument(None),
+def worker_command(
+    baseline: str = typer.Option(..., "--baseline", help="The commit every trial starts from."),
     metric: str = typer.Option(..., "--metric", help="The metric to read."),
-    ref: str = typer.Option(..., "--ref", help="The experiment ref to save."),
-    message: str = typer.Option(..., "--message", help="The experiment commit's message."),
-    result: Path = typer.Option(..., "--result", help="Where to write the outcome (JSON)."),
+    log: Path = typer.Option(..., "--log", help="Where each trial's output goes."),
 ) -> None:
-    """One trial in the current worktree (started by `tether tune`)."""
-    import json
+    """Run the trials read on stdin in the current worktree, one after another, and
+    answer each with its outcome on stdout (started by `tether tune`)."""
+    from tether.tune.trial import serve_trials
 
-    from tether.pipeline import atomic
-    from tether.tune.trial import execute
-
-    outcome = execute(Path.cwd(), overrides or [], metric, ref, message)
-    atomic.write_bytes(result, json.dumps(outcome.to_dict(), allow_nan=True).encode())
+    serve_trials(Path.cwd(), baseline, metric, log)

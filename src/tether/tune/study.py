@@ -242,27 +242,31 @@ def tune(
     metric = _check_metric(root, git, options.metric, baseline)
     _validate(root, space)
 
-    optuna = load_optuna()
-    storage = open_storage(root, options.storage, create=True)
-    settings = _settings(options, metric, baseline, target)
-    study = _get_study(optuna, storage, name, settings, space)
-    optuna.storages.fail_stale_trials(study)
-    reap_abandoned(git)
-    earlier = sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if t.state.name == "COMPLETE"
-        or (
-            t.state.name == "FAIL"
-            and t.user_attrs.get("reason")
-            and not t.user_attrs.get("requeued")
-        )
-    )
-    sweep = _Sweep(
-        optuna, study, space, options, Runner(root, baseline, metric), target, on_progress
-    )
+    runner = Runner(root, baseline, metric)
     with sigterm_as_interrupt():
-        sweep.loop()
+        try:
+            # The workers start now: their imports overlap Optuna's set-up here.
+            runner.start(min(options.jobs, target or options.jobs))
+            optuna = load_optuna()
+            storage = open_storage(root, options.storage, create=True)
+            settings = _settings(options, metric, baseline, target)
+            study = _get_study(optuna, storage, name, settings, space)
+            optuna.storages.fail_stale_trials(study)
+            reap_abandoned(git)
+            earlier = sum(
+                1
+                for t in study.get_trials(deepcopy=False)
+                if t.state.name == "COMPLETE"
+                or (
+                    t.state.name == "FAIL"
+                    and t.user_attrs.get("reason")
+                    and not t.user_attrs.get("requeued")
+                )
+            )
+            sweep = _Sweep(optuna, study, storage, space, options, runner, target, on_progress)
+            sweep.loop()
+        finally:
+            runner.close()
     board = leaderboard(root, name, options.storage, study=study)
     return SweepResult(board, sweep.ran, sweep.failed, earlier)
 
@@ -272,6 +276,7 @@ class _Sweep:
         self,
         optuna: Any,
         study: Any,
+        storage: Any,
         space: space_mod.Space,
         options: Options,
         runner: Runner,
@@ -280,6 +285,12 @@ class _Sweep:
     ) -> None:
         self.optuna = optuna
         self.study = study
+        # The RDBStorage tether opened (``open_storage``): trial states, system
+        # attributes and heartbeats are read and written through its public
+        # methods, which take trial ids (the storage's), not trial numbers.
+        self.storage = storage
+        self.study_id = storage.get_study_id_from_name(study.study_name)
+        self._ids: dict[int, int] = {}
         self.space = space
         self.options = options
         self.runner = runner
@@ -297,6 +308,14 @@ class _Sweep:
         self.ran = 0
         self.failed = 0
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def _id(self, number: int) -> int:
+        """The storage's id of trial ``number`` of this study."""
+        if number not in self._ids:
+            self._ids[number] = self.storage.get_trial_id_from_study_id_trial_number(
+                self.study_id, number
+            )
+        return self._ids[number]
 
     # what is left to do
 
@@ -324,8 +343,11 @@ class _Sweep:
         elif not waiting and sum(1 for t in trials if self._counts(t)) >= (self.target or 0):
             return None
         trial = self.study.ask(self.distributions)
-        frozen = self.study._storage.get_trial(trial._trial_id)
-        if self.options.sampler == "grid" and "fixed_params" not in frozen.system_attrs:
+        # An enqueued trial is the one whose system attributes hold "fixed_params",
+        # the key Optuna's enqueue_trial writes (optuna/study/study.py) and its
+        # samplers read: no public call tells an enqueued trial from a sampled one.
+        fixed = self.storage.get_trial_system_attrs(self._id(trial.number))
+        if self.options.sampler == "grid" and "fixed_params" not in fixed:
             # Another worker took the last waiting point between the look and the ask.
             trial.set_user_attr("reason", "not a grid point (another worker took it)")
             trial.set_user_attr("discarded", True)
@@ -347,16 +369,15 @@ class _Sweep:
         import datetime
 
         now = datetime.datetime.now()
-        storage = self.study._storage
+        storage = self.storage
         retry = self.optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3)
         for trial in others:
             started = trial.datetime_start or now
             if "worker" in trial.user_attrs or (now - started).total_seconds() < ORPHAN_SECONDS:
                 continue
-            if storage.set_trial_state_values(
-                trial._trial_id, state=self.optuna.trial.TrialState.FAIL
-            ):
-                retry(self.study, storage.get_trial(trial._trial_id))
+            trial_id = self._id(trial.number)
+            if storage.set_trial_state_values(trial_id, state=self.optuna.trial.TrialState.FAIL):
+                retry(self.study, storage.get_trial(trial_id))
 
     # the loop
 
@@ -389,11 +410,11 @@ class _Sweep:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.runner.close()
 
     def _heartbeat(self) -> None:
-        storage = self.study._storage  # the heartbeat is written per trial id
         for trial in self.running.values():
-            storage.record_heartbeat(trial._trial_id)
+            self._heartbeat_one(trial)
 
     def _start(self, pool: ThreadPoolExecutor, trial: Any) -> None:
         # The first heartbeat right after the ask: a trial without one is never
@@ -418,7 +439,7 @@ class _Sweep:
         self._emit("start", trial.number)
 
     def _heartbeat_one(self, trial: Any) -> None:
-        self.study._storage.record_heartbeat(trial._trial_id)
+        self.storage.record_heartbeat(self._id(trial.number))
 
     def _finish(self, trial: Any, outcome: Outcome) -> None:
         states = self.optuna.trial.TrialState
