@@ -37,6 +37,10 @@ def test_failed_and_nan_trials_are_recorded_and_the_sweep_goes_on(
     assert proc.returncode == 0, proc.stderr
     assert "2 trial(s) ran, 6 failed" in proc.stdout
     assert "best: trial 1 " in proc.stdout and "score=0 with mode=ok x=3" in proc.stdout
+    # Not a terminal: one progress line per finished trial instead of a live line.
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("tune: ")]
+    assert len(progress) == 8, proc.stderr
+    assert progress[-1].startswith("tune: 2/8 done, 0 running, 6 failed; best score ")
     board = show(tiny)
     states = {tuple(t["overrides"]): (t["state"], t["reason"]) for t in board["trials"]}
     assert states[("mode=ok", "x=2")] == ("complete", None)

@@ -72,8 +72,14 @@ class _Line:
         )
         if progress.event == "failed":
             err(f"trial {progress.number} failed: {progress.reason}")
+        stderr = console(stderr=True)
+        if not stderr.is_terminal:
+            # a log (CI, a pipe) gets no live line: one line per finished trial
+            if progress.event != "start":
+                err(text)
+            return
         if self.status is None:
-            self.status = console(stderr=True).status(text)
+            self.status = stderr.status(text)
             self.status.start()
         else:
             self.status.update(text)
