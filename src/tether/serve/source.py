@@ -87,23 +87,22 @@ def fetch(root: Path, located: Located, remote: str | None = None) -> tuple[byte
     """The model's bytes and the schema's (None if the release has none), each
     checked against the md5 the release records."""
     release = located.release
-    model = objects.fetch(
-        root,
-        release.model_md5,
-        remote=remote,
-        what=f"the model {release.model_path} of {release.label}",
-    ).read_bytes()
-    check_md5(model, release.model_md5, f"model {release.model_path} of {release.label}")
+    model = _checked_bytes(
+        root, release.model_md5, f"the model {release.model_path} of {release.label}", remote
+    )
     schema = None
     if located.schema_md5 is not None:
-        schema = objects.fetch(
-            root,
-            located.schema_md5,
-            remote=remote,
-            what=f"{located.schema_path} of {release.label}",
-        ).read_bytes()
-        check_md5(schema, located.schema_md5, f"{located.schema_path} of {release.label}")
+        what = f"{located.schema_path} of {release.label}"
+        schema = _checked_bytes(root, located.schema_md5, what, remote)
     return model, schema
+
+
+def _checked_bytes(root: Path, md5: str, what: str, remote: str | None) -> bytes:
+    """The bytes of object ``md5`` (``what``, for messages), hashed again as read:
+    these bytes, not the file's, are what gets loaded."""
+    data = objects.fetch(root, md5, remote=remote, what=what).read_bytes()
+    check_md5(data, md5, what)
+    return data
 
 
 def load_release(root: Path, located: Located, remote: str | None = None) -> Served:
