@@ -331,3 +331,21 @@ def test_overrides_that_replaced_recorded_ones_are_named_with_the_full_command(t
         typo.stderr
     )
     assert "+model.params.n_estimator" not in typo.stderr
+
+
+def test_a_param_that_changed_type_only_is_not_called_reproducible(template_repo):
+    """`C: 1.0` built the model; `tether run model.params.C=1` writes `C: 1`, which DVC
+    calls unchanged, so the model is not rebuilt: a rebuild from the commit would
+    give other bytes (the int is pickled with the model). check says so."""
+    tether(template_repo, "run", "model.params.C=1", check=True)
+    commit_all(template_repo, "C as an int")
+    proc = tether(template_repo, "check")
+    assert proc.returncode == 1, proc.stdout
+    assert (
+        "params.yaml model.params.C is 1 (int) but stage 'train' was built with 1.0 (float)"
+        in proc.stdout
+    )
+    assert "fix: tether run --force" in proc.stdout
+    tether(template_repo, "run", "--force", check=True)
+    commit_all(template_repo, "rebuilt with the int")
+    assert tether(template_repo, "check").returncode == 0
