@@ -90,7 +90,8 @@ def _popen(repo: Path, tmp: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-def test_ctrl_c_leaves_no_worktree_nor_experiment(tiny: Path, tmp_path: Path) -> None:
+def _two_sleeping_trials(tiny: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A sweep (--jobs 2) once both its trials are inside their 60 s stage; its TMPDIR."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = _popen(tiny, tmp, "x=1,2", "sleep=60", "--metric", "score", "--jobs", "2")
@@ -100,6 +101,11 @@ def test_ctrl_c_leaves_no_worktree_nor_experiment(tiny: Path, tmp_path: Path) ->
         return len(logs) == 2 and all("Running stage 'score'" in p.read_text() for p in logs)
 
     wait_for(both_running, proc, "two running trials")
+    return proc, tmp
+
+
+def test_ctrl_c_leaves_no_worktree_nor_experiment(tiny: Path, tmp_path: Path) -> None:
+    proc, tmp = _two_sleeping_trials(tiny, tmp_path)
     assert worktrees(tiny) == 3
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends on Ctrl-C
     _, err = proc.communicate(timeout=60)
@@ -120,15 +126,7 @@ def test_kill_9_of_tether_alone_stops_its_workers_and_their_stages(
 ) -> None:
     import psutil
 
-    tmp = tmp_path / "tmp"
-    tmp.mkdir()
-    proc = _popen(tiny, tmp, "x=1,2", "sleep=60", "--metric", "score", "--jobs", "2")
-
-    def both_running() -> bool:
-        logs = list(tmp.glob("tether-tune-*/trial.log"))
-        return len(logs) == 2 and all("Running stage 'score'" in p.read_text() for p in logs)
-
-    wait_for(both_running, proc, "two running trials")
+    proc, _ = _two_sleeping_trials(tiny, tmp_path)
     under = psutil.Process(proc.pid).children(recursive=True)
     assert sum("_worker" in " ".join(p.cmdline()) for p in under) == 2
     os.kill(proc.pid, signal.SIGKILL)  # tether alone, which can pass nothing on
