@@ -20,7 +20,6 @@ request time, so error messages stay scikit-learn's own.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from tether.serve.schema import Schema
+from tether.serve.schema import Schema, cells
 
 # Transformers fitted on a pandas frame warn, on every numpy call, that the input
 # has no column names. Here the columns are routed by name before the call, so the
@@ -72,14 +71,12 @@ def _block(columns: Mapping[str, Sequence[Any]], route: Route, kinds: Mapping[st
     """The route's columns as one 2-D array, valued as ``Schema.frame`` values them."""
     if route.numeric:
         return np.array(
-            [[math.nan if v is None else v for v in columns[name]] for name in route.names],
-            dtype=np.float64,
+            [cells("number", columns[name]) for name in route.names], dtype=np.float64
         ).T
     rows = len(columns[route.names[0]])
     block = np.empty((rows, len(route.names)), dtype=object)
     for j, name in enumerate(route.names):
-        cast = int if kinds[name] == "integer" else None
-        block[:, j] = [math.nan if v is None else (cast(v) if cast else v) for v in columns[name]]
+        block[:, j] = cells(kinds[name], columns[name])
     return block
 
 

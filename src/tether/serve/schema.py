@@ -8,8 +8,8 @@ says so.
 
 Requests reach this module as columns (name -> list of values) whatever their
 wire format; ``Schema.check`` checks names, kinds and sizes, and ``Schema.frame``
-builds the frame the model predicts on. Every refusal is a ``RequestRejected`` naming the column,
-the row or the limit, which the app turns into the protocol's 4xx.
+builds the frame the model predicts on. Every refusal is a ``RequestRejected``
+naming the column, the row or the limit, which the app turns into the protocol's 4xx.
 """
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ class Schema:
 
     # --- building a frame -----------------------------------------------------
 
-    def check(self, columns: Mapping[str, Sequence[Any]], limits: Limits) -> int:
-        """The number of rows of ``columns`` once every value is checked against its
-        column's kind. Refuses unknown or missing columns, columns of unequal length,
-        a wrong kind, and more rows than the cap."""
+    def check(self, columns: Mapping[str, Sequence[Any]], limits: Limits) -> None:
+        """Check every value of ``columns`` against its column's kind. Refuses unknown
+        or missing columns, columns of unequal length, a wrong kind, and more rows than
+        the cap."""
         unknown = [name for name in columns if name not in self.kinds]
         if unknown:
             raise RequestRejected(
@@ -96,7 +96,6 @@ class Schema:
             )
         for column in self.columns:
             _check_kind(column, columns[column.name])
-        return rows
 
     def frame(self, columns: Mapping[str, Sequence[Any]]) -> Any:
         """A pandas frame in the trained column order from ``columns`` that ``check``
@@ -106,14 +105,10 @@ class Schema:
 
         data: dict[str, Any] = {}
         for column in self.columns:
-            values = columns[column.name]
+            filled = cells(column.kind, columns[column.name])
             if column.kind == "number":
-                data[column.name] = np.asarray(
-                    [math.nan if v is None else v for v in values], dtype=np.float64
-                )
+                data[column.name] = np.asarray(filled, dtype=np.float64)
             else:
-                cast = int if column.kind == "integer" else _same
-                filled = [math.nan if v is None else cast(v) for v in values]
                 data[column.name] = pd.Series(filled, dtype=object)
         return pd.DataFrame(data, columns=list(self.names))
 
@@ -158,8 +153,12 @@ class Schema:
         return out
 
 
-def _same(value: Any) -> Any:
-    return value
+def cells(kind: str, values: Sequence[Any]) -> list[Any]:
+    """A checked column's values as the model takes them: null is NaN for every kind
+    (scikit-learn's imputers do not see None), an integer column's 2.0 is 2."""
+    if kind == "integer":
+        return [math.nan if v is None else int(v) for v in values]
+    return [math.nan if v is None else v for v in values]
 
 
 def _quoted(names: Sequence[str]) -> str:
