@@ -27,18 +27,23 @@ _CHUNK = 1 << 20
 SHARED_REMOTE_DOCS = 'README.md, "Moving a team to a shared remote"'
 
 
+def local_folder(settings: dict[str, Any]) -> Path | None:
+    """The folder of a DVC remote kept on a local path (``url``), None for any other."""
+    url = str(settings.get("url") or "")
+    if "://" in url and not url.startswith("file://"):
+        return None
+    return Path(url.removeprefix("file://"))
+
+
 def in_clone_note(root: Path, name: str, settings: dict[str, Any]) -> str:
     """A sentence for a DVC remote that is a folder inside this clone (the template's
     default ``.dvc/storage``): it holds only what this clone pushed, and no teammate
     can reach it. "" for any other remote."""
-    url = str(settings.get("url") or "")
-    if "://" in url and not url.startswith("file://"):
-        return ""
-    folder = Path(url.removeprefix("file://"))
-    if not folder.resolve().is_relative_to(root.resolve()):
+    folder = local_folder(settings)
+    if folder is None or not folder.resolve().is_relative_to(root.resolve()):
         return ""
     return (
-        f" The DVC remote {name!r} is a folder inside this clone ({url}): it holds only "
+        f" The DVC remote {name!r} is a folder inside this clone ({folder}): it holds only "
         "what this clone pushed, and teammates cannot reach it. Point it at the folder "
         f"or bucket that holds the data (`dvc remote modify --local {name} url PATH`), "
         f"or move the team to shared storage with `tether push` ({SHARED_REMOTE_DOCS})."

@@ -146,13 +146,13 @@ def _local_remote_note(root: Path, remote: tuple[str, dict[str, Any]]) -> str:
     ``objects.in_clone_note``). Raises ExternalError when a local remote's folder
     does not exist: that remote is unreachable, which is not the same as lacking data."""
     name, settings = remote
-    url = str(settings.get("url") or "")
-    if "://" in url and not url.startswith("file://"):
+    folder = objects.local_folder(settings)
+    if folder is None:
         return ""
     note = objects.in_clone_note(root, name, settings)
-    if not Path(url.removeprefix("file://")).is_dir():
+    if not folder.is_dir():
         raise ExternalError(
-            f"DVC remote {name!r} cannot be reached: its folder {url} does not exist",
+            f"DVC remote {name!r} cannot be reached: its folder {folder} does not exist",
             f"Point it at the folder that holds the data (`dvc remote modify --local {name} "
             "url PATH`)." + note,
         )
