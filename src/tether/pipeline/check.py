@@ -111,7 +111,7 @@ def _describe(reason: Any) -> str:
     return "; ".join(parts)
 
 
-def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
+def _check_stages(root: Path, project: dvcfiles.Project) -> tuple[list[Problem], list[str]]:
     """Staleness per DVC plus our own hashing of every recorded dep and out.
 
     Returns the problems and the paths that must be committed (for the git check):
@@ -150,7 +150,7 @@ def _check_stages(root: Path) -> tuple[list[Problem], list[str]]:
     corrupt = dvc.corrupted_in_cache(cache, cached)
     problems.extend(_corrupt_problem(root, cache, bad) for bad in corrupt)
     bad_oids = {bad.oid for bad in corrupt}
-    locked = [s for s in dvcfiles.read(root).stages if s.locked]
+    locked = [s for s in project.stages if s.locked]
     for entry in sorted(locked, key=lambda s: s.name):
         stage = entry.name.split(":")[-1]
         # Outputs are always hashed, so a changed file is named even when DVC already
@@ -281,14 +281,14 @@ def check(root: Path) -> CheckResult:
         return _check(git, root)
 
 
-def _check_param_types(root: Path) -> list[Problem]:
+def _check_param_types(root: Path, project: dvcfiles.Project) -> list[Problem]:
     """Params that DVC calls unchanged although their type changed (``C: 1.0`` in
     dvc.lock, ``C: 1`` in params.yaml: equal in Python, so DVC skips the stage), while
     the stage's outputs were built with the recorded value: rebuilding from the
     commit would give other bytes."""
     problems: list[Problem] = []
     current: dict[str, Any] = {}
-    for entry in sorted(dvcfiles.read(root).stages, key=lambda s: s.name):
+    for entry in sorted(project.stages, key=lambda s: s.name):
         for file, recorded in entry.locked_params.items():
             if file not in current:
                 path = root / file
@@ -351,8 +351,9 @@ def _check(git: GitRepo, root: Path) -> CheckResult:
             )
         )
     result.problems.extend(_check_params(root))
-    stage_problems, git_paths = _check_stages(root)
+    project = dvcfiles.read(root)
+    stage_problems, git_paths = _check_stages(root, project)
     result.problems.extend(stage_problems)
-    result.problems.extend(_check_param_types(root))
+    result.problems.extend(_check_param_types(root, project))
     result.problems.extend(_check_uncommitted(root, git, git_paths))
     return result
