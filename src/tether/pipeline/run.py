@@ -173,8 +173,10 @@ def run(
     on_stage: Callable[[StageEvent], None] | None = None,
     wait: bool = False,
     on_wait: Callable[[str], None] | None = None,
+    checked: bool = False,
 ) -> RunResult:
     """Compose, record, reproduce. Nothing is written if the composition fails.
+    ``checked``: the overrides were validated already (see ``compose``).
 
     The workspace lock (``tether.pipeline.lock``) is held from before the
     composition to the end, so a second run waits (``wait``) or stops having
@@ -187,7 +189,7 @@ def run(
     ):
         chosen = choose_overrides(root, overrides, reset)
         try:
-            composition = compose(root, chosen)
+            composition = compose(root, chosen, checked=checked)
         except UsageError as exc:
             raise _replaced_overrides(root, overrides, reset, exc) from None
         preflight.require_params(root, preflight.read_project(root), composition.content)

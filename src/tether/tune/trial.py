@@ -151,7 +151,8 @@ def execute(
 
     started = time.perf_counter()
     try:
-        run(worktree, overrides)
+        # The sweep validated every trial's overrides before it started.
+        run(worktree, overrides, checked=True)
     except Interrupted:
         raise  # the trial was stopped, not failed: it runs again on resume
     except TetherError as exc:
@@ -191,9 +192,10 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     on stdin, runs each in ``worktree`` and answers each with its Outcome (a JSON
     line) on stdout, until stdin ends.
 
-    Before each trial the worktree is reset to ``baseline`` (``_reset``): what a
-    fresh checkout would hold, with the DVC outputs that already match dvc.lock left
-    in place, so that DVC skips the stages whose deps did not change.
+    The worktree is reset to ``baseline`` (``_reset``) before the first trial and
+    after each one, once its Outcome is sent (the sweep records it meanwhile): what
+    a fresh checkout would hold, with the DVC outputs that already match dvc.lock
+    left in place, so that DVC skips the stages whose deps did not change.
 
     What the stage commands and DVC print goes to ``log``, rewritten for each
     trial; the specs and outcomes travel on descriptors the stage commands do not
@@ -211,13 +213,14 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     _exit_with_parent()
     dvc.preload()  # while the parent sets the study up
     git = GitRepo(worktree)
+    _reset(git, worktree, baseline)
     while line := requests.readline():
         spec = TrialSpec.from_dict(json.loads(line))
         _output_to(log)
-        _reset(git, worktree, baseline)
         outcome = execute(worktree, spec.overrides, metric, spec.ref, spec.message)
         answers.write(json.dumps(outcome.to_dict(), allow_nan=True) + "\n")
         answers.flush()
+        _reset(git, worktree, baseline)
     # Every trial is saved and answered: skip the interpreter's teardown of DVC,
     # Hydra and the rest (0.15 s or so that the sweep would wait for).
     sys.stdout.flush()
