@@ -65,6 +65,7 @@ def test_a_bad_sweep_writes_nothing(tiny: Path) -> None:
     proc = tether(tiny, "tune", "x=1,2", "y=3,4", "--metric", "score")
     assert proc.returncode == 2
     assert "conf/ has no key 'y' (in the trial x=1 y=3)" in proc.stderr
+    assert worktrees(tiny) == 1  # the trial workers, started early, are gone with theirs
     proc = tether(tiny, "tune", "x=1,2", "mode=${oc.env:HOME}", "--metric", "score")
     assert proc.returncode == 2 and "depends on the time or environment" in proc.stderr
     proc = tether(tiny, "tune", "x=interval(0,1)", "--metric", "score")
@@ -208,6 +209,16 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
     other = copy_repo(tiny, tmp_path / "other")
     proc = tether(tiny, "tune", "x=2,3,5", "--metric", "score", "--study", "a")
     assert proc.returncode == 0, proc.stderr
+    # The baseline (x=1.0 scores -4) is the leaderboard's first row, and the verdict
+    # says whether the best trial beats it.
+    head = git(tiny, "rev-parse", "HEAD")[:8]
+    assert f"the baseline ({head}) has score=-4; trial 1 improves on it." in proc.stdout
+    base = show(tiny, "--study", "a")["baseline_row"]
+    assert (base["state"], base["value"], base["metrics"]) == ("baseline", -4.0, {"score": -4.0})
+    assert (
+        f"| base | {head} | baseline | (none recorded) | -4 |"
+        in tether(tiny, "tune", "show", "--study", "a", "--md").stdout
+    )
     # The three trials ran one after another in one worker and its one worktree;
     # each wrote what `tether run` writes, and changed only what the run changes.
     files = ("params.yaml", "dvc.lock", "score.json", ".tether/overrides.yaml")
@@ -236,3 +247,9 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
     assert json.loads(diff.stdout)["metrics"]["score.json"]["score"]["old"] == -4.0
     missing = tether(tiny, "tune", "apply", "9")
     assert missing.returncode == 2 and "no trial '9' in study 'a'" in missing.stderr
+    # A sweep whose best only ties the baseline (x=5 scores -4 too) says so: applying
+    # it would change the params, not the model's score.
+    tie = tether(other, "tune", "x=5,6", "--metric", "score", "--study", "b")
+    assert tie.returncode == 0, tie.stderr
+    assert "trial 0 (score=-4) does not beat the baseline (" in tie.stdout
+    assert "applying it would not improve the model" in tie.stdout

@@ -154,10 +154,15 @@ def run_command(
         + f"; {board.count('complete')} complete in all."
     )
     if best is not None:
+        from tether.tune.render import against_baseline
+
         out(
             f"best: trial {best.number} ({best.experiment}) {board.metric}={best.value:.6g} "
             f"with {' '.join(best.overrides)}"
         )
+        verdict = against_baseline(board, best)
+        if verdict is not None:
+            out(verdict)
         out("Next: `tether tune show`, then `tether tune apply best` and commit.")
 
 
@@ -206,10 +211,14 @@ def apply_command(
 ) -> None:
     """Put a trial in the work tree: its overrides, params.yaml, dvc.lock and metrics,
     and its outputs from the DVC cache (nothing is re-run)."""
+    from tether.tune.render import against_baseline
     from tether.tune.study import apply
 
-    row = apply(repo_root(repo), trial, study, storage)
+    board, row = apply(repo_root(repo), trial, study, storage)
     out(f"applied trial {row.number} ({row.experiment}): {' '.join(row.overrides)}")
+    verdict = against_baseline(board, row)
+    if verdict is not None:
+        out(verdict)
     out("Next: `tether check`, then commit what it lists.")
 
 

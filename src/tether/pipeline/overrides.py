@@ -29,8 +29,13 @@ def load_overrides(root: Path) -> list[str]:
     path = overrides_path(root)
     if not path.exists():
         return []
+    return parse_overrides(path.read_bytes())
+
+
+def parse_overrides(content: bytes) -> list[str]:
+    """The overrides a recorded file holds (its bytes, from the work tree or a commit)."""
     try:
-        data = load_yaml(path.read_bytes(), OVERRIDES_FILE.as_posix()) or {}
+        data = load_yaml(content, OVERRIDES_FILE.as_posix()) or {}
     except InvalidYaml as exc:
         raise ConfigError(
             exc.message,

@@ -11,8 +11,23 @@ from typing import Any
 from tether.tune.board import Leaderboard, Row
 
 
+def _with_baseline(board: Leaderboard, rows: list[Row]) -> list[Row]:
+    """``rows`` after the baseline's row, the one every trial is compared with."""
+    return [board.reference, *rows] if board.reference is not None else rows
+
+
+def _label(row: Row) -> tuple[str, str]:
+    """The number and experiment cells: the baseline's are "base" and its commit."""
+    if row.state == "baseline":
+        return "base", (row.commit or "")[:8]
+    return str(row.number), row.experiment or ""
+
+
 def _swept(row: Row, board: Leaderboard) -> str:
-    """The overrides the sweep varies (fixed ones are in the header)."""
+    """The overrides the sweep varies (fixed ones are in the header); for the
+    baseline, the overrides its commit recorded."""
+    if row.state == "baseline":
+        return " ".join(row.overrides) or "(none recorded)"
     names = {_name(s) for s in board.sweep if _is_swept(s)}
     shown = [o for o in row.overrides if _name(o) in names] or row.overrides
     return " ".join(shown)
@@ -39,7 +54,7 @@ def _number(value: Any) -> str:
 
 def metric_names(board: Leaderboard, rows: list[Row]) -> list[str]:
     names: dict[str, None] = {board.metric: None}
-    for row in rows:
+    for row in _with_baseline(board, rows):
         names.update(dict.fromkeys(sorted(row.metrics)))
     return list(names)
 
@@ -66,18 +81,36 @@ def table(board: Leaderboard, rows: list[Row]) -> Any:
     for name in names:
         out.add_column(name, justify="right")
     out.add_column("seconds", justify="right")
-    for row in rows:
-        mark = " *" if best is not None and row.number == best.number else ""
+    for row in _with_baseline(board, rows):
+        number, experiment = _label(row)
+        mark = " *" if best is not None and row is best else ""
         state = row.state if not row.reason else f"{row.state}: {row.reason}"
         out.add_row(
-            f"{row.number}{mark}",
-            row.experiment or "",
+            f"{number}{mark}",
+            experiment,
             state,
             _swept(row, board),
             *(_number(row.metrics.get(n)) for n in names),
             _number(row.seconds),
         )
     return out
+
+
+def against_baseline(board: Leaderboard, row: Row) -> str | None:
+    """A sentence comparing ``row`` with the baseline commit; None when either has
+    no value (a study recorded before tether kept the baseline's, or no metrics)."""
+    beats = board.beats_baseline(row)
+    ref = board.reference
+    if beats is None or ref is None or ref.value is None:
+        return None
+    commit = (ref.commit or "")[:8]
+    if beats:
+        return f"the baseline ({commit}) has {board.metric}={ref.value:.6g}; trial {row.number} improves on it."
+    return (
+        f"trial {row.number} ({board.metric}={_number(row.value)}) does not beat the baseline "
+        f"({commit}, {board.metric}={ref.value:.6g}): applying it would not improve the "
+        "model. Widen the sweep, or keep the baseline."
+    )
 
 
 def _md(text: str) -> str:
@@ -94,11 +127,12 @@ def markdown(board: Leaderboard, rows: list[Row]) -> str:
         + " | Seconds |",
         "|---:|---|---|---|" + "---:|" * len(names) + "---:|",
     ]
-    for row in rows:
+    for row in _with_baseline(board, rows):
+        number, experiment = _label(row)
         state = row.state if not row.reason else f"{row.state}: {row.reason}"
         cells = [
-            str(row.number),
-            _md(row.experiment or ""),
+            number,
+            _md(experiment),
             _md(state),
             _md(_swept(row, board)),
             *(_number(row.metrics.get(n)) for n in names),
@@ -130,6 +164,7 @@ def to_json(board: Leaderboard, rows: list[Row]) -> dict[str, Any]:
             "baseline": board.baseline,
             "storage": board.storage,
             "best": best.number if best else None,
+            "baseline_row": board.reference.to_dict() if board.reference else None,
             "trials": [r.to_dict() for r in rows],
         }
     )
@@ -140,11 +175,12 @@ def to_csv(board: Leaderboard, rows: list[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["number", "experiment", "state", "overrides", *names, "seconds", "reason"])
-    for row in rows:
+    for row in _with_baseline(board, rows):
+        number, experiment = _label(row)
         writer.writerow(
             [
-                row.number,
-                row.experiment or "",
+                number,
+                experiment,
                 row.state,
                 " ".join(row.overrides),
                 *(row.metrics.get(n, "") for n in names),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import socket
@@ -35,6 +36,7 @@ from tether.backends.git import GitRepo
 from tether.errors import ExternalError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.compose import hydra_settings, validate
+from tether.pipeline.overrides import OVERRIDES_FILE, parse_overrides
 from tether.tune import space as space_mod
 from tether.tune.board import (
     ATTR,
@@ -51,6 +53,7 @@ from tether.tune.trial import (
     Runner,
     TrialSpec,
     experiment_ref,
+    flat_metrics,
     pick_metric,
     reap_abandoned,
 )
@@ -107,15 +110,30 @@ def default_study_name(options: Options) -> str:
     return "tune-" + hashlib.sha256(key.encode()).hexdigest()[:6]
 
 
-def _settings(options: Options, metric: str, baseline: str, target: int | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Baseline:
+    """The commit the trials start from, as the leaderboard shows it beside them."""
+
+    commit: str
+    metric: str
+    value: float | None  # the metric at the commit (None: no metrics there yet)
+    metrics: dict[str, Any]
+    overrides: list[str]  # recorded in .tether/overrides.yaml at the commit
+
+
+def _settings(options: Options, base: _Baseline, target: int | None) -> dict[str, Any]:
     return {
         "sweep": list(options.sweep),
         "sampler": options.sampler,
-        "metric": metric,
+        "metric": base.metric,
         "minimize": options.minimize,
         "seed": options.seed,
-        "baseline": baseline,
+        "baseline": base.commit,
         "trials": target,
+        # Shown as the leaderboard's first row; not compared when a study resumes.
+        "baseline_value": base.value,
+        "baseline_metrics": base.metrics,
+        "baseline_overrides": base.overrides,
     }
 
 
@@ -127,17 +145,29 @@ def _sampler(name: str, seed: int) -> Any:
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def _check_metric(root: Path, git: GitRepo, metric: str | None, baseline: str) -> str:
-    snap = snapshot(root, baseline)
+def _read_baseline(git: GitRepo, metric: str | None, commit: str) -> _Baseline:
+    """The baseline's metrics and recorded overrides; UsageError when ``metric`` is
+    not named, or is not among metrics the commit has."""
+    snap = snapshot(git.root, commit)
     if metric is None:
         known = sorted({k for values in snap.metrics.values() for k in values})
         raise UsageError(
             "name the metric to optimise with --metric NAME",
             f"The metrics at HEAD are: {', '.join(known) or '(none)'}.",
         )
+    value = None
     if snap.metrics:
-        pick_metric(snap.metrics, metric)
-    return metric
+        _, found = pick_metric(snap.metrics, metric)
+        number = isinstance(found, int | float) and not isinstance(found, bool)
+        value = float(found) if number and math.isfinite(found) else None
+    recorded = git.read_blob(commit, OVERRIDES_FILE.as_posix())
+    return _Baseline(
+        commit,
+        metric,
+        value,
+        flat_metrics(snap.metrics),
+        parse_overrides(recorded) if recorded is not None else [],
+    )
 
 
 def _validate(root: Path, space: space_mod.Space) -> None:
@@ -239,17 +269,23 @@ def tune(
     baseline = git.head()
     if baseline is None:
         raise UsageError("the repository has no commit yet", "Commit the project first.")
-    metric = _check_metric(root, git, options.metric, baseline)
-    _validate(root, space)
+    base = _read_baseline(git, options.metric, baseline)
 
-    runner = Runner(root, baseline, metric)
+    runner = Runner(root, baseline, base.metric)
     with sigterm_as_interrupt():
         try:
-            # The workers start now: their imports overlap Optuna's set-up here.
+            # The workers start first: their imports overlap the checks of every
+            # trial's overrides and Optuna's set-up. A bad sweep stops them at once
+            # and removes their worktrees; nothing is written before the checks pass.
             runner.start(min(options.jobs, target or options.jobs))
+            try:
+                _validate(root, space)
+            except BaseException:
+                runner.cancel()
+                raise
             optuna = load_optuna()
             storage = open_storage(root, options.storage, create=True)
-            settings = _settings(options, metric, baseline, target)
+            settings = _settings(options, base, target)
             study = _get_study(optuna, storage, name, settings, space)
             optuna.storages.fail_stale_trials(study)
             reap_abandoned(git)
@@ -492,9 +528,12 @@ class _Sweep:
         )
 
 
-def apply(root: Path, which: str, name: str | None = None, storage: str | None = None) -> Row:
+def apply(
+    root: Path, which: str, name: str | None = None, storage: str | None = None
+) -> tuple[Leaderboard, Row]:
     """Put trial ``which`` in the work tree: its overrides, params.yaml, dvc.lock and
-    metrics from its experiment commit, its outputs from the DVC cache (nothing runs)."""
+    metrics from its experiment commit, its outputs from the DVC cache (nothing runs).
+    Returns the study's leaderboard and the trial's row."""
     board = leaderboard(root, name, storage)
     row = find_trial(board, which)
     assert row.experiment is not None
@@ -507,7 +546,7 @@ def apply(root: Path, which: str, name: str | None = None, storage: str | None =
             f"`dvc exp pull origin {row.experiment}`; then apply again.",
         )
     dvc.apply_experiment(root, commit)
-    return row
+    return board, row
 
 
 def experiment_names(git: GitRepo) -> dict[str, str]:

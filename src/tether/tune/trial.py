@@ -213,14 +213,17 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     _exit_with_parent()
     dvc.preload()  # while the parent sets the study up
     git = GitRepo(worktree)
-    _reset(git, worktree, baseline)
+    # Every reset goes back to the same baseline: its outputs are listed once.
+    with dvc.open_repo(worktree) as repo:
+        outputs = [o.path for o in dvc.tracked_outputs(repo)]
+    _reset(git, worktree, baseline, outputs)
     while line := requests.readline():
         spec = TrialSpec.from_dict(json.loads(line))
         _output_to(log)
         outcome = execute(worktree, spec.overrides, metric, spec.ref, spec.message)
         answers.write(json.dumps(outcome.to_dict(), allow_nan=True) + "\n")
         answers.flush()
-        _reset(git, worktree, baseline)
+        _reset(git, worktree, baseline, outputs)
     # Every trial is saved and answered: skip the interpreter's teardown of DVC,
     # Hydra and the rest (0.15 s or so that the sweep would wait for).
     sys.stdout.flush()
@@ -228,28 +231,26 @@ def serve_trials(worktree: Path, baseline: str, metric: str, log: Path) -> None:
     os._exit(0)
 
 
-def _reset(git: GitRepo, worktree: Path, baseline: str) -> None:
+def _reset(git: GitRepo, worktree: Path, baseline: str, outputs: Sequence[str]) -> None:
     """Bring the worktree back to ``baseline`` as a fresh checkout of it would be,
     without touching what already is: tracked files by git; untracked files that
-    are not DVC outputs removed (DVC's own ``.dvc/`` files stay); each output
-    checked out from the cache where it differs from dvc.lock (DVC compares hashes
-    it keeps for the worktree, so unchanged outputs cost nothing)."""
+    are not DVC outputs (``outputs``: the baseline's) removed, DVC's own ``.dvc/``
+    files kept; each output checked out from the cache where it differs from
+    dvc.lock (DVC compares hashes it keeps for the worktree, so unchanged outputs
+    cost nothing)."""
     git.reset_worktree(baseline)
+    for entry in git.ignored_paths():
+        path = entry.rstrip("/")
+        if path == ".dvc" or path.startswith(".dvc/"):
+            continue
+        if any(path == o or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs):
+            continue
+        target = worktree / path
+        if target.is_dir() and not target.is_symlink():
+            remove_tree(target)
+        else:
+            target.unlink(missing_ok=True)
     with dvc.open_repo(worktree) as repo:
-        outputs = [o.path for o in dvc.tracked_outputs(repo)]
-        for entry in git.ignored_paths():
-            path = entry.rstrip("/")
-            if path == ".dvc" or path.startswith(".dvc/"):
-                continue
-            if any(
-                path == o or o.startswith(path + "/") or path.startswith(o + "/") for o in outputs
-            ):
-                continue
-            target = worktree / path
-            if target.is_dir() and not target.is_symlink():
-                remove_tree(target)
-            else:
-                target.unlink(missing_ok=True)
         dvc.restore_outputs(repo)
 
 
