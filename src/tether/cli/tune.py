@@ -120,6 +120,7 @@ def run_command(
     Every trial's overrides are checked first, as `tether run` checks them; a bad
     sweep writes nothing. Running the same command again resumes the study.
     """
+    from tether.tune import render
     from tether.tune.study import Options, tune
 
     options = Options(
@@ -146,24 +147,8 @@ def run_command(
         raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         line.stop()
-    board = result.board
-    best = board.best
-    out(
-        f"study {board.study}: {result.ran} trial(s) ran, {result.failed} failed"
-        + (f", {result.earlier} finished before" if result.earlier else "")
-        + f"; {board.count('complete')} complete in all."
-    )
-    if best is not None:
-        from tether.tune.render import against_baseline
-
-        out(
-            f"best: trial {best.number} ({best.experiment}) {board.metric}={best.value:.6g} "
-            f"with {' '.join(best.overrides)}"
-        )
-        verdict = against_baseline(board, best)
-        if verdict is not None:
-            out(verdict)
-        out("Next: `tether tune show`, then `tether tune apply best` and commit.")
+    for text in render.summary(result.board, result.ran, result.failed, result.earlier):
+        out(text)
 
 
 @tune_app.command(

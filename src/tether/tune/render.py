@@ -113,6 +113,27 @@ def against_baseline(board: Leaderboard, row: Row) -> str | None:
     )
 
 
+def summary(board: Leaderboard, ran: int, failed: int, earlier: int) -> list[str]:
+    """What a finished sweep prints: counts, the best trial against the baseline,
+    and what to run next."""
+    lines = [
+        f"study {board.study}: {ran} trial(s) ran, {failed} failed"
+        + (f", {earlier} finished before" if earlier else "")
+        + f"; {board.count('complete')} complete in all."
+    ]
+    best = board.best
+    if best is not None and best.value is not None:
+        lines.append(
+            f"best: trial {best.number} ({best.experiment}) {board.metric}={best.value:.6g} "
+            f"with {' '.join(best.overrides)}"
+        )
+        verdict = against_baseline(board, best)
+        if verdict is not None:
+            lines.append(verdict)
+        lines.append("Next: `tether tune show`, then `tether tune apply best` and commit.")
+    return lines
+
+
 def _md(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
