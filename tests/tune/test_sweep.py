@@ -253,3 +253,4 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
     assert tie.returncode == 0, tie.stderr
     assert "trial 0 (score=-4) does not beat the baseline (" in tie.stdout
     assert "applying it would not improve the model" in tie.stdout
+    assert "tether tune apply best" not in tie.stdout

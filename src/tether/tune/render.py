@@ -130,7 +130,8 @@ def summary(board: Leaderboard, ran: int, failed: int, earlier: int) -> list[str
         verdict = against_baseline(board, best)
         if verdict is not None:
             lines.append(verdict)
-        lines.append("Next: `tether tune show`, then `tether tune apply best` and commit.")
+        if board.beats_baseline(best) is not False:
+            lines.append("Next: `tether tune show`, then `tether tune apply best` and commit.")
     return lines
 
 
