@@ -124,6 +124,7 @@ def test_env_shows_the_recorded_lock(release_a: Release, release_copy: Path) -> 
     lock = from_dict(manifest_of(release_a.tag_message)["lock"])
     hashed = len(lock.installable)
     assert f"archive hashes: {hashed} of {hashed}" in shown.stdout
+    assert "UV_FIND_LINKS" not in shown.stdout  # nothing unhashed to explain
     assert "editable (not locked by hash): tether" in shown.stdout
     same = tether(release_copy, "env", release_a.ref, "--diff")
     assert "is the recorded one" in same.stdout, same.stdout
@@ -169,3 +170,19 @@ def test_no_reachable_index_is_named(
     assert "no index reachable to install " in proc.stderr
     assert f"(index {index}): " in proc.stderr and "Connection refused" in proc.stderr
     assert cache_entries(isolated_home) == []
+
+
+def test_env_says_why_archives_are_not_hashed(release_a: Release) -> None:
+    """A release made without UV_FIND_LINKS records no archive hashes: `tether env`
+    says where they come from, and that the record digests still hold."""
+    from tether.replay.render import env_report
+
+    lock = from_dict(manifest_of(release_a.tag_message)["lock"])
+    bare = dataclasses.replace(
+        lock, packages=tuple(dataclasses.replace(p, hashes=()) for p in lock.packages)
+    )
+    record = api.Recorded("r@v1", "0" * 40, bare, bare.python, "cpython", bare.tag, {}, None)  # type: ignore[arg-type]
+    lines = "\n".join(env_report(api.EnvReport(record)))
+    assert f"archive hashes: 0 of {len(bare.installable)}" in lines
+    assert "named by UV_FIND_LINKS at release time" in lines
+    assert "the record digests still prove" in lines

@@ -31,6 +31,12 @@ def env_report(report: EnvReport) -> list[str]:
             f"  archive hashes: {hashed} of {len(lock.installable)}; record digests: "
             f"{sum(1 for p in lock.installable if p.record)}"
         )
+        if hashed < len(lock.installable):
+            lines.append(
+                "  (an archive is hashed only when its wheel or sdist was in a directory "
+                "named by UV_FIND_LINKS at release time; the record digests still prove "
+                "each distribution's installed files)"
+            )
         for package in lock.editables:
             lines.append(f"  editable (not locked by hash): {package.name} {package.version}")
         if not report.diff:
