@@ -352,12 +352,15 @@ def test_a_param_that_changed_only_its_type_reruns_its_stage(template_repo):
     float_model = _md5(template_repo / "models/model.pkl")
     assert _locked_c(template_repo) == 1.0
 
-    proc = tether(template_repo, "run", "model.params.C=1")
+    # From a subdirectory, where DVC names the stage `../dvc.yaml:train`.
+    proc = tether(template_repo / "src", "run", "model.params.C=1")
     assert proc.returncode == 0, proc.stderr
-    assert "[3/4] train ... (forced: params changed type (model.params.C 1.0 -> 1))" in proc.stderr
+    assert "[3/4] train ... (forced: params changed type (model.params.C 1.0 -> 1))" in (
+        proc.stderr
+    )
     assert "[3/4] train ran in" in proc.stderr
     assert "[2/4] prepare up to date" in proc.stderr  # only the retyped stage is forced
-    assert "train: params changed type (model.params.C 1.0 -> 1): ran" in proc.stdout
+    assert "\ntrain: params changed type (model.params.C 1.0 -> 1): ran\n" in proc.stdout
     # evaluate runs as DVC decides: its dependency, the model, changed
     assert "params.yaml updated; 2 of 4 stages ran." in proc.stdout
     locked = _locked_c(template_repo)

@@ -256,9 +256,13 @@ def _reproduce(
         for index, stage in enumerate(stages, start=1):
             if guard.received is not None:
                 return
-            running.append(stage.addressing)
-            changes = tuple(r for r in retyped if r.stage == stage.addressing)
-            notify(StageEvent(stage.addressing, index, len(stages), StageState.START, 0.0, changes))
+            # Named from the repo root, as dvcfiles names it and the user writes it
+            # (DVC's ``addressing`` is relative to the current directory:
+            # ``../dvc.yaml:train`` from a subdirectory).
+            label = dvc.stage_label(repo, stage)
+            running.append(label)
+            changes = tuple(r for r in retyped if r.stage == label)
+            notify(StageEvent(label, index, len(stages), StageState.START, 0.0, changes))
             started = time.perf_counter()
             try:
                 ran = dvc.reproduce_stage(repo, stage.addressing, force=force or bool(changes))
@@ -270,7 +274,7 @@ def _reproduce(
                 hint = _failure_hint(root, chosen, dvc.tracked_outputs(repo))
                 raise failed(exc.message, hint) from None
             event = StageEvent(
-                stage.addressing,
+                label,
                 index,
                 len(stages),
                 StageState.RAN if ran else StageState.SKIPPED,
