@@ -19,6 +19,8 @@
     │                           4xx (tether.report.github)
     ├── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
     │                           (a stage: tether.pipeline.run)   or 143
+    ├── StageFailed             a stage's own command failed     exit 4
+    │                           (tether.pipeline.run)
     └── ExternalError           git, DVC or a remote failed      exit 3
         ├── WorkspaceBusy       another `tether run` holds the   exit 3
         │                       workspace (tether.pipeline.lock)
@@ -38,6 +40,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_EXTERNAL = 3
+EXIT_STAGE = 4
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 
@@ -108,6 +111,13 @@ class ExternalError(TetherError):
     """git, DVC, a remote or the network failed underneath tether."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class StageFailed(TetherError):
+    """A pipeline stage's own command failed (exited non-zero): the user's code or a
+    param value it was given, not git, DVC or a remote (those are ExternalError)."""
+
+    exit_code = EXIT_STAGE
 
 
 class WorkspaceBusy(ExternalError):

@@ -29,6 +29,8 @@ def test_help_lists_commands_and_exit_codes(tmp_path):
     assert proc.returncode == 0
     assert "run" in proc.stdout and "check" in proc.stdout
     assert "1 a check or gate failed" in proc.stdout
+    words = " ".join(proc.stdout.split())  # help text is wrapped to the terminal
+    assert "3 git, DVC or a remote failed; 4 a stage's command failed;" in words
 
 
 @pytest.mark.parametrize("name", sorted(_commands()))

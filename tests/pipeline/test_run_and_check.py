@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -235,8 +236,10 @@ def test_missing_output_not_in_cache_points_to_pull(template_repo):
 
 def test_failing_stage_says_how_to_go_back(template_repo):
     proc = tether(template_repo, "run", "model=random_forest", "model.params.n_estimators=abc")
-    assert proc.returncode == 3
-    assert "stage 'train' failed" in proc.stderr
+    # The stage's own command failed: exit 4, not 3 (git, DVC or a remote failed).
+    assert proc.returncode == 4, proc.stderr
+    assert "error: stage 'train' failed: failed to run: " in proc.stderr
+    assert "exited with 1" in proc.stderr
     # DVC deleted the stage's output before running it: named, with the way back
     assert not (template_repo / "models/model.pkl").exists()
     back = (
@@ -333,19 +336,70 @@ def test_overrides_that_replaced_recorded_ones_are_named_with_the_full_command(t
     assert "+model.params.n_estimator" not in typo.stderr
 
 
-def test_a_param_that_changed_type_only_is_not_called_reproducible(template_repo):
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def _locked_c(root: Path) -> object:
+    lock = yaml.safe_load((root / "dvc.lock").read_text())
+    return lock["stages"]["train"]["params"]["params.yaml"]["model"]["params"]["C"]
+
+
+def test_a_param_that_changed_only_its_type_reruns_its_stage(template_repo):
     """`C: 1.0` built the model; `tether run model.params.C=1` writes `C: 1`, which DVC
-    calls unchanged, so the model is not rebuilt: a rebuild from the commit would
-    give other bytes (the int is pickled with the model). check says so."""
-    tether(template_repo, "run", "model.params.C=1", check=True)
+    calls unchanged: tether runs train forced all the same, says so, and the model is
+    the one an int builds (the int is pickled with it)."""
+    float_model = _md5(template_repo / "models/model.pkl")
+    assert _locked_c(template_repo) == 1.0
+
+    # From a subdirectory, where DVC names the stage `../dvc.yaml:train`.
+    proc = tether(template_repo / "src", "run", "model.params.C=1")
+    assert proc.returncode == 0, proc.stderr
+    assert "[3/4] train ... (forced: params changed type (model.params.C 1.0 -> 1))" in (
+        proc.stderr
+    )
+    assert "[3/4] train ran in" in proc.stderr
+    assert "[2/4] prepare up to date" in proc.stderr  # only the retyped stage is forced
+    assert "\ntrain: params changed type (model.params.C 1.0 -> 1): ran\n" in proc.stdout
+    # evaluate runs as DVC decides: its dependency, the model, changed
+    assert "params.yaml updated; 2 of 4 stages ran." in proc.stdout
+    locked = _locked_c(template_repo)
+    assert locked == 1 and type(locked) is int
+    assert _md5(template_repo / "models/model.pkl") != float_model
+
     commit_all(template_repo, "C as an int")
+    check = tether(template_repo, "check")
+    assert check.returncode == 0, check.stdout
+    assert check.stdout.startswith("reproducible: ")
+
+    # Nothing changed since: nothing runs, nothing is forced.
+    again = tether(template_repo, "run")
+    assert again.returncode == 0, again.stderr
+    assert "Everything is up to date: no stage of 4 needed to run." in again.stdout
+    assert "forced" not in again.stderr and "changed type" not in again.stdout
+
+
+def test_check_names_a_param_that_changed_only_its_type(template_repo):
+    """The same state made without tether (`dvc repro` skips train): check says so,
+    and the `tether run` it names rebuilds the model."""
+    conf = template_repo / "conf/model/logistic_regression.yaml"
+    conf.write_text(conf.read_text().replace("  C: 1.0\n", "  C: 1\n"))
+    params = template_repo / "params.yaml"
+    params.write_text(params.read_text().replace("    C: 1.0\n", "    C: 1\n"))
+    dvc(template_repo, "repro")
+    assert _locked_c(template_repo) == 1.0
+    commit_all(template_repo, "C as an int in conf/")
+
     proc = tether(template_repo, "check")
     assert proc.returncode == 1, proc.stdout
+    assert "not reproducible: 1 problem(s)" in proc.stdout
     assert (
         "params.yaml model.params.C is 1 (int) but stage 'train' was built with 1.0 (float)"
         in proc.stdout
     )
-    assert "fix: tether run --force" in proc.stdout
-    tether(template_repo, "run", "--force", check=True)
+    assert "fix: tether run\n" in proc.stdout
+
+    fixed = tether(template_repo, "run")
+    assert "train: params changed type (model.params.C 1.0 -> 1): ran" in fixed.stdout
     commit_all(template_repo, "rebuilt with the int")
     assert tether(template_repo, "check").returncode == 0

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.backends.hashing import file_md5
-from tether.errors import ConfigError, ExternalError, NotATetherRepo
+from tether.errors import ConfigError, ExternalError, NotATetherRepo, StageFailed
 
 if TYPE_CHECKING:
     from dvc.repo import Repo
@@ -235,14 +235,24 @@ _REPLAY_VARIABLES = (
 
 
 def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
-    """Reproduce one stage; True when its command ran, False when it was up to date."""
+    """Reproduce one stage; True when its command ran, False when it was up to date.
+
+    Raises StageFailed when the stage's command exited non-zero, ExternalError when
+    DVC itself failed (a missing dependency, the cache...), DvcLocked for its lock.
+    """
+    from dvc.stage.exceptions import StageCmdFailedError
+
     try:
         with interpreter_first_on_path():
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
         _raise_if_locked(repo, exc)
+        causes = _causes(exc)
         # DVC's outer message is "failed to reproduce 'X'"; the reason is inside.
-        raise ExternalError(f"stage {addressing!r} failed: {_causes(exc)[-1]}") from None
+        message = f"stage {addressing!r} failed: {causes[-1]}"
+        if any(isinstance(c, StageCmdFailedError) for c in causes):
+            raise StageFailed(message) from None
+        raise ExternalError(message) from None
     return bool(done)
 
 

@@ -16,7 +16,8 @@ app = typer.Typer(
         "Git-native reproducibility for machine learning: compose Hydra configs, "
         "run DVC pipelines, diff metrics, release and re-verify models.\n\n"
         "Exit codes: 0 ok; 1 a check or gate failed; 2 usage or input error; "
-        "3 git, DVC or a remote failed; 130 interrupted; 143 terminated (SIGTERM)."
+        "3 git, DVC or a remote failed; 4 a stage's command failed; 130 interrupted; "
+        "143 terminated (SIGTERM)."
     ),
     no_args_is_help=True,
     add_completion=False,

@@ -37,7 +37,9 @@ def run_command(
     reused. params.yaml and .tether/overrides.yaml are only written once the
     composition succeeded. One run at a time per workspace: a second one stops
     at once, naming the first one's PID (or waits with --wait). Ctrl-C or SIGTERM
-    stops the running stage command too (exit 130 or 143).
+    stops the running stage command too (exit 130 or 143). A stage whose params
+    changed only their type (C: 1.0 to C: 1), which DVC calls unchanged, is run
+    forced. A stage whose own command fails exits 4; DVC, git or a remote failing, 3.
     """
     from tether.pipeline import render
     from tether.pipeline.run import StageEvent, run

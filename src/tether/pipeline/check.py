@@ -22,6 +22,7 @@ from tether.errors import TetherError
 from tether.pipeline import compose as composing
 from tether.pipeline import preflight
 from tether.pipeline.overrides import OVERRIDES_FILE, load_overrides
+from tether.pipeline.retyped import retyped_params
 
 
 class ProblemKind(StrEnum):
@@ -282,61 +283,20 @@ def check(root: Path) -> CheckResult:
 
 
 def _check_param_types(root: Path, project: dvcfiles.Project) -> list[Problem]:
-    """Params that DVC calls unchanged although their type changed (``C: 1.0`` in
-    dvc.lock, ``C: 1`` in params.yaml: equal in Python, so DVC skips the stage), while
-    the stage's outputs were built with the recorded value: rebuilding from the
-    commit would give other bytes."""
-    problems: list[Problem] = []
-    current: dict[str, Any] = {}
-    for entry in sorted(project.stages, key=lambda s: s.name):
-        for file, recorded in entry.locked_params.items():
-            if file not in current:
-                path = root / file
-                current[file] = (
-                    dvcfiles.load_yaml(path.read_bytes(), file) if path.is_file() else None
-                )
-            for key, value in recorded.items():
-                now = _select(current[file], key)
-                for where, was, is_ in _retyped(key, value, now):
-                    problems.append(
-                        Problem(
-                            ProblemKind.STALE,
-                            entry.name.split(":")[-1],
-                            f"{file} {where} is {is_!r} ({type(is_).__name__}) but stage "
-                            f"{entry.name.split(':')[-1]!r} was built with {was!r} "
-                            f"({type(was).__name__}): DVC calls them equal and would not "
-                            "run it again",
-                            "tether run --force",
-                        )
-                    )
-    return problems
-
-
-def _select(doc: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(doc, dict) or part not in doc:
-            return None
-        doc = doc[part]
-    return doc
-
-
-def _retyped(where: str, was: Any, now: Any) -> list[tuple[str, Any, Any]]:
-    """Leaves of ``was`` and ``now`` that are equal but of another type."""
-    if isinstance(was, dict) and isinstance(now, dict):
-        return [
-            found
-            for key in was.keys() & now.keys()
-            for found in _retyped(f"{where}.{key}", was[key], now[key])
-        ]
-    if isinstance(was, list) and isinstance(now, list) and len(was) == len(now):
-        return [
-            found
-            for i, (a, b) in enumerate(zip(was, now, strict=True))
-            for found in _retyped(f"{where}[{i}]", a, b)
-        ]
-    if was == now and type(was) is not type(now):
-        return [(where, was, now)]
-    return []
+    """Params that DVC calls unchanged although their type changed (see
+    ``tether.pipeline.retyped``), while the stage's outputs were built with the
+    recorded value: rebuilding from the commit would give other bytes."""
+    return [
+        Problem(
+            ProblemKind.STALE,
+            found.stage_name,
+            f"{found.file} {found.key} is {found.now!r} ({type(found.now).__name__}) but "
+            f"stage {found.stage_name!r} was built with {found.was!r} "
+            f"({type(found.was).__name__}): DVC calls them equal and would not run it again",
+            "tether run",
+        )
+        for found in retyped_params(root, project)
+    ]
 
 
 def _check(git: GitRepo, root: Path) -> CheckResult:

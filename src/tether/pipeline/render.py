@@ -13,10 +13,17 @@ from tether.pipeline.check import CheckResult, Problem
 from tether.pipeline.run import RunResult, StageEvent
 
 
+def _retyped(event: StageEvent) -> str:
+    """``params changed type (model.params.C 1.0 -> 1)``."""
+    return f"params changed type ({', '.join(r.change for r in event.retyped)})"
+
+
 def stage_line(event: StageEvent) -> str:
     """One progress line of ``tether run``: ``[3/4] train ran in 2.9s``."""
     counter = f"[{event.index}/{event.total}]"
     if event.state == "start":
+        if event.retyped:
+            return f"{counter} {event.stage} ... (forced: {_retyped(event)})"
         return f"{counter} {event.stage} ..."
     if event.state == "ran":
         return f"{counter} {event.stage} ran in {event.seconds:.1f}s"
@@ -27,6 +34,8 @@ def run_lines(result: RunResult) -> list[str]:
     """What ``tether run`` did: the overrides in force and how many stages ran."""
     shown = " ".join(result.overrides) if result.overrides else "(none)"
     lines = [f"overrides: {shown}"]
+    # DVC calls these params unchanged: say why the stage ran all the same.
+    lines += [f"{s.stage}: {_retyped(s)}: {s.state}" for s in result.retyped]
     ran = sum(1 for s in result.stages if s.state == "ran")
     if ran == 0 and not result.params_changed:
         lines.append(f"Everything is up to date: no stage of {len(result.stages)} needed to run.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tether.backends import dvc
 from tether.backends.process import SignalGuard, signals_forwarded
-from tether.errors import ExternalError, Interrupted, TetherError, UsageError
+from tether.errors import ExternalError, Interrupted, StageFailed, TetherError, UsageError
 from tether.pipeline import atomic, preflight
 from tether.pipeline.compose import Composition, compose, hydra_settings, validate
 from tether.pipeline.lock import workspace_lock
@@ -21,6 +21,7 @@ from tether.pipeline.overrides import (
     overrides_path,
     render_overrides,
 )
+from tether.pipeline.retyped import Retyped, retyped_params
 
 
 class StageState(StrEnum):
@@ -31,13 +32,18 @@ class StageState(StrEnum):
 
 @dataclass(frozen=True)
 class StageEvent:
-    """Progress of one stage: it starts, then ran or was skipped (up to date)."""
+    """Progress of one stage: it starts, then ran or was skipped (up to date).
+
+    ``retyped``: params of the stage that changed only their type since dvc.lock
+    recorded them; DVC calls them unchanged, so the stage is reproduced forced.
+    """
 
     stage: str
     index: int
     total: int
     state: StageState
     seconds: float = 0.0
+    retyped: tuple[Retyped, ...] = ()
 
 
 @dataclass
@@ -45,6 +51,11 @@ class RunResult:
     overrides: list[str]
     params_changed: bool
     stages: list[StageEvent] = field(default_factory=list)
+
+    @property
+    def retyped(self) -> list[StageEvent]:
+        """The stages reproduced forced because a param changed only its type."""
+        return [s for s in self.stages if s.retyped]
 
 
 def choose_overrides(root: Path, given: Sequence[str], reset: bool) -> list[str]:
@@ -192,16 +203,21 @@ def run(
             composition = compose(root, chosen, checked=checked)
         except UsageError as exc:
             raise _replaced_overrides(root, overrides, reset, exc) from None
-        preflight.require_params(root, preflight.read_project(root), composition.content)
+        project = preflight.read_project(root)
+        preflight.require_params(root, project, composition.content)
         if guard.received is not None:
             raise guard.interrupted(
                 f"interrupted by {guard.signal_name} before any stage ran; nothing was written"
             )
         changed = apply(root, composition)
+        # Read after params.yaml is written: what the stages will read.
+        retyped = [] if force else retyped_params(root, project)
         result = RunResult(overrides=chosen, params_changed=changed)
         running: list[str] = []  # the stage whose command is running, if any
         try:
-            guard.call(lambda: _reproduce(root, chosen, force, on_stage, guard, result, running))
+            guard.call(
+                lambda: _reproduce(root, chosen, force, retyped, on_stage, guard, result, running)
+            )
         except dvc.DvcLocked as exc:
             if killed is None:
                 raise
@@ -222,13 +238,17 @@ def _reproduce(
     root: Path,
     chosen: list[str],
     force: bool,
+    retyped: list[Retyped],
     on_stage: Callable[[StageEvent], None] | None,
     guard: SignalGuard,
     result: RunResult,
     running: list[str],
 ) -> None:
     """Reproduce the stages in order, each in turn; stop before the next stage once a
-    stop signal arrived. Runs in ``guard``'s worker thread, DVC's Repo with it."""
+    stop signal arrived. Runs in ``guard``'s worker thread, DVC's Repo with it.
+
+    A stage with ``retyped`` params is reproduced forced (DVC would skip it); the
+    stages after it run as DVC decides, so they run when its outputs changed."""
     notify = on_stage or (lambda event: None)
     with dvc.open_repo(root) as repo:
         dvc.quiet_git_hints(repo)
@@ -236,22 +256,30 @@ def _reproduce(
         for index, stage in enumerate(stages, start=1):
             if guard.received is not None:
                 return
-            running.append(stage.addressing)
-            notify(StageEvent(stage.addressing, index, len(stages), StageState.START))
+            # Named from the repo root, as dvcfiles names it and the user writes it
+            # (DVC's ``addressing`` is relative to the current directory:
+            # ``../dvc.yaml:train`` from a subdirectory).
+            label = dvc.stage_label(repo, stage)
+            running.append(label)
+            changes = tuple(r for r in retyped if r.stage == label)
+            notify(StageEvent(label, index, len(stages), StageState.START, 0.0, changes))
             started = time.perf_counter()
             try:
-                ran = dvc.reproduce_stage(repo, stage.addressing, force=force)
+                ran = dvc.reproduce_stage(repo, stage.addressing, force=force or bool(changes))
             except dvc.DvcLocked:
                 raise  # nothing ran: the lock's own message says what to do
-            except ExternalError as exc:
+            except (StageFailed, ExternalError) as exc:
+                # The stage's command failed (exit 4), or DVC did (exit 3).
+                failed = StageFailed if isinstance(exc, StageFailed) else ExternalError
                 hint = _failure_hint(root, chosen, dvc.tracked_outputs(repo))
-                raise ExternalError(exc.message, hint) from None
+                raise failed(exc.message, hint) from None
             event = StageEvent(
-                stage.addressing,
+                label,
                 index,
                 len(stages),
                 StageState.RAN if ran else StageState.SKIPPED,
                 time.perf_counter() - started,
+                changes,
             )
             running.clear()
             result.stages.append(event)
