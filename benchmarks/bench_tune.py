@@ -213,8 +213,13 @@ def main() -> int:
         roots = {name: project(base, name) for name in ("dvc", "tether2", "tether1", "bare")}
         dvc = dvc_queue(roots["dvc"])
         tether2, _ = tether_tune(roots["tether2"], 2)
+        # The bare commands run just before and just after tether --jobs 1, and their
+        # mean is the reference: on a shared machine the same 16 commands drift by
+        # 10% within minutes, as much as the overhead being measured.
+        before_wall, before_cpu = bare(roots["bare"])
         tether1, tether1_cpu = tether_tune(roots["tether1"], 1)
-        bare_wall, bare_cpu = bare(roots["bare"])
+        after_wall, after_cpu = bare(roots["bare"])
+        bare_wall, bare_cpu = (before_wall + after_wall) / 2, (before_cpu + after_cpu) / 2
         figures = {
             "dvc": dvc,
             "tether2": tether2,
@@ -230,7 +235,7 @@ def main() -> int:
         )
         print(
             f"  bare train + evaluate, serially              {figures['bare']:7.1f} s"
-            f"  ({bare_cpu:.1f} s CPU)"
+            f"  ({bare_cpu:.1f} s CPU; {before_wall:.1f} s before tether, {after_wall:.1f} s after)"
         )
         floor = figures["bare"] / 2
         print(
