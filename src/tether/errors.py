@@ -20,7 +20,7 @@
     ├── Interrupted             Ctrl-C or SIGTERM stopped it     exit 130
     │                           (a stage: tether.pipeline.run)   or 143
     ├── StageFailed             a stage's own command failed     exit 4
-    │                           (tether.pipeline.run)
+    │                           (tether run, tether verify)
     └── ExternalError           git, DVC or a remote failed      exit 3
         ├── WorkspaceBusy       another `tether run` holds the   exit 3
         │                       workspace (tether.pipeline.lock)

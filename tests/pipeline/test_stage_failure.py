@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import tether
+from tests.helpers import git, tether
 
 
 def test_a_failing_stage_command_exits_4_and_dvc_failing_exits_3(sleepy: Path) -> None:
@@ -23,3 +23,15 @@ def test_a_failing_stage_command_exits_4_and_dvc_failing_exits_3(sleepy: Path) -
     assert missing.returncode == 3, missing.stderr
     assert "error: stage 'slow' failed: [Errno 2] No such file or directory: " in missing.stderr
     assert "stage.py" in missing.stderr
+
+
+def test_run_with_C_from_outside_the_repository(sleepy: Path) -> None:
+    """`tether run -C DIR` started outside DIR runs the stages (DVC saved the stage to
+    its run-cache relative to the current directory and failed, exit 3)."""
+    ran = tether(sleepy.parent, "run", "-C", sleepy.name, "seconds=0")
+    assert ran.returncode == 0, ran.stderr
+    assert "1 of 1 stages ran" in ran.stdout, ran.stdout
+    git(sleepy, "add", "-A")
+    git(sleepy, "commit", "-qm", "seconds=0")
+    check = tether(sleepy.parent, "check", "-C", sleepy.name)
+    assert check.returncode == 0 and "reproducible" in check.stdout, check.stdout + check.stderr

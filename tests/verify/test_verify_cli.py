@@ -333,9 +333,9 @@ def test_s3_remote_that_cannot_be_reached(
     assert "data/input.txt" in proc.stderr and "dvc push -r s3" in proc.stderr
 
 
-def test_failing_stage_is_an_external_error_with_its_output(tiny_copy: Path) -> None:
+def test_failing_stage_exits_4_with_its_output(tiny_copy: Path) -> None:
     proc = tether(tiny_copy, "verify", "broken")
-    assert proc.returncode == 3
+    assert proc.returncode == 4  # the stage's own command failed, as in `tether run`
     assert proc.stderr.startswith(
         "error: stage 'make' failed: failed to run: python src/make.py, exited with 1\n"
     )

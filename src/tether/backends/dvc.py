@@ -240,8 +240,6 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
     Raises StageFailed when the stage's command exited non-zero, ExternalError when
     DVC itself failed (a missing dependency, the cache...), DvcLocked for its lock.
     """
-    from dvc.stage.exceptions import StageCmdFailedError
-
     try:
         with interpreter_first_on_path():
             done = repo.reproduce(addressing, single_item=True, force=force)
@@ -250,7 +248,7 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
         causes = _causes(exc)
         # DVC's outer message is "failed to reproduce 'X'"; the reason is inside.
         message = f"stage {addressing!r} failed: {causes[-1]}"
-        if any(isinstance(c, StageCmdFailedError) for c in causes):
+        if any(_command_failed(c) for c in causes):
             raise StageFailed(message) from None
         raise ExternalError(message) from None
     return bool(done)
@@ -712,7 +710,15 @@ def reproduce_forced(
             lines = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
             tail = "\n" + "\n".join(f"  | {line}" for line in lines) if lines else ""
         name = stage_label(repo, stage)
-        raise ExternalError(f"stage {name!r} failed: {detail}{tail}") from None
+        failed = StageFailed if any(_command_failed(c) for c in causes) else ExternalError
+        raise failed(f"stage {name!r} failed: {detail}{tail}") from None
+
+
+def _command_failed(exc: BaseException) -> bool:
+    """Whether DVC raised ``exc`` because a stage's own command exited non-zero."""
+    from dvc.stage.exceptions import StageCmdFailedError
+
+    return isinstance(exc, StageCmdFailedError)
 
 
 # monitor: a release's reference profile, kept beside its data -----------------

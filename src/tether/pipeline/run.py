@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -250,7 +251,10 @@ def _reproduce(
     A stage with ``retyped`` params is reproduced forced (DVC would skip it); the
     stages after it run as DVC decides, so they run when its outputs changed."""
     notify = on_stage or (lambda event: None)
-    with dvc.open_repo(root) as repo:
+    # DVC resolves some paths against the current directory (saving a stage to its
+    # run-cache looks for dvc.yaml there): run from the top of the repository, as
+    # `dvc repro` does, whatever directory `tether run -C DIR` was started in.
+    with contextlib.chdir(root), dvc.open_repo(root) as repo:
         dvc.quiet_git_hints(repo)
         stages = dvc.pipeline_stages(repo)
         for index, stage in enumerate(stages, start=1):

@@ -335,7 +335,8 @@ def verify(
     (``find_manifest``). ``env_bin`` runs the stage commands in that environment
     (a replayed one, ``tether.replay``) instead of the calling one. Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
-    cannot be fetched or a stage fails; CheckFailed naming a corrupted object.
+    cannot be fetched; StageFailed (exit 4) when a stage's command fails;
+    CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
     """
     with GitRepo(root) as git:
