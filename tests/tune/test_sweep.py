@@ -99,7 +99,7 @@ def _two_sleeping_trials(tiny: Path, tmp_path: Path) -> tuple[subprocess.Popen[s
 
     def both_running() -> bool:
         logs = list(tmp.glob("tether-tune-*/trial.log"))
-        return len(logs) == 2 and all("Running stage 'score'" in p.read_text() for p in logs)
+        return len(logs) == 2 and all("> python score.py" in p.read_text() for p in logs)
 
     wait_for(both_running, proc, "two running trials")
     return proc, tmp

@@ -234,6 +234,39 @@ _REPLAY_VARIABLES = (
 )
 
 
+# DVC's progress lines that tether's own progress says already ("[2/4] prepare up
+# to date", "[3/4] train ..."), by their format strings (dvc/stage/__init__.py,
+# dvc/stage/run.py, dvc/dvcfile.py). The command line DVC echoes ("> python ...")
+# and everything a stage prints still show.
+_ECHOED = frozenset(
+    {
+        "Stage '%s' didn't change, skipping",
+        "'%s' didn't change, skipping",
+        "Running stage '%s':",
+        "Updating lock file '%s'",
+    }
+)
+_ECHO_LOGGERS = ("dvc.stage", "dvc.stage.run", "dvc.dvcfile")
+
+
+def _not_echoed(record: Any) -> bool:
+    return record.msg not in _ECHOED
+
+
+@contextmanager
+def _without_echoes() -> Iterator[None]:
+    import logging
+
+    loggers = [logging.getLogger(name) for name in _ECHO_LOGGERS]
+    for log in loggers:
+        log.addFilter(_not_echoed)
+    try:
+        yield
+    finally:
+        for log in loggers:
+            log.removeFilter(_not_echoed)
+
+
 def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
     """Reproduce one stage; True when its command ran, False when it was up to date.
 
@@ -241,7 +274,7 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
     DVC itself failed (a missing dependency, the cache...), DvcLocked for its lock.
     """
     try:
-        with interpreter_first_on_path():
+        with interpreter_first_on_path(), _without_echoes():
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
         _raise_if_locked(repo, exc)
