@@ -35,3 +35,21 @@ def test_run_with_C_from_outside_the_repository(sleepy: Path) -> None:
     git(sleepy, "commit", "-qm", "seconds=0")
     check = tether(sleepy.parent, "check", "-C", sleepy.name)
     assert check.returncode == 0 and "reproducible" in check.stdout, check.stdout + check.stderr
+
+
+def test_a_stage_taken_from_the_run_cache_is_called_restored(sleepy: Path) -> None:
+    """Outputs lost, deps and params unchanged: DVC takes them from its run-cache
+    instead of running the command, and tether says so rather than "ran"."""
+    first = tether(sleepy, "run", "value=7")
+    assert first.returncode == 0, first.stderr
+    assert "[1/1] slow ran in" in first.stderr + first.stdout
+    (sleepy / "out.txt").unlink()
+    (sleepy / "started").unlink()  # written by the command only: it must not run again
+    again = tether(sleepy, "run")
+    assert again.returncode == 0, again.stderr
+    shown = again.stderr + again.stdout
+    assert "[1/1] slow restored from DVC's run-cache in" in shown
+    assert "0 of 1 stages ran, 1 restored from DVC's run-cache." in shown
+    assert "is cached - skipping run" not in shown  # DVC's own line is left out
+    assert (sleepy / "out.txt").read_text() == "7"
+    assert not (sleepy / "started").exists()

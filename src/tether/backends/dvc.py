@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from tether.backends.hashing import file_md5
 from tether.errors import ConfigError, ExternalError, NotATetherRepo, StageFailed
@@ -235,9 +235,10 @@ _REPLAY_VARIABLES = (
 
 
 # DVC's progress lines that tether's own progress says already ("[2/4] prepare up
-# to date", "[3/4] train ..."), by their format strings (dvc/stage/__init__.py,
-# dvc/stage/run.py, dvc/dvcfile.py). The command line DVC echoes ("> python ...")
-# and everything a stage prints still show.
+# to date", "[3/4] train ...", "[1/4] ingest restored from DVC's run-cache"), by
+# their format strings (dvc/stage/__init__.py, dvc/stage/run.py, dvc/dvcfile.py,
+# dvc/stage/cache.py). The command line DVC echoes ("> python ...") and everything
+# a stage prints still show.
 _ECHOED = frozenset(
     {
         "Stage '%s' didn't change, skipping",
@@ -246,35 +247,45 @@ _ECHOED = frozenset(
         "Updating lock file '%s'",
     }
 )
-_ECHO_LOGGERS = ("dvc.stage", "dvc.stage.run", "dvc.dvcfile")
-
-
-def _not_echoed(record: Any) -> bool:
-    return record.msg not in _ECHOED
+_RESTORED = "Stage '%s' is cached - skipping run, checking out outputs"
+_ECHO_LOGGERS = ("dvc.stage", "dvc.stage.run", "dvc.dvcfile", "dvc.stage.cache")
 
 
 @contextmanager
-def _without_echoes() -> Iterator[None]:
+def _without_echoes(restored: list[str]) -> Iterator[None]:
+    """Leave DVC's echoes out while inside; a stage DVC restored from its run-cache
+    instead of running is appended to ``restored``."""
     import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        if record.msg == _RESTORED:
+            restored.append(str(record.args))
+            return False
+        return record.msg not in _ECHOED
 
     loggers = [logging.getLogger(name) for name in _ECHO_LOGGERS]
     for log in loggers:
-        log.addFilter(_not_echoed)
+        log.addFilter(keep)
     try:
         yield
     finally:
         for log in loggers:
-            log.removeFilter(_not_echoed)
+            log.removeFilter(keep)
 
 
-def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
-    """Reproduce one stage; True when its command ran, False when it was up to date.
+def reproduce_stage(
+    repo: Repo, addressing: str, force: bool = False
+) -> Literal["ran", "restored", "up to date"]:
+    """Reproduce one stage: "ran" when its command ran, "restored" when DVC took its
+    outputs from the run-cache (the same deps and params ran before), "up to date"
+    when nothing needed doing.
 
     Raises StageFailed when the stage's command exited non-zero, ExternalError when
     DVC itself failed (a missing dependency, the cache...), DvcLocked for its lock.
     """
+    restored: list[str] = []
     try:
-        with interpreter_first_on_path(), _without_echoes():
+        with interpreter_first_on_path(), _without_echoes(restored):
             done = repo.reproduce(addressing, single_item=True, force=force)
     except dvc_error_types() as exc:
         _raise_if_locked(repo, exc)
@@ -284,7 +295,9 @@ def reproduce_stage(repo: Repo, addressing: str, force: bool = False) -> bool:
         if any(_command_failed(c) for c in causes):
             raise StageFailed(message) from None
         raise ExternalError(message) from None
-    return bool(done)
+    if not done:
+        return "up to date"
+    return "restored" if restored else "ran"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -27,6 +27,8 @@ def stage_line(event: StageEvent) -> str:
         return f"{counter} {event.stage} ..."
     if event.state == "ran":
         return f"{counter} {event.stage} ran in {event.seconds:.1f}s"
+    if event.state == "restored":
+        return f"{counter} {event.stage} restored from DVC's run-cache in {event.seconds:.1f}s"
     return f"{counter} {event.stage} up to date"
 
 
@@ -37,12 +39,14 @@ def run_lines(result: RunResult) -> list[str]:
     # DVC calls these params unchanged: say why the stage ran all the same.
     lines += [f"{s.stage}: {_retyped(s)}: {s.state}" for s in result.retyped]
     ran = sum(1 for s in result.stages if s.state == "ran")
-    if ran == 0 and not result.params_changed:
+    restored = sum(1 for s in result.stages if s.state == "restored")
+    if ran == 0 and restored == 0 and not result.params_changed:
         lines.append(f"Everything is up to date: no stage of {len(result.stages)} needed to run.")
     else:
+        also = f", {restored} restored from DVC's run-cache" if restored else ""
         lines.append(
             f"params.yaml {'updated' if result.params_changed else 'unchanged'}; "
-            f"{ran} of {len(result.stages)} stages ran. "
+            f"{ran} of {len(result.stages)} stages ran{also}. "
             "Next: `tether check`, then commit what it lists."
         )
     return lines

@@ -28,7 +28,11 @@ from tether.pipeline.retyped import Retyped, retyped_params
 class StageState(StrEnum):
     START = "start"
     RAN = "ran"
+    RESTORED = "restored"  # outputs taken from DVC's run-cache: it ran so before
     SKIPPED = "skipped"
+
+
+_STATES = {"ran": StageState.RAN, "restored": StageState.RESTORED, "up to date": StageState.SKIPPED}
 
 
 @dataclass(frozen=True)
@@ -269,7 +273,7 @@ def _reproduce(
             notify(StageEvent(label, index, len(stages), StageState.START, 0.0, changes))
             started = time.perf_counter()
             try:
-                ran = dvc.reproduce_stage(repo, stage.addressing, force=force or bool(changes))
+                done = dvc.reproduce_stage(repo, stage.addressing, force=force or bool(changes))
             except dvc.DvcLocked:
                 raise  # nothing ran: the lock's own message says what to do
             except (StageFailed, ExternalError) as exc:
@@ -281,7 +285,7 @@ def _reproduce(
                 label,
                 index,
                 len(stages),
-                StageState.RAN if ran else StageState.SKIPPED,
+                _STATES[done],
                 time.perf_counter() - started,
                 changes,
             )
