@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import re
 import socket
@@ -53,6 +52,7 @@ from tether.tune.trial import (
     Runner,
     TrialSpec,
     experiment_ref,
+    finite_number,
     flat_metrics,
     pick_metric,
     reap_abandoned,
@@ -155,11 +155,7 @@ def _read_baseline(git: GitRepo, metric: str | None, commit: str) -> _Baseline:
             "name the metric to optimise with --metric NAME",
             f"The metrics at HEAD are: {', '.join(known) or '(none)'}.",
         )
-    value = None
-    if snap.metrics:
-        _, found = pick_metric(snap.metrics, metric)
-        number = isinstance(found, int | float) and not isinstance(found, bool)
-        value = float(found) if number and math.isfinite(found) else None
+    value = finite_number(pick_metric(snap.metrics, metric)[1]) if snap.metrics else None
     recorded = git.read_blob(commit, OVERRIDES_FILE.as_posix())
     return _Baseline(
         commit,

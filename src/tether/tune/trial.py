@@ -127,6 +127,14 @@ def pick_metric(metrics: dict[str, dict[str, Any]], name: str) -> tuple[str, Any
     return found[0]
 
 
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite number (a bool is not), else None:
+    what a trial's metric must be for Optuna to compare it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def flat_metrics(metrics: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Metrics as one mapping: ``key``, or ``path:key`` where two files share a key."""
     counts: dict[str, int] = {}
@@ -163,8 +171,8 @@ def execute(
         _, value = pick_metric(snap.metrics, metric)
     except UsageError as exc:
         return Outcome(False, metrics, reason=exc.message, seconds=time.perf_counter() - started)
-    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if number is None or not math.isfinite(number):
+    number = finite_number(value)
+    if number is None:
         return Outcome(
             False,
             metrics,
@@ -177,7 +185,7 @@ def execute(
     return Outcome(
         True,
         metrics,
-        float(number),
+        number,
         experiment=ref.rsplit("/", 1)[1],
         commit=commit,
         seconds=time.perf_counter() - started,
@@ -516,12 +524,13 @@ class Runner:
             _, value = pick_metric(snap.metrics, self.metric)
         except UsageError:
             return None
-        if not isinstance(value, int | float) or not math.isfinite(value):
+        number = finite_number(value)
+        if number is None:
             return None
         return Outcome(
             True,
             flat_metrics(snap.metrics),
-            float(value),
+            number,
             experiment=spec.ref.rsplit("/", 1)[1],
             commit=commit,
         )
