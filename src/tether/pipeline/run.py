@@ -37,7 +37,8 @@ _STATES = {"ran": StageState.RAN, "restored": StageState.RESTORED, "up to date":
 
 @dataclass(frozen=True)
 class StageEvent:
-    """Progress of one stage: it starts, then ran or was skipped (up to date).
+    """Progress of one stage: it starts, then ran, was restored from DVC's run-cache,
+    or was skipped (up to date).
 
     ``retyped``: params of the stage that changed only their type since dvc.lock
     recorded them; DVC calls them unchanged, so the stage is reproduced forced.
