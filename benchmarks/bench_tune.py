@@ -83,22 +83,21 @@ def dvc_queue(root: Path) -> float:
         stderr=subprocess.DEVNULL,
         check=True,
     )
-    deadline = time.monotonic() + 1800
-    next_status = time.monotonic() + 20
-    while len(saved_experiments(root)) < TRIALS:
-        if time.monotonic() > deadline:
-            sys.exit("dvc queue did not finish in 30 minutes")
-        if time.monotonic() > next_status:
-            failed = queue_failures(root)
-            if failed:
-                sys.exit("dvc queue: failed experiments:\n" + "\n".join(failed))
-            next_status = time.monotonic() + 20
-        time.sleep(0.2)
-    seconds = time.perf_counter() - started
-    failed = queue_failures(root)
-    if failed:
-        sys.exit("dvc queue: failed experiments:\n" + "\n".join(failed))
-    run(BIN / "dvc", "queue", "stop", "--kill", cwd=root, check=False)
+    try:
+        deadline = time.monotonic() + 1800
+        next_status = time.monotonic() + 20
+        while len(saved_experiments(root)) < TRIALS:
+            if time.monotonic() > deadline:
+                sys.exit("dvc queue did not finish in 30 minutes")
+            if time.monotonic() > next_status:
+                exit_if_failed(root)
+                next_status = time.monotonic() + 20
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        exit_if_failed(root)
+    finally:
+        # The queue's workers outlive `dvc queue start`: stopped whatever happened.
+        run(BIN / "dvc", "queue", "stop", "--kill", cwd=root, check=False)
     return seconds
 
 
@@ -108,9 +107,11 @@ def saved_experiments(root: Path) -> list[str]:
     return [r for r in refs.split() if len(r.split("/")) == 5 and len(r.split("/")[2]) == 2]
 
 
-def queue_failures(root: Path) -> list[str]:
+def exit_if_failed(root: Path) -> None:
     status = run(BIN / "dvc", "queue", "status", cwd=root, check=False).stdout
-    return [line for line in status.splitlines() if "Failed" in line]
+    failed = [line for line in status.splitlines() if "Failed" in line]
+    if failed:
+        sys.exit("dvc queue: failed experiments:\n" + "\n".join(failed))
 
 
 def children_cpu() -> float:
