@@ -16,6 +16,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tether.errors import Interrupted
@@ -115,3 +116,34 @@ def signals_forwarded(grace: float = 10.0) -> Iterator[SignalGuard]:
     finally:
         for sig, previous in saved.items():
             signal.signal(sig, previous)
+
+
+def python_json(
+    python: str, code: str, env: dict[str, str], cwd: Path, timeout: float = 300.0
+) -> dict[str, Any] | None:
+    """Run ``python -c code`` with exactly ``env`` in ``cwd`` and parse the JSON object
+    it prints last; None when it fails, times out or prints no object (a probe must
+    never stop the command that asked: it only explains)."""
+    import json
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            [python, "-c", code],
+            env=env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        return None
+    try:
+        found = json.loads(lines[-1])
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None

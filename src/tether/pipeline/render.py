@@ -38,6 +38,12 @@ def run_lines(result: RunResult) -> list[str]:
     lines = [f"overrides: {shown}"]
     # DVC calls these params unchanged: say why the stage ran all the same.
     lines += [f"{s.stage}: {_retyped(s)}: {s.state}" for s in result.retyped]
+    if result.numerics_lacks:
+        lines.append(
+            f"numerics: this CPU cannot run profile {result.numerics} (it lacks "
+            f"{', '.join(result.numerics_lacks)}): the stages ran with its own numerics, "
+            "so their outputs belong to this machine; do not commit them as the project's"
+        )
     ran = sum(1 for s in result.stages if s.state == "ran")
     restored = sum(1 for s in result.stages if s.state == "restored")
     if ran == 0 and restored == 0 and not result.params_changed:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from tether import numerics
 from tether.backends import dvc
 from tether.backends.process import SignalGuard, signals_forwarded
 from tether.errors import ExternalError, Interrupted, StageFailed, TetherError, UsageError
@@ -57,6 +58,10 @@ class RunResult:
     overrides: list[str]
     params_changed: bool
     stages: list[StageEvent] = field(default_factory=list)
+    # The numerics profile the stages ran with, and what this CPU lacked to run the
+    # committed one (then they ran with the CPU's own numerics).
+    numerics: str = ""
+    numerics_lacks: list[str] = field(default_factory=list)
 
     @property
     def retyped(self) -> list[StageEvent]:
@@ -259,7 +264,12 @@ def _reproduce(
     # DVC resolves some paths against the current directory (saving a stage to its
     # run-cache looks for dvc.yaml there): run from the top of the repository, as
     # `dvc repro` does, whatever directory `tether run -C DIR` was started in.
-    with contextlib.chdir(root), dvc.open_repo(root) as repo:
+    # Every stage command runs under the project's numerics profile, also when its
+    # code does not apply it itself (tether.numerics.pin).
+    wanted = numerics.of_project(root)
+    profile, result.numerics_lacks = numerics.usable(wanted)
+    result.numerics = wanted.name
+    with contextlib.chdir(root), numerics.applied(profile), dvc.open_repo(root) as repo:
         dvc.quiet_git_hints(repo)
         stages = dvc.pipeline_stages(repo)
         for index, stage in enumerate(stages, start=1):

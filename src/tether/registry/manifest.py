@@ -53,6 +53,10 @@ class Manifest:
     profile: str = ""
     # The whole environment as a lock (``tether.replay.lock``); older tags lack it.
     lock: dict[str, Any] = field(default_factory=dict)
+    # What the build's numerics were (``tether.environment.NumericsRecord``): the
+    # profile, and the BLAS kernels, threads, SIMD levels and CPU the machine ran it
+    # with; older tags lack it.
+    numerics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as strict JSON data: NaN and infinite metrics written as
@@ -77,6 +81,7 @@ class Manifest:
             "threads": self.threads,
             **({"profile": self.profile} if self.profile else {}),
             "lock": self.lock,
+            **({"numerics": self.numerics} if self.numerics else {}),
         }
 
     def environment(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles
+from tether import dvcfiles, numerics
 from tether.backends.git import GitRepo
-from tether.environment import capture
+from tether.environment import capture, probe_numerics
 from tether.formats import FormatError
 from tether.formats import parse as parse_file
 from tether.pipeline.overrides import load_overrides
@@ -72,4 +72,5 @@ def build(
         overrides=load_overrides(root),
         **_environment(),
         lock=recorded_lock(),
+        numerics=probe_numerics(numerics.of_project(root), root).to_dict(),
     )
