@@ -231,7 +231,9 @@ def numerics_differences(then: NumericsRecord, now: NumericsRecord) -> list[str]
                     f"{old.get(key)} then, {new.get(key)} now"
                 )
     if then.simd != now.simd:
-        found.append(f"numpy's SIMD levels {' '.join(then.simd) or '-'} then, {' '.join(now.simd) or '-'} now")
+        found.append(
+            f"numpy's SIMD levels {' '.join(then.simd) or '-'} then, {' '.join(now.simd) or '-'} now"
+        )
     if then.variables.get("GLIBC_TUNABLES") != now.variables.get("GLIBC_TUNABLES"):
         found.append("libm's CPU variants (FMA, AVX2) masked differently")
     native = not (then.applied and now.applied)

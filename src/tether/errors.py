@@ -21,6 +21,9 @@
     │                           (a stage: tether.pipeline.run)   or 143
     ├── StageFailed             a stage's own command failed     exit 4
     │                           (tether run, tether verify)
+    ├── NotBitExact             verify proved a rebuild only     exit 5
+    │                           equivalent (bits cannot match on
+    │                           this CPU or architecture)
     └── ExternalError           git, DVC or a remote failed      exit 3
         ├── WorkspaceBusy       another `tether run` holds the   exit 3
         │                       workspace (tether.pipeline.lock)
@@ -41,6 +44,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_EXTERNAL = 3
 EXIT_STAGE = 4
+EXIT_EQUIVALENT = 5
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process it stopped
 
@@ -118,6 +122,12 @@ class StageFailed(TetherError):
     param value it was given, not git, DVC or a remote (those are ExternalError)."""
 
     exit_code = EXIT_STAGE
+
+
+class NotBitExact(TetherError):
+    """``tether verify``'s second tier: equivalent, never called bit-exact."""
+
+    exit_code = EXIT_EQUIVALENT
 
 
 class WorkspaceBusy(ExternalError):

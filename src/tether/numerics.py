@@ -71,7 +71,9 @@ VARIABLES = (
 # The libm variants glibc picks by CPU (sysdeps/x86_64/fpu/multiarch: *-fma, *-fma4,
 # *-avx2, *-avx). Two spellings: glibc 2.33 and later, and the older "_Usable" one;
 # glibc ignores the names it does not know.
-_GLIBC_MASK = "glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-AVX_Usable,-AVX2_Usable,-FMA_Usable,-FMA4_Usable"
+_GLIBC_MASK = (
+    "glibc.cpu.hwcaps=-AVX,-AVX2,-FMA,-FMA4,-AVX_Usable,-AVX2_Usable,-FMA_Usable,-FMA4_Usable"
+)
 _V2_FEATURES = ("SSE", "SSE2", "SSE3", "SSSE3", "SSE41", "POPCNT", "SSE42")
 _V3_FEATURES = (*_V2_FEATURES, "AVX", "F16C", "FMA3", "AVX2")
 
@@ -201,7 +203,9 @@ def environ(chosen: Profile, base: Mapping[str, str]) -> dict[str, str]:
     env = {key: value for key, value in base.items() if key not in VARIABLES}
     for key, value in chosen.variables.items():
         if key == "GLIBC_TUNABLES" and base.get(key):
-            kept = [part for part in base[key].split(":") if not part.startswith("glibc.cpu.hwcaps=")]
+            kept = [
+                part for part in base[key].split(":") if not part.startswith("glibc.cpu.hwcaps=")
+            ]
             value = ":".join([*kept, value])
         env[key] = value
     if not chosen.variables:  # native: what the user set stays theirs

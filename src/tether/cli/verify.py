@@ -11,7 +11,7 @@ import typer
 from tether.cli import output
 from tether.cli.app import app, repo_root
 from tether.cli.output import print_json
-from tether.errors import CheckFailed, Interrupted, UsageError
+from tether.errors import CheckFailed, Interrupted, NotBitExact, UsageError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,7 +56,8 @@ NO_INDEX_OPTION = typer.Option(
         "  tether verify v1.2.0\n\n"
         "  tether verify cancer-classifier@v1.2.0 --from-remote\n\n"
         "  tether verify HEAD~3 --tolerance roc_auc=1e-6 --json\n\n"
-        "  tether verify cancer-classifier@v1.2.0 --env --find-links ./wheelhouse"
+        "  tether verify cancer-classifier@v1.2.0 --env --find-links ./wheelhouse\n\n"
+        "  tether verify cancer-classifier#prod --cpu Nehalem"
     ),
 )
 def verify_command(
@@ -90,6 +91,12 @@ def verify_command(
     find_links: list[str] = FIND_LINKS_OPTION,
     index_url: str = INDEX_URL_OPTION,
     no_index: bool = NO_INDEX_OPTION,
+    cpu: str = typer.Option(
+        None,
+        "--cpu",
+        metavar="MODEL",
+        help="Run the stages on this emulated CPU (qemu-user's models: Nehalem, Haswell...).",
+    ),
 ) -> None:
     """Rebuild REF in a clean temporary worktree and prove every output bit-exact.
 
@@ -97,7 +104,15 @@ def verify_command(
     release manifest for releases. Every stage runs for real (no run-cache); outputs are hashed from their bytes.
     Exits 0 when every output is bit-exact (or, for metrics named in --tolerance,
     within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
-    cannot be fetched. The worktree is removed afterwards, also on Ctrl-C.
+    cannot be fetched, 5 when bits cannot match here (another architecture, or a CPU
+    that cannot run the release's numerics profile) and the rebuild was proved
+    equivalent instead: its model's predictions and its metrics within the release's
+    tolerances. When bytes differ, the report says which layer differs: packages,
+    Python, platform, numerics, or none (then a stage run twice proves it
+    nondeterministic). The worktree is removed afterwards, also on Ctrl-C.
+
+    With --cpu MODEL, the stages run on that CPU emulated by qemu-user, to prove a
+    release portable before a user's older CPU does.
 
     With --env, every stage runs in the environment the release recorded, rebuilt
     exactly by uv or reused from the cache (see `tether env REF`).
@@ -111,7 +126,7 @@ def verify_command(
     progress_console = _progress_console()
     try:
         done = _run_with_progress(
-            progress_console, root, ref, from_remote, remote, tolerances, keep, replay
+            progress_console, root, ref, from_remote, remote, tolerances, keep, replay, cpu
         )
     finally:
         progress_console.file.close()
@@ -133,6 +148,8 @@ def _report(done: VerifyResult | ReplayResult, as_json: bool) -> None:
             for line in replay_header(done):
                 output.out(line)
         render.terminal(result, output.console())
+    if result.equivalent:
+        raise NotBitExact(*render.failure(result))
     if not result.ok:
         raise CheckFailed(*render.failure(result))
 
@@ -169,6 +186,7 @@ def _run_with_progress(
     tolerances: list[Tolerance],
     keep: bool,
     replay: dict[str, Any] | None = None,
+    cpu: str | None = None,
 ) -> VerifyResult | ReplayResult:
     from tether.verify import render, verify
 
@@ -187,6 +205,7 @@ def _run_with_progress(
                     tolerances=tolerances,
                     keep=keep,
                     on_event=on_event,
+                    cpu=cpu,
                 )
             result = verify(
                 root,
@@ -196,6 +215,7 @@ def _run_with_progress(
                 tolerances=tolerances,
                 keep=keep,
                 on_event=on_event,
+                cpu=cpu,
             )
         except KeyboardInterrupt:
             # Say what became of the worktree; main turns this into exit 130.

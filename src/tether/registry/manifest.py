@@ -24,6 +24,12 @@ MARKER = "tether-manifest:"
 SCHEMA = 1
 
 
+# The second tier of `tether verify`: where bits cannot match (another architecture,
+# a CPU that cannot run the numerics profile), a rebuild is equivalent when the
+# rebuilt model's predictions on the evaluation rows and its metrics are within these
+# absolute tolerances of the release's. A release records them (``equivalence``).
+DEFAULT_EQUIVALENCE = {"predictions_atol": 1e-6, "metrics_atol": 1e-6}
+
 # The fields that record the machine (``tether.environment.capture``'s keys).
 ENVIRONMENT_FIELDS = ("python", "implementation", "platform", "machine", "packages", "threads")
 
@@ -57,6 +63,7 @@ class Manifest:
     # profile, and the BLAS kernels, threads, SIMD levels and CPU the machine ran it
     # with; older tags lack it.
     numerics: dict[str, Any] = field(default_factory=dict)
+    equivalence: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as strict JSON data: NaN and infinite metrics written as
@@ -82,6 +89,7 @@ class Manifest:
             **({"profile": self.profile} if self.profile else {}),
             "lock": self.lock,
             **({"numerics": self.numerics} if self.numerics else {}),
+            **({"equivalence": self.equivalence} if self.equivalence else {}),
         }
 
     def environment(self) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from tether.environment import capture, probe_numerics
 from tether.formats import FormatError
 from tether.formats import parse as parse_file
 from tether.pipeline.overrides import load_overrides
-from tether.registry.manifest import Manifest
+from tether.registry.manifest import DEFAULT_EQUIVALENCE, Manifest
 from tether.replay.lock import manifest_field as recorded_lock
 
 
@@ -73,4 +73,5 @@ def build(
         **_environment(),
         lock=recorded_lock(),
         numerics=probe_numerics(numerics.of_project(root), root).to_dict(),
+        equivalence=dict(DEFAULT_EQUIVALENCE),
     )

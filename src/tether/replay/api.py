@@ -304,6 +304,7 @@ def verify(
     tolerances: Sequence[Tolerance] = (),
     keep: bool = False,
     on_event: Callable[[Event], None] | None = None,
+    cpu: str | None = None,
 ) -> ReplayResult:
     """Replay the environment release ``rev`` recorded (cached by its lock's hash)
     and verify ``rev`` with every stage command run inside it.
@@ -336,6 +337,7 @@ def verify(
         keep=keep,
         on_event=on_event,
         env_bin=env.bin,
+        cpu=cpu,
     )
     recorded_names = list(record.packages) or list(environment.DEFAULT_PACKAGES)
     outer = {name: environment.package_version(name) for name in recorded_names}

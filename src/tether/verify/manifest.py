@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tether.backends.git import GitRepo
+from tether.environment import NumericsRecord
 from tether.errors import ForgedManifest, TetherError
 from tether.registry.manifest import Manifest, check_describes, lookup, parse
 from tether.registry.tags import parse_reference
@@ -23,6 +24,8 @@ class Expected:
     outputs: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    numerics: NumericsRecord | None = None
+    equivalence: dict[str, Any] = field(default_factory=dict)  # the recorded tolerances
 
 
 def from_manifest(manifest: Manifest) -> Expected:
@@ -31,6 +34,8 @@ def from_manifest(manifest: Manifest) -> Expected:
         outputs=dict(manifest.outs),
         metrics=dict(manifest.metrics),
         environment=manifest.environment(),
+        numerics=NumericsRecord.from_dict(manifest.numerics),
+        equivalence=dict(manifest.equivalence),
     )
 
 

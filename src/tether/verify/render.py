@@ -90,6 +90,10 @@ def terminal(result: VerifyResult, console: Console) -> None:
         console.print(table)
     for line in _environment_lines(result):
         console.print(_text(line))
+    for line in numerics_lines(result):
+        console.print(_text(line))
+    for line in cause_lines(result):
+        console.print(_text(line))
     if result.kept_worktree:
         console.print(
             _text(f"kept worktree: {result.kept_worktree} (stage output: {result.stage_log})")
@@ -105,7 +109,10 @@ def verdict(result: VerifyResult) -> Text:
 
     bad = [o for o in result.outputs if o.status not in _GOOD]
     tolerated = [o for o in result.outputs if o.status == "within tolerance"]
-    if bad:
+    if result.equivalent:
+        head, style = "equivalent, not bit-exact:", "yellow"
+        rest = f" {len(bad)} of {len(result.outputs)} outputs differ, because {result.equivalence.reason}"
+    elif bad:
         head, style = "NOT reproduced:", "bold red"
         rest = (
             f" {len(bad)} of {len(result.outputs)} outputs differ from {result.rev}: "
@@ -131,10 +138,60 @@ def failure(result: VerifyResult) -> tuple[str, str]:
             "Run `tether check` there: dvc.lock lists no stage outputs.",
         )
     bad = [o for o in result.outputs if o.status not in _GOOD]
-    return (
-        f"{len(bad)} of {len(result.outputs)} outputs of {result.rev} were not reproduced",
-        f"Inspect the rebuild with `tether verify {shlex.quote(result.rev)} --keep`.",
+    if result.equivalent:
+        return (
+            f"{result.rev} is equivalent, not bit-exact: {result.equivalence.reason}",
+            "Bit-exact needs a CPU that runs the release's numerics profile "
+            f"({_profile(result)}); `tether verify {shlex.quote(result.rev)}` there.",
+        )
+    what = f"{len(bad)} of {len(result.outputs)} outputs of {result.rev} were not reproduced"
+    if result.equivalence is not None:
+        what += f", nor equivalent ({'; '.join(result.equivalence.failures)})"
+    elif result.causes:
+        what += f" ({', '.join(dict.fromkeys(c.layer for c in result.causes))} differ)"
+    return (what, f"Inspect the rebuild with `tether verify {shlex.quote(result.rev)} --keep`.")
+
+
+def _profile(result: VerifyResult) -> str:
+    found = result.numerics_recorded or result.numerics_now
+    return found.profile if found else "recorded"
+
+
+def _kernels(blas: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{owner} {info.get('library')} {info.get('kernel')} x{info.get('threads')}"
+        for owner, info in sorted(blas.items())
     )
+
+
+def numerics_lines(result: VerifyResult) -> list[str]:
+    """The numerics the release recorded and the ones this rebuild ran."""
+    lines = []
+    now, then = result.numerics_now, result.numerics_recorded
+    where = f" on emulated {result.emulated_cpu}" if result.emulated_cpu else ""
+    if then is not None:
+        lines.append(
+            f"numerics recorded: profile {then.profile}, {_kernels(then.blas) or 'no BLAS'}"
+            f" ({then.cpu or 'unknown CPU'})"
+        )
+    if now is not None:
+        ran = f"profile {now.profile}" if not now.lacks else f"native (cannot run {now.profile})"
+        lines.append(f"numerics now{where}: {ran}, {_kernels(now.blas) or 'no BLAS'}")
+    return lines
+
+
+def cause_lines(result: VerifyResult) -> list[str]:
+    """Why outputs differ, layer by layer; then the second tier's checks."""
+    lines = []
+    if result.causes:
+        lines.append("why the bytes differ:")
+        lines += [f"  {c.layer}: {c.detail}" for c in result.causes]
+    verdict = result.equivalence
+    if verdict is not None:
+        lines.append(f"second tier (bits cannot match: {verdict.reason}):")
+        lines += [f"  ok: {check}" for check in verdict.checks]
+        lines += [f"  FAILED: {failure}" for failure in verdict.failures]
+    return lines
 
 
 def _text(value: object, style: str = "") -> Text:

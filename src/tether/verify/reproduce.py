@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -19,14 +20,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, environment, objects
-from tether.backends import dvc, hashing
+from tether import dvcfiles, environment, numerics, objects
+from tether.backends import dvc, emulator, hashing
 from tether.backends.git import GitRepo
+from tether.environment import NumericsRecord
 from tether.errors import CheckFailed, ExternalError, UsageError
 from tether.formats import flatten, json_safe
 from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
 from tether.revisions import resolve
+from tether.verify import explain
 from tether.verify.compare import (
     DIFFERS,
     EXACT,
@@ -91,6 +94,14 @@ class VerifyResult:
     kept_worktree: str | None = None
     stage_log: str | None = None  # with --keep: what the stage commands printed
     seconds: float = 0.0
+    # Numerics: what the release recorded, and what this rebuild ran with.
+    numerics_recorded: NumericsRecord | None = None
+    numerics_now: NumericsRecord | None = None
+    emulated_cpu: str | None = None  # the CPU model the stages ran on under qemu
+    # Why outputs differ, layer by layer (tether.verify.explain), and the second tier:
+    # whether a rebuild that cannot be bit-exact is equivalent.
+    causes: list[Any] = field(default_factory=list)
+    equivalence: Any = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +109,11 @@ class VerifyResult:
         return bool(self.outputs) and all(
             o.status in (EXACT, WITHIN_TOLERANCE) for o in self.outputs
         )
+
+    @property
+    def equivalent(self) -> bool:
+        """Not bit-exact, where bits could not match, and proved equivalent."""
+        return not self.ok and self.equivalence is not None and self.equivalence.ok
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +129,14 @@ class VerifyResult:
                 "differences": [asdict(d) for d in self.environment],
                 "current": self.environment_now,
             },
+            "numerics": {
+                "recorded": self.numerics_recorded.to_dict() if self.numerics_recorded else None,
+                "now": self.numerics_now.to_dict() if self.numerics_now else None,
+                "emulated_cpu": self.emulated_cpu,
+            },
+            "causes": [asdict(c) for c in self.causes],
+            "equivalent": self.equivalent,
+            "equivalence": self.equivalence.to_dict() if self.equivalence else None,
             "stages_run": self.stages_run,
             "objects_fetched": self.objects_fetched,
             "kept_worktree": self.kept_worktree,
@@ -328,12 +352,14 @@ def verify(
     manifest: Manifest | None = None,
     on_event: Notify | None = None,
     env_bin: Path | None = None,
+    cpu: str | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
     ``manifest`` is the release manifest; when None it is looked up for ``rev``
     (``find_manifest``). ``env_bin`` runs the stage commands in that environment
-    (a replayed one, ``tether.replay``) instead of the calling one. Raises
+    (a replayed one, ``tether.replay``) instead of the calling one; ``cpu`` runs
+    them on that emulated CPU model (qemu-user, ``tether.backends.emulator``). Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
     cannot be fetched; StageFailed (exit 4) when a stage's command fails;
     CheckFailed naming a corrupted object.
@@ -351,6 +377,7 @@ def verify(
             manifest=manifest,
             on_event=on_event,
             env_bin=env_bin,
+            cpu=cpu,
         )
 
 
@@ -366,6 +393,7 @@ class _Plan:
     tolerances_checked: bool
     source_remote: tuple[str, dict[str, Any]] | None
     source: str
+    manifest: Manifest | None = None
 
 
 def _plan(
@@ -401,7 +429,9 @@ def _plan(
         if source_remote
         else "local cache"
     )
-    return _Plan(commit, bool(manifest), expected, recorded, wanted, checked, source_remote, source)
+    return _Plan(
+        commit, bool(manifest), expected, recorded, wanted, checked, source_remote, source, manifest
+    )
 
 
 def _recheck_tolerances(
@@ -421,11 +451,18 @@ def _recheck_tolerances(
 
 
 def _run_stages(
-    repo: Any, tree: Path, result: VerifyResult, notify: Notify, env_bin: Path | None = None
+    repo: Any,
+    tree: Path,
+    result: VerifyResult,
+    notify: Notify,
+    env_bin: Path | None = None,
+    only: Sequence[str] = (),
 ) -> None:
-    """Run every stage for real, in order, telling ``notify`` as each starts and ends;
-    with ``env_bin``, in that environment."""
+    """Run every stage (or those named in ``only``) for real, in order, telling
+    ``notify`` as each starts and ends; with ``env_bin``, in that environment."""
     stages = dvc.pipeline_stages(repo)
+    if only:
+        stages = [s for s in stages if dvc.stage_label(repo, s) in only]
     for index, stage in enumerate(stages, start=1):
         label = dvc.stage_label(repo, stage)
         notify(Event(EventKind.STAGE, label, EventState.START, index, len(stages)))
@@ -456,6 +493,7 @@ def _verify(
     manifest: Manifest | None = None,
     on_event: Notify | None = None,
     env_bin: Path | None = None,
+    cpu: str | None = None,
 ) -> VerifyResult:
     started = time.perf_counter()
     notify: Notify = on_event or (lambda event: None)
@@ -479,9 +517,13 @@ def _verify(
             site_cache_dir=tree / ".dvc" / "tmp" / "site-cache",
             remote=plan.source_remote,
         )
-        _rebuild(git, root, rev, tree, plan, result, notify, env_bin)
+        stage_bin = env_bin
+        if cpu:
+            python = (env_bin / "python") if env_bin else Path(sys.executable)
+            stage_bin = emulator.python_wrapper(python, cpu, tree.parent / "emulated")
+            result.emulated_cpu = cpu
+        _rebuild(git, root, rev, tree, plan, result, notify, stage_bin)
 
-    _compare_environment(result, plan.expected)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -519,8 +561,13 @@ def _rebuild(
         if not plan.tolerances_checked:
             _recheck_tolerances(git, tree, rev, plan, tracked)
 
-        _run_stages(repo, tree, result, notify, env_bin)
+        profile = _probe_numerics(tree, plan, result, env_bin)
 
+        def run(only: Sequence[str] = ()) -> None:
+            with numerics.applied(profile):
+                _run_stages(repo, tree, result, notify, env_bin, only)
+
+        run()
         t = time.perf_counter()
         step("hash", EventState.START, 0.0)
         ignored = dvc.ignore_checker(repo)
@@ -531,6 +578,24 @@ def _rebuild(
             result.outputs.append(comparison)
             result.metrics.extend(metrics)
         step("hash", EventState.DONE, t)
+        _compare_environment(result, plan.expected)
+        if not result.ok:
+            explain.explain(
+                root, repo, tree, result, plan.expected, plan.manifest, produced, ignored, run
+            )
+
+
+def _probe_numerics(
+    tree: Path, plan: _Plan, result: VerifyResult, env_bin: Path | None
+) -> numerics.Profile:
+    """What the stages will run with: the commit's profile, or ``native`` when this
+    (maybe emulated) CPU cannot run it; recorded in ``result``."""
+    wanted = numerics.of_project(tree)
+    python = str(env_bin / "python") if env_bin else sys.executable
+    found = environment.probe_numerics(wanted, tree, python=python, emulated=result.emulated_cpu)
+    result.numerics_now = found
+    result.numerics_recorded = plan.expected.numerics
+    return numerics.PROFILES[numerics.NATIVE] if found.lacks else wanted
 
 
 def _compare_environment(result: VerifyResult, expected: Expected) -> None:
