@@ -16,4 +16,4 @@ try:
 except ModuleNotFoundError:  # an environment without tether (a replayed release's):
     pass  # tether verify --env has set the profile for this process already
 else:
-    pin()
+    pin(__name__)

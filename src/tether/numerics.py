@@ -253,15 +253,34 @@ _LINUX_FLAGS = {
 }  # fmt: skip
 
 
-def pin(argv: list[str] | None = None) -> None:
-    """Apply the committed profile to this Python process: call it first thing in a
-    stage, before numpy is imported. It re-executes the process once with the
-    profile's variables (glibc reads its tunables only at start-up); a process that
-    already has the profile (started by tether, or re-executed) is left as it is.
+def _started_as(argv: list[str]) -> str | None:
+    """The module a ``python [options] -m MODULE ...`` command line runs, else None."""
+    for index, arg in enumerate(argv[1:], start=1):
+        if arg == "-m":
+            return argv[index + 1] if index + 1 < len(argv) else None
+        if arg.startswith("-m") and len(arg) > 2:
+            return arg[2:]
+        if arg in ("-c", "-") or not arg.startswith("-"):
+            return None  # a command, stdin or a script
+    return None
+
+
+def pin(package: str, argv: list[str] | None = None) -> None:
+    """Apply the committed profile to a stage process: call it in the stage
+    package's ``__init__`` (``pin(__name__)``), before numpy is imported. When this
+    process was started to run a module of ``package`` (``python -m package.stage``),
+    it re-executes itself once with the profile's variables (glibc reads its
+    tunables only at start-up). Anything else that imports the package (a test run,
+    a notebook) is left as it is, and so is a process that already has the profile
+    (started by tether, or re-executed).
 
     A CPU that cannot run the profile is named on stderr and the stage goes on with
     this CPU's own numerics; tether verify reports such a build as not bit-exact."""
-    if os.environ.get(MARKER):
+    args = argv if argv is not None else list(sys.orig_argv)
+    entry = _started_as(args)
+    if os.environ.get(MARKER) or entry is None or "numpy" in sys.modules:
+        return
+    if entry != package and not entry.startswith(f"{package}."):
         return
     try:
         chosen = profile(committed_name(Path.cwd()))
@@ -280,7 +299,6 @@ def pin(argv: list[str] | None = None) -> None:
     if not runs.variables:
         os.environ[MARKER] = env[MARKER]
         return
-    args = argv if argv is not None else list(sys.orig_argv)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execve(sys.executable, [sys.executable, *args[1:]], env)
