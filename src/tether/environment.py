@@ -240,3 +240,33 @@ def numerics_differences(then: NumericsRecord, now: NumericsRecord) -> list[str]
     if native and then.cpu != now.cpu and (then.cpu or now.cpu):
         found.append(f"CPU {then.cpu or 'unknown'} then, {now.cpu or 'unknown'} now")
     return found
+
+
+_CAPTURE = r"""
+import json, os, platform, sys
+from importlib import metadata
+def version(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+names = json.loads(sys.argv[1]) if len(sys.argv) > 1 else []
+print(json.dumps({
+    "python": platform.python_version(),
+    "implementation": sys.implementation.name,
+    "platform": platform.platform(),
+    "machine": platform.machine(),
+    "packages": {name: version(name) for name in names},
+}))
+"""
+
+
+def capture_in(python: str, packages: Sequence[str], cwd: Path) -> dict[str, Any] | None:
+    """``capture``'s shape (threads left out) as seen by another interpreter (the
+    stages' own, in a replayed or second environment); None when it cannot say."""
+    import json
+
+    code = _CAPTURE.replace("sys.argv[1]", repr(json.dumps(list(packages))))
+    code = code.replace("if len(sys.argv) > 1 else []", "")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    return process.python_json(python, code, env, cwd)

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles
+from tether import dvcfiles, numerics
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
@@ -36,6 +36,7 @@ class ProblemKind(StrEnum):
     UNCOMMITTED = "uncommitted"  # a file the pipeline needs is not committed
     DELETED = "deleted"  # a committed file the pipeline needs is gone from the work tree
     CONFIG = "config"  # conf/ or DVC's config is invalid
+    MACHINE = "machine"  # the commit's own inputs rebuilt other bytes on this machine
 
 
 @dataclass(frozen=True)
@@ -315,5 +316,92 @@ def _check(git: GitRepo, root: Path) -> CheckResult:
     stage_problems, git_paths = _check_stages(root, project)
     result.problems.extend(stage_problems)
     result.problems.extend(_check_param_types(root, project))
-    result.problems.extend(_check_uncommitted(root, git, git_paths))
+    uncommitted = _check_uncommitted(root, git, git_paths)
+    machine, excused = _machine_problems(root, result.commit, project)
+    result.problems.extend(p for p in uncommitted if p.subject not in excused)
+    result.problems.extend(machine)
     return result
+
+
+def _same_inputs(then: dvcfiles.Stage, now: dvcfiles.Stage, rebuilt: dict[str, str]) -> bool:
+    """Whether ``now`` ran on what ``then`` recorded: the same command, params and
+    deps, a dep that is itself an output ``rebuilt`` with other bytes excepted."""
+    if then.cmd != now.cmd or then.locked_params != now.locked_params:
+        return False
+    before = {d.path: d.md5 for d in then.deps}
+    after = {d.path: d.md5 for d in now.deps}
+    if before.keys() != after.keys():
+        return False
+    return all(before[p] == after[p] or rebuilt.get(p) == after[p] for p in before)
+
+
+def _machine_problems(
+    root: Path, commit: str | None, project: dvcfiles.Project
+) -> tuple[list[Problem], set[str]]:
+    """Outputs that the commit's own inputs rebuilt with other bytes here.
+
+    Committing them would record this machine's bits as the project's. They are named
+    with the layer that can explain them, and dvc.lock (with any rebuilt file kept in
+    Git) is not called "not committed": returns the problems and those paths."""
+    if commit is None:
+        return [], set()
+    try:
+        committed = dvcfiles.read(root, commit)
+    except TetherError:
+        return [], set()
+    rebuilt: dict[str, str] = {}  # path -> the md5 it has here
+    changes: list[tuple[str, str, str, str]] = []
+    for now in project.stages:
+        then = committed.by_name.get(now.name)
+        if not now.locked or then is None or not then.locked:
+            continue
+        recorded = {o.path: o.md5 for o in then.outs}
+        differing = [o for o in now.outs if o.md5 and recorded.get(o.path) not in (None, o.md5)]
+        if not differing and {o.path: o.md5 for o in now.outs} == recorded:
+            if _same_inputs(then, now, rebuilt):
+                continue
+            return [], set()
+        if not _same_inputs(then, now, rebuilt) or not differing:
+            return [], set()  # a real change: dvc.lock is the user's to commit
+        for out in differing:
+            rebuilt[out.path] = str(out.md5)
+            changes.append((now.name, out.path, str(recorded[out.path]), str(out.md5)))
+    if not changes:
+        return [], set()
+    why = _machine_cause(root)
+    tracked = sorted(path for _, path, _, _ in changes if (root / path).is_file())
+    problems = [
+        Problem(
+            ProblemKind.MACHINE,
+            path,
+            f"{path} of stage {stage!r} was rebuilt from the commit's own code, data and "
+            f"params, and has other bytes here ({new}; the commit has {old}): {why}",
+            "do not commit it: `git checkout -- dvc.lock && dvc checkout --force` puts "
+            "back the commit's outputs; `tether verify HEAD` names the layer that differs",
+        )
+        for stage, path, old, new in changes
+    ]
+    return problems, {dvc.LOCK_FILE, *tracked}
+
+
+def _machine_cause(root: Path) -> str:
+    """What on this machine can explain outputs that differ from the commit's."""
+    try:
+        wanted = numerics.of_project(root)
+    except TetherError as exc:
+        return exc.message
+    _, lacks = numerics.usable(wanted)
+    if lacks:
+        return (
+            f"this CPU cannot run the numerics profile {wanted.name} (it lacks "
+            f"{', '.join(lacks)}), so the stages ran with its own numerics"
+        )
+    if not wanted.variables:
+        return (
+            f"the numerics profile is {wanted.name}: BLAS kernels, threads and SIMD follow "
+            "the CPU, so bits differ between machines (choose x86-64-v2 in conf/config.yaml)"
+        )
+    return (
+        f"the numerics are pinned ({wanted.name}), so the packages, Python or a "
+        "nondeterministic stage differ"
+    )

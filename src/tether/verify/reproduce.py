@@ -522,7 +522,7 @@ def _verify(
             python = (env_bin / "python") if env_bin else Path(sys.executable)
             stage_bin = emulator.python_wrapper(python, cpu, tree.parent / "emulated")
             result.emulated_cpu = cpu
-        _rebuild(git, root, rev, tree, plan, result, notify, stage_bin)
+        _rebuild(git, root, rev, tree, plan, result, notify, stage_bin, env_bin)
 
     result.seconds = time.perf_counter() - started
     return result
@@ -537,6 +537,7 @@ def _rebuild(
     result: VerifyResult,
     notify: Notify,
     env_bin: Path | None = None,
+    packages_bin: Path | None = None,
 ) -> None:
     """Fetch the inputs into the clean worktree ``tree``, run every stage, hash
     every output and compare it with what was recorded (into ``result``)."""
@@ -578,7 +579,7 @@ def _rebuild(
             result.outputs.append(comparison)
             result.metrics.extend(metrics)
         step("hash", EventState.DONE, t)
-        _compare_environment(result, plan.expected)
+        _compare_environment(result, plan.expected, packages_bin, tree)
         if not result.ok:
             explain.explain(
                 root, repo, tree, result, plan.expected, plan.manifest, produced, ignored, run
@@ -598,8 +599,17 @@ def _probe_numerics(
     return numerics.PROFILES[numerics.NATIVE] if found.lacks else wanted
 
 
-def _compare_environment(result: VerifyResult, expected: Expected) -> None:
+def _compare_environment(
+    result: VerifyResult, expected: Expected, env_bin: Path | None, tree: Path
+) -> None:
+    """The environment now, as the stages saw it (``env_bin``'s interpreter, when they
+    ran in another environment), and how it differs from the recorded one."""
     recorded_packages = list((expected.environment.get("packages") or {}).keys())
-    result.environment_now = environment.capture(recorded_packages or environment.DEFAULT_PACKAGES)
+    names = recorded_packages or environment.DEFAULT_PACKAGES
+    result.environment_now = environment.capture(names)
+    if env_bin is not None:
+        seen = environment.capture_in(str(env_bin / "python"), names, tree)
+        if seen is not None:
+            result.environment_now.update(seen)
     if expected.environment:
         result.environment = environment.differences(expected.environment, result.environment_now)
