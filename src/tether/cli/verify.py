@@ -48,6 +48,14 @@ NO_INDEX_OPTION = typer.Option(
     False, "--no-index", help="With --env: use only --find-links, no package index."
 )
 
+# Portability: the stages on an emulated CPU (tether.backends.emulator).
+CPU_OPTION = typer.Option(
+    None,
+    "--cpu",
+    metavar="MODEL",
+    help="Run the stages on this emulated CPU (qemu-user's models: Nehalem, Haswell...).",
+)
+
 
 @app.command(
     "verify",
@@ -91,31 +99,21 @@ def verify_command(
     find_links: list[str] = FIND_LINKS_OPTION,
     index_url: str = INDEX_URL_OPTION,
     no_index: bool = NO_INDEX_OPTION,
-    cpu: str = typer.Option(
-        None,
-        "--cpu",
-        metavar="MODEL",
-        help="Run the stages on this emulated CPU (qemu-user's models: Nehalem, Haswell...).",
-    ),
+    cpu: str = CPU_OPTION,
 ) -> None:
     """Rebuild REF in a clean temporary worktree and prove every output bit-exact.
 
-    Every output is compared with what was recorded: dvc.lock at REF, and the
-    release manifest for releases. Every stage runs for real (no run-cache); outputs are hashed from their bytes.
-    Exits 0 when every output is bit-exact (or, for metrics named in --tolerance,
-    within tolerance), 1 when something differs, 2 for an unknown REF, 3 when data
-    cannot be fetched, 5 when bits cannot match here (another architecture, or a CPU
-    that cannot run the release's numerics profile) and the rebuild was proved
-    equivalent instead: its model's predictions and its metrics within the release's
-    tolerances. When bytes differ, the report says which layer differs: packages,
-    Python, platform, numerics, or none (then a stage run twice proves it
-    nondeterministic). The worktree is removed afterwards, also on Ctrl-C.
-
-    With --cpu MODEL, the stages run on that CPU emulated by qemu-user, to prove a
-    release portable before a user's older CPU does.
-
-    With --env, every stage runs in the environment the release recorded, rebuilt
-    exactly by uv or reused from the cache (see `tether env REF`).
+    Every stage runs for real (no run-cache); every output is hashed from its bytes
+    and compared with dvc.lock at REF and the release manifest. Exits 0 when all are
+    bit-exact (or, for metrics named in --tolerance, within tolerance), 1 when
+    something differs, 2 for an unknown REF, 3 when data cannot be fetched, 5 when
+    bits cannot match here (another architecture, or a CPU that cannot run the
+    release's numerics profile) and the rebuild was proved equivalent instead: its
+    model's predictions and its metrics within the release's tolerances. What
+    differs is named by layer: packages, Python, platform, numerics, or none (then
+    the stage is run twice to prove it nondeterministic). The worktree is removed
+    afterwards, also on Ctrl-C. --cpu MODEL runs the stages on that CPU, emulated by
+    qemu-user; --env in the environment the release recorded (`tether env REF`).
     """
     from tether.verify import parse_tolerance
 

@@ -147,8 +147,6 @@ def failure(result: VerifyResult) -> tuple[str, str]:
     what = f"{len(bad)} of {len(result.outputs)} outputs of {result.rev} were not reproduced"
     if result.equivalence is not None:
         what += f", nor equivalent ({'; '.join(result.equivalence.failures)})"
-    elif result.causes:
-        what += f" ({', '.join(dict.fromkeys(c.layer for c in result.causes))} differ)"
     return (what, f"Inspect the rebuild with `tether verify {shlex.quote(result.rev)} --keep`.")
 
 
