@@ -112,9 +112,8 @@ def verify_command(
     model's predictions and its metrics within the release's tolerances. What
     differs is named by layer: packages, Python, platform, numerics, or none (then
     the stage is run twice to prove it nondeterministic). The worktree is removed
-    afterwards, also on Ctrl-C. --cpu MODEL runs the stages on that CPU, emulated by
-    qemu-user; --env in the environment the release recorded (`tether env REF`).
-    """
+    afterwards, also on Ctrl-C. --cpu MODEL: the stages on that CPU, emulated by
+    qemu-user; --env: in the environment the release recorded (`tether env REF`)."""
     from tether.verify import parse_tolerance
 
     tolerances = [parse_tolerance(t) for t in tolerance or []]
