@@ -255,12 +255,15 @@ _LINUX_FLAGS = {
 
 def _started_as(argv: list[str]) -> str | None:
     """The module a ``python [options] -m MODULE ...`` command line runs, else None."""
-    for index, arg in enumerate(argv[1:], start=1):
+    rest = iter(argv[1:])
+    for arg in rest:
         if arg == "-m":
-            return argv[index + 1] if index + 1 < len(argv) else None
+            return next(rest, None)
         if arg.startswith("-m") and len(arg) > 2:
             return arg[2:]
-        if arg in ("-c", "-") or not arg.startswith("-"):
+        if arg in ("-X", "-W"):  # options whose value is the next word
+            next(rest, None)
+        elif arg in ("-c", "-") or arg.startswith("-c") or not arg.startswith("-"):
             return None  # a command, stdin or a script
     return None
 
