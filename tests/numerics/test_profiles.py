@@ -169,8 +169,9 @@ def _record(**changes: object) -> NumericsRecord:
         "variables": dict(numerics.profile("x86-64-v2").variables),
         "machine": "x86_64",
         "cpu": "AMD EPYC 7B13",
-        "blas": {"numpy": {"library": "openblas", "version": "0.3.31", "kernel": "Nehalem",
-                           "threads": 1}},  # fmt: skip
+        "blas": {
+            "numpy": {"library": "openblas", "version": "0.3.31", "kernel": "Nehalem", "threads": 1}
+        },
         "simd": ["X86_V2"],
         "libc": "glibc 2.36",
     }
@@ -185,8 +186,14 @@ def test_each_numerics_difference_is_named() -> None:
     native = _record(
         profile="native",
         variables={},
-        blas={"numpy": {"library": "openblas", "version": "0.3.31", "kernel": "SkylakeX",
-                        "threads": 2}},  # fmt: skip
+        blas={
+            "numpy": {
+                "library": "openblas",
+                "version": "0.3.31",
+                "kernel": "SkylakeX",
+                "threads": 2,
+            }
+        },
         simd=["X86_V2", "X86_V3", "X86_V4"],
         cpu="Intel Xeon Platinum 8480",
     )
