@@ -32,6 +32,10 @@ def test_a_release_reproduces_only_in_its_replayed_environment(
     assert "NOT reproduced" in plain.stdout
     assert "models/model.pkl differs" in plain.stdout
     assert f"packages.scikit-learn: {SKLEARN_A} -> {SKLEARN_B}" in plain.stdout
+    # ...and named as the layer that explains the difference.
+    assert f"why the bytes differ:\n  packages: scikit-learn {SKLEARN_A} then, {SKLEARN_B} now" in (
+        plain.stdout
+    )
 
     # --env from B: the release's environment (A) is built and every output is exact.
     replay = ["verify", ref, "--env", "--find-links", str(WHEELHOUSE), "--no-index"]

@@ -49,11 +49,11 @@ def _verify(repo: Path, ref: str, cpu: str) -> tuple[int, dict, str]:
 
 
 def test_a_native_build_differs_on_another_cpu_and_its_numerics_are_named(
-    release_copy: Path,
+    template_repo: Path,
 ) -> None:
     require_executable("qemu-x86_64", "qemu-user")
-    ref = _release(release_copy, "v7.0.0", "numerics=native")
-    code, report, stderr = _verify(release_copy, ref, "Nehalem")
+    ref = _release(template_repo, "v7.0.0", "numerics=native")
+    code, report, stderr = _verify(template_repo, ref, "Nehalem")
     assert code == 1
     assert {o["path"] for o in report["outputs"] if o["status"] == "differs"} == {
         "models/model.pkl"
@@ -69,13 +69,13 @@ def test_a_native_build_differs_on_another_cpu_and_its_numerics_are_named(
 
 
 def test_a_cpu_that_cannot_run_the_profile_gets_equivalence_not_bit_exactness(
-    release_copy: Path,
+    template_repo: Path,
 ) -> None:
     require_executable("qemu-x86_64", "qemu-user")
-    (release_copy / "pyproject.toml").write_text(MONITOR)
-    ref = _release(release_copy, "v8.0.0", "numerics=x86-64-v3")
+    (template_repo / "pyproject.toml").write_text(MONITOR)
+    ref = _release(template_repo, "v8.0.0", "numerics=x86-64-v3")
 
-    code, report, stderr = _verify(release_copy, ref, "Nehalem")
+    code, report, stderr = _verify(template_repo, ref, "Nehalem")
     assert code == 5, stderr
     assert report["ok"] is False and report["equivalent"] is True
     reason = "the emulated Nehalem cannot run profile x86-64-v3 (it lacks AVX, F16C, FMA3, AVX2)"
@@ -89,13 +89,13 @@ def test_a_cpu_that_cannot_run_the_profile_gets_equivalence_not_bit_exactness(
         f"`tether verify {ref}` there.\n"
     )
 
-    train = release_copy / "src" / "tabular_classifier" / "train.py"
+    train = template_repo / "src" / "tabular_classifier" / "train.py"
     text = train.read_text()
     fitted = "    pipeline.fit(train.drop(columns=[target]), train[target])\n    return pipeline\n"
     assert fitted in text
     train.write_text(text.replace(fitted, PERTURBED))
-    perturbed = _release(release_copy, "v9.0.0")
-    code, report, stderr = _verify(release_copy, perturbed, "Nehalem")
+    perturbed = _release(template_repo, "v9.0.0")
+    code, report, stderr = _verify(template_repo, perturbed, "Nehalem")
     assert code == 1 and report["equivalent"] is False
     failures = report["equivalence"]["failures"]
     assert any(

@@ -67,6 +67,12 @@ def assert_nondeterminism_caught(clone: Path, ref: str) -> None:
     assert f"recorded {recorded}, reproduced " in line
     reproduced = line.rsplit("reproduced ", 1)[1].strip()
     assert len(reproduced) == 32 and reproduced != recorded
+    # Nothing recorded differs, so the stage ran a second time to prove it.
+    why = proc.stdout.split("why the bytes differ:\n", 1)[1].splitlines()[0]
+    assert why.startswith(
+        f"  nondeterministic: stage 'stamp' wrote other bytes when run twice on this machine "
+        f"(reports/stamp.txt: {reproduced} then "
+    )
 
 
 def test_releases_verify_from_a_fresh_clone_with_a_local_remote(

@@ -71,6 +71,10 @@ def test_a_differing_output_fails_through_the_one_error_path(tiny_copy: Path) ->
     once, as every command's errors are, with the next command to run."""
     code, report, stderr = verify_json(tiny_copy, "t1-tampered")
     assert code == 1 and report["ok"] is False
+    # The forged manifest records another Python and DVC: named as the layers.
+    causes = {(c["layer"], c["detail"]) for c in report["causes"]}
+    assert ("python", f"python 2.7.18 then, {platform.python_version()} now") in causes
+    assert any(layer == "packages" and d.startswith("dvc 0.0.1 then, ") for layer, d in causes)
     assert stderr.endswith(
         "error: 1 of 2 outputs of t1-tampered were not reproduced\n"
         "Inspect the rebuild with `tether verify t1-tampered --keep`.\n"

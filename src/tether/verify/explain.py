@@ -29,7 +29,6 @@ import numpy as np
 from tether import environment
 from tether.backends import dvc, hashing
 from tether.errors import TetherError
-from tether.formats import flatten
 from tether.monitor import config as monitor_config
 from tether.monitor import reference as monitor_reference
 from tether.registry.manifest import DEFAULT_EQUIVALENCE, Manifest
@@ -186,16 +185,8 @@ def _evaluation_rows(root: Path, tree: Path, manifest: Manifest) -> tuple[str, A
     path = config.prediction_reference or config.reference
     if not path or not (tree / path).is_file():
         return None
-    params = {k: v for values in manifest.params.values() for k, v in flatten(values).items()}
-    nested: dict[str, Any] = {}
-    for key, value in params.items():
-        parts = key.split(".")
-        node = nested
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = value
     frame = pd.read_csv(tree / path)
-    target = monitor_reference.target_column(config, nested)
+    target = monitor_reference.target_column(config, manifest.params)
     if target and target in frame.columns:
         frame = frame.drop(columns=[target])
     return path, frame
