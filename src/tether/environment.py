@@ -140,6 +140,7 @@ class NumericsRecord:
     native_kernels: dict[str, str] = field(default_factory=dict)  # what it picks unpinned
     simd: tuple[str, ...] = ()  # numpy's baseline and enabled dispatch levels
     libc: str = ""
+    features: tuple[str, ...] = ()  # the CPU's features (CPUID, in numpy's names)
 
     @property
     def applied(self) -> bool:
@@ -158,6 +159,7 @@ class NumericsRecord:
             "native_kernels": self.native_kernels,
             "simd": list(self.simd),
             "libc": self.libc,
+            "features": list(self.features),
         }
 
     @classmethod
@@ -174,6 +176,7 @@ class NumericsRecord:
             native_kernels=dict(data.get("native_kernels") or {}),
             simd=tuple(data.get("simd") or ()),
             libc=str(data.get("libc") or ""),
+            features=tuple(data.get("features") or ()),
         )
 
 
@@ -211,6 +214,7 @@ def probe_numerics(
         native_kernels=native_kernels,
         simd=tuple(ran.get("simd") or ()),
         libc=str(ran.get("libc") or ""),
+        features=tuple(unpinned.get("features") or ()),
     )
 
 
