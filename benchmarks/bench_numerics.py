@@ -41,7 +41,6 @@ import time
 from pathlib import Path
 
 from common import ENV, compile_tether, copy_template, run
-
 from tether import numerics
 
 ROWS, COLUMNS, CLASSES = 20_000, 200, 10
