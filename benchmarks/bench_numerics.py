@@ -229,11 +229,14 @@ def main() -> None:
             f"  {name:<22} BLAS kernel {seen['kernel']}, {seen['threads']} thread(s), "
             f"numpy SIMD up to {seen['simd']}, marker {seen['marker']}"
         )
+        wanted = numerics.PROFILES[env[numerics.MARKER]].kernel
+        if wanted and seen["kernel"] != wanted:
+            sys.exit(f"{name}: BLAS runs {seen['kernel']} kernels, not {wanted}")
     with tempfile.TemporaryDirectory(prefix="bench-numerics-") as tmp:
         root = Path(tmp)
         copy_template(root)
         (root / "src" / "tabular_classifier" / "_bench_noop.py").write_text(NOOP_STAGE)
-        staged = {**env_with_src(root, envs["x86-64-v2 (default)"])}
+        staged = env_with_src(root, envs["x86-64-v2 (default)"])
         run(sys.executable, "-m", "tabular_classifier.ingest", cwd=root, env=staged)
         envs_src = {name: env_with_src(root, env) for name, env in envs.items()}
         bench_example(root, envs_src, repeat)
