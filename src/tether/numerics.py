@@ -228,11 +228,16 @@ def committed_name(start: Path) -> str | None:
     for folder in (start, *start.parents):
         params = folder / "params.yaml"
         if params.is_file():
-            found = _PARAM_LINE.search(params.read_text(encoding="utf-8", errors="replace"))
-            return found.group(1) if found else None
+            return named_in(params.read_text(encoding="utf-8", errors="replace"))
         if (folder / "dvc.yaml").is_file() or (folder / ".git").exists():
             return None
     return None
+
+
+def named_in(params_text: str) -> str | None:
+    """The profile a params.yaml text names, None when it names none."""
+    found = _PARAM_LINE.search(params_text)
+    return found.group(1) if found else None
 
 
 def cpu_flags() -> set[str] | None:

@@ -59,6 +59,7 @@ def test_forced_repro_leaves_dvc_lock_byte_identical(template_repo):
         ("model==", ["malformed override", "Error parsing override 'model=='"]),
         ("+stamp=${now:%H%M}", ["'+stamp=${now:%H%M}' depends on the time or environment"]),
         ("+home=${oc.env:HOME}", ["depends on the time or environment"]),
+        ("numerics=bogus", ["unknown numerics profile 'bogus'", "x86-64-v2, x86-64-v3, native"]),
     ],
 )
 def test_bad_override_fails_clearly_and_writes_nothing(template_repo, override, words):

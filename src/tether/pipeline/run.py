@@ -216,6 +216,8 @@ def run(
             raise _replaced_overrides(root, overrides, reset, exc) from None
         project = preflight.read_project(root)
         preflight.require_params(root, project, composition.content)
+        # An unknown numerics profile is refused before params.yaml is written.
+        numerics.profile(numerics.named_in(composition.content.decode("utf-8", "replace")))
         if guard.received is not None:
             raise guard.interrupted(
                 f"interrupted by {guard.signal_name} before any stage ran; nothing was written"
