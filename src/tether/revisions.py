@@ -27,6 +27,7 @@ def resolve(git: GitRepo, rev: str) -> str:
                 raise
             return commit
     registry = state.read(git)
+    registry.check_reference(reference, rev)
     commit = state.resolve_reference(registry, reference)
     if commit is not None:
         return commit

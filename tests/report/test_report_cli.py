@@ -4,6 +4,7 @@ that breaches a gate, metrics read from git at every revision."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,35 @@ def test_gates_come_from_the_base_so_a_pr_cannot_loosen_them(released: Path):
         .startswith("## :x: tether: 1 of 1 gate breached")
     )
     assert "error: --strict: 1 gate(s) breached; the report says which" in strict.stderr
+
+
+@pytest.mark.slow
+def test_a_shallow_checkout_reports_no_stale_stages_and_says_how_to_fetch(
+    released: Path, tmp_path: Path
+):
+    """CI's default checkout is one commit deep: the tag that put v1.1.0 in prod is
+    beyond it, so the registry section says why it is missing instead of comparing
+    with what the few tags here say."""
+    shallow = tmp_path / "shallow"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "2",
+        "--no-single-branch",
+        f"file://{released}",
+        str(shallow),
+    )
+    done = tether(shallow, "report", "--base", "origin/main", "--head", "origin/feature")
+    assert done.returncode == 0, done.stderr
+    assert "prod is" not in done.stdout
+    assert done.stdout.startswith("## :information_source: tether: no gates configured\n")
+    body = re.sub(r"\\(.)", r"\1", done.stdout)  # the Markdown escapes undone
+    registry = body[body.index("### Registry\n") :].splitlines()
+    assert registry[2] == (
+        "- :warning: comparing with the registry's stages needs every registry tag, and this "
+        "clone is shallow (`git clone --depth`), so tags beyond its depth are missing. Fetch "
+        "every tag: `git fetch --tags --unshallow` (CI: actions/checkout with `fetch-depth: 0`). "
+        "Or, when every tag is already fetched: TETHER_ALLOW_INCOMPLETE_REGISTRY=1."
+    )

@@ -329,6 +329,22 @@ class GitRepo:
     def remotes(self) -> list[str]:
         return [line for line in self.run("remote").splitlines() if line]
 
+    def is_shallow(self) -> bool:
+        """True in a shallow clone (``git clone --depth``, CI's default checkout):
+        tags of commits beyond its depth were not fetched."""
+        return self.run("rev-parse", "--is-shallow-repository").strip() == "true"
+
+    def remotes_without_tags(self) -> list[str]:
+        """Remotes whose fetches leave tags out (``remote.NAME.tagOpt=--no-tags``, as
+        ``git clone --no-tags`` sets it)."""
+        proc = self._call(["config", "--get-regexp", r"^remote\..*\.tagopt$"])
+        found = []  # git config exits 1 when nothing matches
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            key, _, value = line.partition(" ")
+            if value.strip() == "--no-tags":
+                found.append(key[len("remote.") : -len(".tagopt")])
+        return found
+
     def push_tag(self, remote: str, name: str) -> None:
         """Push one tag; refuses to replace a tag of that name on the remote."""
         self.run(

@@ -74,7 +74,9 @@ def _labels_by_commit(git: GitRepo) -> dict[str, list[str]]:
         parsed = parse_tag(name)
         if parsed is None or parsed.action is Action.REGISTER:
             labels.setdefault(sha, []).append(name)
-    for artifact in state.read(git).artifacts.values():
+    registry = state.read(git)
+    registry.warn_incomplete("the Tags column of `tether history`")
+    for artifact in registry.artifacts.values():
         for stage, version in artifact.stages.items():
             held = artifact.versions.get(version)
             if held is not None:

@@ -198,6 +198,7 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
             "Name a release as NAME@vX.Y.Z, NAME@latest or NAME#STAGE, e.g. cancer-classifier#prod.",
         )
     registry = state.load(root)
+    registry.check_reference(reference, ref)
     artifact = registry.find(reference.artifact)
     if artifact is None:
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))

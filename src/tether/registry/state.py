@@ -18,6 +18,7 @@ import bisect
 import datetime as dt
 import difflib
 import heapq
+import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -125,11 +126,92 @@ class Artifact:
         return [_holder(self, events) for events in _prefixes(self.stage_events(stage))]
 
 
+# Set to 1 where every tag was fetched into a shallow clone (`git fetch --tags`):
+# registry reads then warn instead of refusing. Writes are refused all the same.
+ALLOW_INCOMPLETE = "TETHER_ALLOW_INCOMPLETE_REGISTRY"
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """Why this clone may lack some of the remote's tags: the registry it reads can
+    be older than the remote's (``NAME#prod`` naming a version since replaced)."""
+
+    shallow: bool
+    remotes_without_tags: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        if self.shallow:
+            return (
+                "this clone is shallow (`git clone --depth`), so tags beyond its depth are missing"
+            )
+        return (
+            f"this clone fetches no tags from {', '.join(self.remotes_without_tags)} "
+            "(`git clone --no-tags`)"
+        )
+
+    @property
+    def fix(self) -> str:
+        fetch = (
+            "`git fetch --tags --unshallow`"
+            if self.shallow
+            else " && ".join(
+                f"`git config --unset remote.{r}.tagOpt && git fetch --tags {r}`"
+                for r in self.remotes_without_tags
+            )
+        )
+        return f"Fetch every tag: {fetch} (CI: actions/checkout with `fetch-depth: 0`)."
+
+
+def incomplete(git: GitRepo) -> Incomplete | None:
+    """Whether ``git``'s clone may miss tags the remote has; None when it fetches all."""
+    shallow = git.is_shallow()
+    without = tuple(git.remotes_without_tags())
+    return Incomplete(shallow, without) if shallow or without else None
+
+
 @dataclass
 class Registry:
     artifacts: dict[str, Artifact]
     tag_names: list[str]  # every tag, lightweight ones included (their names are taken)
     config: GtoConfig = field(default_factory=GtoConfig)  # GTO's .gto
+    incomplete: Incomplete | None = None  # set by ``read``: this clone may miss tags
+
+    def require_complete(self, what: str, *, write: bool = False) -> None:
+        """Refuse ``what`` (e.g. "`tether show`") when this clone may miss tags, as
+        its answer could be an older one; with TETHER_ALLOW_INCOMPLETE_REGISTRY=1 a
+        read warns instead. A write always refuses: it could reuse a version or
+        counter that a tag this clone lacks has taken."""
+        if self.incomplete is None:
+            return
+        if not write and os.environ.get(ALLOW_INCOMPLETE) == "1":
+            self.warn_incomplete(what)
+            return
+        hint = self.incomplete.fix
+        if not write:
+            hint += f" Or, when every tag is already fetched: {ALLOW_INCOMPLETE}=1."
+        raise UsageError(f"{what} needs every registry tag, and {self.incomplete.reason}", hint)
+
+    def warn_incomplete(self, what: str) -> None:
+        """Say that ``what`` may be missing newer registry events, and the fix."""
+        if self.incomplete is None:
+            return
+        warnings.warn(
+            TetherWarning(
+                f"{what} may be incomplete: {self.incomplete.reason}. {self.incomplete.fix}"
+            ),
+            stacklevel=3,
+        )
+
+    def check_reference(self, reference: Reference, text: str) -> None:
+        """A reference whose answer depends on every tag (``NAME#STAGE``,
+        ``NAME@latest``) is refused in a clone that may miss some; an explicit
+        ``NAME@vX.Y.Z`` is answered with a warning (its tag is its own, but a later
+        deregistration may be missing)."""
+        if reference.stage is not None or reference.version == "latest":
+            self.require_complete(f"resolving {text}")
+        else:
+            self.warn_incomplete(f"the registry state of {text}")
 
     def find(self, name: str) -> Artifact | None:
         return self.artifacts.get(name)
@@ -304,6 +386,7 @@ def read(git: GitRepo) -> Registry:
     name stays taken), so one dangling tag does not stop every registry read.
     """
     registry = build(git.tag_refs(), load_config(git.root))
+    registry.incomplete = incomplete(git)
     if git.skipped_tags:
         registry.tag_names.extend(git.skipped_tags)
         warnings.warn(
@@ -331,6 +414,7 @@ class Shown:
 def show(root: Path, name: str | None = None) -> Shown:
     """The registry view of ``tether show`` (one artifact when ``name`` is given)."""
     registry = load(root)
+    registry.require_complete("`tether show`")
     if name is not None:
         artifact = _known(registry, name)
         if artifact.deprecated:
@@ -344,6 +428,7 @@ def history(root: Path, name: str | None = None) -> list[Event]:
     """The events of ``tether log``, newest first: every artifact's, or ``name``'s
     (deprecated artifacts included: their history is still there)."""
     registry = load(root)
+    registry.warn_incomplete("`tether log`")
     if name is not None:
         _known(registry, name)
     return registry.events(name)

@@ -227,6 +227,7 @@ def _open(root: Path, name: str) -> tuple[GitRepo, state.Registry, state.Artifac
     """The repository, its registry read once, and the released artifact ``name``."""
     git = GitRepo(root)
     registry = state.read(git)
+    registry.require_complete(f"changing {name}'s registry state", write=True)
     return git, registry, _artifact(root, registry, name)
 
 
@@ -388,6 +389,7 @@ def _release(
     _require_clean(git)
 
     registry = state.read(git)
+    registry.require_complete(f"releasing {name}", write=True)
     new_version = _next_version(registry.find(name), version, bump)
     tag = _new_tag(registry, name, new_version, commit)
     remote = git_remote(git) if push else None

@@ -94,7 +94,13 @@ def _build_report(
     try:
         registry = load_registry(root)
     except TetherError as exc:
-        report.errors.append(f"the registry could not be read: {exc.message}")
+        report.registry_error = f"the registry could not be read: {exc.message}"
+        return report
+    try:
+        # A shallow CI checkout may miss the tag that moved a stage: no stale stages.
+        registry.require_complete("comparing with the registry's stages")
+    except TetherError as exc:
+        report.registry_error = f"{exc.message}. {exc.hint}"
         return report
     for artifact in sorted(registry.artifacts.values(), key=lambda a: a.name):
         if not artifact.deprecated:

@@ -168,7 +168,9 @@ def _deltas(deltas: list[Change]) -> str:
     return shown + (f" and {extra} more" if extra > 0 else "")
 
 
-def _registry(artifacts: list[ArtifactView]) -> list[str]:
+def _registry(artifacts: list[ArtifactView], error: str | None) -> list[str]:
+    if error is not None:
+        return ["### Registry", "", f"- :warning: {text(error, 600)}", ""]
     if not artifacts:
         return []
     lines = ["### Registry", ""]
@@ -271,7 +273,7 @@ def render(report: Report, limit: int = COMMENT_LIMIT - MARGIN) -> Rendered:
         lines += _table(
             "Params", ["File", "Param", "Base", "Head"], param_rows, keep_params, "params"
         )
-        lines += _registry(report.artifacts)
+        lines += _registry(report.artifacts, report.registry_error)
         lines += _history(report.history, report.uncharted)
         lines += _artifacts(report.artifacts_url)
         head = (

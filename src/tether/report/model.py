@@ -108,6 +108,8 @@ class Report:
     params: list[Change] = field(default_factory=list)
     gates: list[Gate] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # files that could not be read
+    # Why the registry section is empty: unreadable, or this clone may miss tags.
+    registry_error: str | None = None
     artifacts: list[ArtifactView] = field(default_factory=list)
     history: list[Series] = field(default_factory=list)
     uncharted: list[Uncharted] = field(default_factory=list)
