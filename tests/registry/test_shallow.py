@@ -129,3 +129,14 @@ def test_a_clone_that_fetches_no_tags_is_named_with_its_own_fix(
     git(tagless, "config", "--unset", "remote.origin.tagOpt")
     git(tagless, "fetch", "-q", "--tags", "origin")
     assert tether(tagless, "show").returncode == 0
+
+
+def test_push_from_a_shallow_clone_warns_that_it_checks_only_the_tags_here(
+    remote: Path, tmp_path: Path
+) -> None:
+    shallow = _clone(remote, tmp_path / "shallow", "--depth", "2")
+    proc = tether(shallow, "push")
+    assert (
+        "warning: `tether push` (the DVC data of releases whose tags are missing here) may be "
+        f"incomplete: {SHALLOW}. {UNSHALLOW}\n"
+    ) in proc.stderr

@@ -42,17 +42,22 @@ from tether.errors import EXIT_INTERRUPTED, EXIT_USAGE, TetherError
 
 
 def _print_tether_warnings() -> None:
-    """Show the API's TetherWarnings as ``warning: ...`` lines; others as Python does."""
+    """Show the API's TetherWarnings as ``warning: ...`` lines, each text once per
+    command (a command may read the registry several times, `tether serve`'s
+    follower every poll); others as Python does."""
     import warnings
 
     from tether.cli.output import warn
     from tether.errors import TetherWarning
 
     default = warnings.showwarning
+    shown: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
         if issubclass(category, TetherWarning):
-            warn(str(message))
+            if str(message) not in shown:
+                shown.add(str(message))
+                warn(str(message))
         else:
             default(message, category, filename, lineno, file, line)
 

@@ -124,6 +124,9 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     DVC remote lacks (see the module docstring for the order and the refusals)."""
     git = GitRepo(root)
     registry = state.read(git)
+    # The remote's tags are listed below, so nothing is overwritten; but the DVC data
+    # of releases whose tags this clone lacks is not checked.
+    registry.warn_incomplete("`tether push` (the DVC data of releases whose tags are missing here)")
     if remote is None:
         remote = git_remote(git, "`tether push`")
     elif remote not in git.remotes():
