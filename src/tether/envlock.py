@@ -203,7 +203,7 @@ def running() -> Running:
         python=platform.python_version(),
         implementation=sys.implementation.name,
         tags=tuple(str(t) for t in sys_tags()),
-        markers=dict(default_environment()),
+        markers={str(k): str(v) for k, v in default_environment().items()},
         packages=dict(sorted(packages.items())),
     )
 
