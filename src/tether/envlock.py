@@ -209,7 +209,8 @@ def running() -> Running:
 
 
 # Run by another interpreter (``python -c``): ``running()``'s fields, with only the
-# standard library and, when it has it, packaging (else no tags: platform unchecked).
+# standard library (the markers as packaging's ``default_environment`` computes them)
+# and, when it has it, packaging for the tags (else none: the platform is unchecked).
 _PROBE = r"""
 import json, platform, re, sys, sysconfig
 from importlib import metadata
@@ -221,11 +222,20 @@ for dist in metadata.distributions(path=dirs):
     if name:
         packages.setdefault(re.sub(r"[-_.]+", "-", name).lower(), dist.version)
 try:
-    from packaging.markers import default_environment
     from packaging.tags import sys_tags
-    tags, markers = [str(t) for t in sys_tags()], dict(default_environment())
+    tags = [str(t) for t in sys_tags()]
 except Exception:
-    tags, markers = [], {}
+    tags = []
+impl = sys.implementation
+iver = "{0.major}.{0.minor}.{0.micro}".format(impl.version)
+if impl.version.releaselevel != "final":
+    iver += impl.version.releaselevel[0] + str(impl.version.serial)
+markers = {"implementation_name": impl.name, "implementation_version": iver,
+    "os_name": __import__("os").name, "platform_machine": platform.machine(),
+    "platform_release": platform.release(), "platform_system": platform.system(),
+    "platform_version": platform.version(), "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]), "sys_platform": sys.platform}
 print(json.dumps({"python": platform.python_version(), "implementation":
     sys.implementation.name, "tags": tags, "markers": markers, "packages": packages}))
 """

@@ -417,8 +417,7 @@ def _environment_cause(found: list[envlock.Difference] | None) -> str | None:
     shown = "; ".join(d.message for d in found[:5])
     more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
     return (
-        f"the {' and '.join(layers)} differ from the commit's uv.lock ({shown}{more}): "
-        "`uv sync --frozen` installs the locked ones"
+        f"this environment's {', '.join(layers)} differ from the commit's uv.lock ({shown}{more})"
     )
 
 
