@@ -8,7 +8,8 @@ This module reads it at a commit (through ``tether.backends.git``) or in the wor
 tree, and names each way an environment differs from it, by layer:
 
 - ``packages``: a distribution installed at another version than the lock's, one the
-  lock requires that is not installed, or one installed that the lock does not hold;
+  lock requires that is not installed (the project itself excepted: its stages run
+  the checkout's code), or one installed that the lock does not hold;
 - ``python``: the interpreter outside the lock's ``requires-python``, or not the one
   the commit's ``.python-version`` names (uv's own pin, when the project has one);
 - ``platform``: a locked distribution none of whose wheels runs on this interpreter
@@ -73,6 +74,7 @@ class LockedPackage:
     dependencies: tuple[Dependency, ...] = ()
     extras: dict[str, tuple[Dependency, ...]] = field(default_factory=dict)
     markers: tuple[str, ...] = ()  # resolution-markers: the forks it belongs to
+    hashes: tuple[str, ...] = ()  # "sha256:..." of every locked wheel and the sdist
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,11 @@ def _package(data: dict[str, Any]) -> LockedPackage:
         dependencies=_dependencies(data.get("dependencies")),
         extras=extras,
         markers=tuple(data.get("resolution-markers") or ()),
+        hashes=tuple(
+            str(item["hash"])
+            for item in [*(data.get("wheels") or ()), data.get("sdist") or {}]
+            if isinstance(item, dict) and str(item.get("hash", "")).startswith("sha256:")
+        ),
     )
 
 
@@ -291,13 +298,20 @@ def _closure(lock: UvLock, deps: tuple[Dependency, ...], now: Running) -> dict[s
     return found
 
 
+def required(lock: UvLock, now: Running) -> dict[str, LockedPackage]:
+    """The roots and what their base dependencies bring, for this environment."""
+    roots = [p for p in lock.packages if p.root]
+    found: dict[str, LockedPackage] = {p.name: p for p in roots}
+    for root in roots:
+        found.update(_closure(lock, root.dependencies, now))
+    return dict(sorted(found.items()))
+
+
 def wanted(lock: UvLock, now: Running) -> dict[str, LockedPackage]:
     """The distributions this environment should hold: the roots' base dependencies,
     plus each extra at least half of whose own distributions are installed."""
     roots = [p for p in lock.packages if p.root]
-    base: dict[str, LockedPackage] = {p.name: p for p in roots}
-    for root in roots:
-        base.update(_closure(lock, root.dependencies, now))
+    base = required(lock, now)
     chosen = dict(base)
     for root in roots:
         for deps in root.extras.values():
@@ -378,6 +392,8 @@ def compare(lock: UvLock, now: Running) -> list[Difference]:
     locked_names = {p.name for p in lock.packages}
     for name, package in sorted(should.items()):
         have = now.packages.get(name)
+        if have is None and package.root:
+            continue  # the project itself: its stages run the checkout's code
         if have is None:
             found.append(
                 Difference(
