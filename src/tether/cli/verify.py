@@ -30,7 +30,9 @@ def _progress_console() -> Console:
 
 # Environment replay (tether.replay): the flags of `tether verify --env`.
 ENV_OPTION = typer.Option(
-    False, "--env", help="Run the stages in the environment the release recorded (replayed)."
+    False,
+    "--env",
+    help="Run the stages in the environment the release recorded, or the commit's uv.lock (replayed).",
 )
 PYTHON_OPTION = typer.Option(
     None, "--python", metavar="PATH", help="With --env: the interpreter to replay with."

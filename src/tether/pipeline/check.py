@@ -6,6 +6,7 @@ Four questions, each answered from the bytes rather than from timestamps:
 2. Is every stage up to date with dvc.lock (command, params, deps, outs)?
 3. Does every output's content hash to what dvc.lock records?
 4. Are the files stages depend on (and conf/, dvc.yaml, dvc.lock) committed?
+5. Is the running environment the one the commit's uv.lock pins (``tether.envlock``)?
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, numerics
+from tether import dvcfiles, envlock, numerics
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
@@ -37,6 +38,7 @@ class ProblemKind(StrEnum):
     DELETED = "deleted"  # a committed file the pipeline needs is gone from the work tree
     CONFIG = "config"  # conf/ or DVC's config is invalid
     MACHINE = "machine"  # the commit's own inputs rebuilt other bytes on this machine
+    ENVIRONMENT = "environment"  # the running environment is not the commit's uv.lock
 
 
 @dataclass(frozen=True)
@@ -317,10 +319,30 @@ def _check(git: GitRepo, root: Path) -> CheckResult:
     result.problems.extend(stage_problems)
     result.problems.extend(_check_param_types(root, project))
     uncommitted = _check_uncommitted(root, git, git_paths)
-    machine, excused = _machine_problems(root, result.commit, project)
+    environment = _environment_differences(root, git, result.commit)
+    machine, excused = _machine_problems(root, result.commit, project, environment)
     result.problems.extend(p for p in uncommitted if p.subject not in excused)
     result.problems.extend(machine)
+    result.problems.extend(_environment_problems(environment))
     return result
+
+
+def _environment_differences(
+    root: Path, git: GitRepo, commit: str | None
+) -> list[envlock.Difference] | None:
+    """How the running environment differs from the commit's uv.lock (the work
+    tree's before the first commit); None when the project has none."""
+    try:
+        return envlock.differences(root, commit, git=git)
+    except TetherError:
+        return None  # an unreadable uv.lock is the user's to fix with `uv lock`
+
+
+def _environment_problems(found: list[envlock.Difference] | None) -> list[Problem]:
+    return [
+        Problem(ProblemKind.ENVIRONMENT, diff.subject, f"environment: {diff.message}", diff.fix)
+        for diff in found or []
+    ]
 
 
 def _same_inputs(then: dvcfiles.Stage, now: dvcfiles.Stage, rebuilt: dict[str, str]) -> bool:
@@ -336,7 +358,10 @@ def _same_inputs(then: dvcfiles.Stage, now: dvcfiles.Stage, rebuilt: dict[str, s
 
 
 def _machine_problems(
-    root: Path, commit: str | None, project: dvcfiles.Project
+    root: Path,
+    commit: str | None,
+    project: dvcfiles.Project,
+    environment: list[envlock.Difference] | None = None,
 ) -> tuple[list[Problem], set[str]]:
     """Outputs that the commit's own inputs rebuilt with other bytes here.
 
@@ -368,7 +393,7 @@ def _machine_problems(
             changes.append((now.name, out.path, str(recorded[out.path]), str(out.md5)))
     if not changes:
         return [], set()
-    why = _machine_cause(root)
+    why = _machine_cause(root, environment)
     tracked = sorted(path for _, path, _, _ in changes if (root / path).is_file())
     problems = [
         Problem(
@@ -384,8 +409,24 @@ def _machine_problems(
     return problems, {dvc.LOCK_FILE, *tracked}
 
 
-def _machine_cause(root: Path) -> str:
-    """What on this machine can explain outputs that differ from the commit's."""
+def _environment_cause(found: list[envlock.Difference] | None) -> str | None:
+    """The environment layers that differ from the commit's uv.lock, in words."""
+    if not found:
+        return None
+    layers = list(dict.fromkeys(d.layer for d in found))
+    shown = "; ".join(d.message for d in found[:5])
+    more = f"; and {len(found) - 5} more" if len(found) > 5 else ""
+    return (
+        f"this environment's {', '.join(layers)} differ from the commit's uv.lock ({shown}{more})"
+    )
+
+
+def _machine_cause(root: Path, environment: list[envlock.Difference] | None = None) -> str:
+    """What on this machine can explain outputs that differ from the commit's: the
+    environment the commit's uv.lock pins first, then the numerics."""
+    locked = _environment_cause(environment)
+    if locked is not None:
+        return locked
     try:
         wanted = numerics.of_project(root)
     except TetherError as exc:
@@ -400,6 +441,11 @@ def _machine_cause(root: Path) -> str:
         return (
             f"the numerics profile is {wanted.name}: BLAS kernels, threads and SIMD follow "
             "the CPU, so bits differ between machines (choose x86-64-v2 in conf/config.yaml)"
+        )
+    if environment is not None:
+        return (
+            f"the numerics are pinned ({wanted.name}) and the environment is the commit's "
+            "uv.lock, so a nondeterministic stage or something the lock does not hold differs"
         )
     return (
         f"the numerics are pinned ({wanted.name}), so the packages, Python or a "

@@ -83,11 +83,20 @@ def problem_lines(problems: list[Problem]) -> list[str]:
     """The problems as text: files to commit are gathered into one problem with one
     ``git add`` command; the others are listed each with its own fix."""
     uncommitted = [p for p in problems if p.kind == "uncommitted" and p.subject != "HEAD"]
-    others = [p for p in problems if p not in uncommitted]
-    count = len(others) + (1 if uncommitted else 0)
+    environment = [p for p in problems if p.kind == "environment"]
+    others = [p for p in problems if p not in uncommitted and p not in environment]
+    count = len(others) + (1 if uncommitted else 0) + (1 if environment else 0)
     lines = [f"not reproducible: {count} problem(s)"]
     for problem in others:
         lines += [f"  - {problem.message}", f"    fix: {problem.fix}"]
+    if environment:
+        lines.append(
+            f"  - the running environment differs from the commit's uv.lock "
+            f"({len(environment)} difference(s)):"
+        )
+        lines += [f"      {p.message.removeprefix('environment: ')}" for p in environment]
+        fixes = list(dict.fromkeys(p.fix for p in environment))
+        lines += [f"    fix: {fix}" for fix in fixes]
     if uncommitted:
         paths = [p.subject for p in uncommitted]
         lines.append(f"  - {len(paths)} file(s) that stages use or write are not committed:")

@@ -3,7 +3,8 @@
 The tag message is one human line, a blank line, then ``tether-manifest:`` and a
 JSON document: the commit, metrics, params, the md5 of every DVC output and
 dependency in dvc.lock, a digest of dvc.lock, the Hydra overrides, the Python
-and package versions, and the whole environment as a lock (``tether.replay.lock``).
+and package versions, the whole environment as a lock (``tether.replay.lock``), and
+the sha256 of the commit's uv.lock.
 GTO shows the whole message; tether reads the JSON back.
 ``tether.release.record`` builds it when a release is made.
 """
@@ -64,6 +65,10 @@ class Manifest:
     # with; older tags lack it.
     numerics: dict[str, Any] = field(default_factory=dict)
     equivalence: dict[str, float] = field(default_factory=dict)
+    # The commit's uv.lock (``tether.envlock``): ``{"path": "uv.lock", "sha256": ...}``
+    # of the lock that pins its environment; the lock itself stays in the commit.
+    # Older tags, and commits without one, lack it.
+    uv_lock: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The manifest as strict JSON data: NaN and infinite metrics written as
@@ -90,6 +95,7 @@ class Manifest:
             "lock": self.lock,
             **({"numerics": self.numerics} if self.numerics else {}),
             **({"equivalence": self.equivalence} if self.equivalence else {}),
+            **({"uv_lock": self.uv_lock} if self.uv_lock else {}),
         }
 
     def environment(self) -> dict[str, Any]:

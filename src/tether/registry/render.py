@@ -93,6 +93,7 @@ def manifest_lines(record: ReleaseRecord) -> list[str]:
         ["artifact", f"{m.artifact} {m.version} ({m.path})"],
         ["commit", m.commit],
         ["dvc.lock sha256", m.dvc_lock_sha256],
+        *([[f"{m.uv_lock.get('path')} sha256", m.uv_lock.get("sha256", "")]] if m.uv_lock else []),
         ["overrides", " ".join(m.overrides) or "(none)"],
         ["python", m.python],
         *([["platform", m.platform]] if m.platform else []),

@@ -1,7 +1,7 @@
 """The manifest of a release, built from the commit being released: what dvc.lock
 recorded (every output's and dependency's md5, the params each stage ran with),
 the metrics files dvc.yaml declares, the Hydra overrides and the environment, the
-whole of it as a lock (``tether.replay.lock``)."""
+whole of it as a lock (``tether.replay.lock``), and the digest of the commit's uv.lock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, numerics
+from tether import dvcfiles, envlock, numerics
 from tether.backends.git import GitRepo
 from tether.environment import capture, probe_numerics
 from tether.formats import FormatError
@@ -39,6 +39,7 @@ def build(
 ) -> Manifest:
     """The manifest of ``artifact`` ``version`` built at ``commit``, read from git."""
     lock_bytes = git.read_blob(commit, dvcfiles.LOCK_FILE) or b""
+    uv_lock = git.read_blob(commit, envlock.LOCK_FILE)
     project = dvcfiles.read(root, commit)
 
     outs: dict[str, str] = {}
@@ -74,4 +75,9 @@ def build(
         lock=recorded_lock(),
         numerics=probe_numerics(numerics.of_project(root), root).to_dict(),
         equivalence=dict(DEFAULT_EQUIVALENCE),
+        uv_lock=(
+            {"path": envlock.LOCK_FILE, "sha256": hashlib.sha256(uv_lock).hexdigest()}
+            if uv_lock is not None
+            else {}
+        ),
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from tether import environment
+from tether import environment, envlock
 from tether.backends.git import GitRepo
 from tether.errors import LockError, UsageError
 from tether.registry.manifest import Manifest
@@ -54,7 +54,7 @@ class Recorded:
     implementation: str
     platform: str
     packages: dict[str, str]  # the partial record: name -> version
-    manifest: Manifest
+    manifest: Manifest | None  # None: a commit's uv.lock, not a release
 
     @property
     def partial(self) -> bool:
@@ -94,9 +94,13 @@ def recorded(root: Path, rev: str) -> Recorded:
     commit = resolve(git, rev)
     manifest = find_manifest(git, rev)
     if manifest is None:
+        committed = envlock.read(root, commit, git)
+        if committed is not None:
+            lock = locks.from_uv_lock(committed)
+            return Recorded(rev, commit, lock, lock.python, lock.implementation, "", {}, None)
         raise UsageError(
-            f"{rev} ({commit[:8]}) is not a release made by `tether release`: "
-            "no environment was recorded there",
+            f"{rev} ({commit[:8]}) is not a release made by `tether release` and has "
+            "no uv.lock: no environment was recorded there",
             "Name a release (NAME@vX.Y.Z, NAME#STAGE); `tether show` lists them.",
         )
     return from_manifest(rev, commit, manifest)
@@ -342,7 +346,7 @@ def verify(
     recorded_names = list(record.packages) or list(environment.DEFAULT_PACKAGES)
     outer = {name: environment.package_version(name) for name in recorded_names}
     result.environment_now = _replayed_capture(env, recorded_names, outer)
-    if record.manifest.environment():
+    if record.manifest is not None and record.manifest.environment():
         result.environment = environment.differences(
             record.manifest.environment(), result.environment_now
         )

@@ -50,6 +50,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from tether import envlock
 from tether.errors import LockError
 
 FORMAT = "requirements-hashes/1"
@@ -421,3 +422,24 @@ def record(
 def manifest_field(find_links: Sequence[Path] | None = None) -> dict[str, Any]:
     """What ``tether release`` stores in the manifest's ``lock`` field."""
     return record(find_links=find_links).to_dict()
+
+
+def from_uv_lock(found: envlock.UvLock, now: envlock.Running | None = None) -> Lock:
+    """A commit's uv.lock as a lock to replay on this interpreter: what the project's
+    base dependencies bring for it (``now``: this environment's markers), each pinned
+    with every archive hash uv.lock holds; the project itself as an editable."""
+    running = now or envlock.running()
+    packages = [
+        LockedPackage(p.name, p.version, editable=True)
+        if p.root
+        else LockedPackage(p.name, p.version, tuple(sorted(p.hashes)))
+        for p in envlock.required(found, running).values()
+    ]
+    tag, platforms = platform_tags()
+    return Lock(
+        python=running.python,
+        implementation=running.implementation,
+        tag=tag,
+        platforms=platforms,
+        packages=tuple(packages),
+    )

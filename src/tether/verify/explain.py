@@ -2,7 +2,8 @@
 equivalent.
 
 The layers are read from the records, outermost first: packages, Python, platform
-(architecture, libc), numerics (profile, BLAS kernel and threads, numpy's SIMD
+(architecture, OS and kernel, libc), each also from the commit's uv.lock
+(``tether.envlock``) when it has one, then numerics (profile, BLAS kernel and threads, numpy's SIMD
 levels, libm's variants, CPU). When no recorded layer differs, the stage that wrote
 the first differing output is run a second time on this machine: other bytes again
 prove it nondeterministic.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from packaging.utils import canonicalize_name
 
 from tether import environment
 from tether.backends import dvc, hashing
@@ -72,7 +74,24 @@ def _environment_causes(result: VerifyResult) -> list[Cause]:
             causes.append(Cause(PYTHON, f"{key} {diff.recorded} then, {diff.current} now"))
         elif key == "machine":
             causes.append(Cause(PLATFORM, f"architecture {diff.recorded} then, {diff.current} now"))
-    return causes
+        elif key == "platform":  # the OS and its kernel release, the libc
+            causes.append(Cause(PLATFORM, f"platform {diff.recorded} then, {diff.current} now"))
+    return causes + _lock_causes(result)
+
+
+def _lock_causes(result: VerifyResult) -> list[Cause]:
+    """How the stages' environment differs from the commit's uv.lock, less the
+    packages the release's own record already names."""
+    recorded = {
+        canonicalize_name(d.key.split(".", 1)[1])
+        for d in result.environment
+        if d.key.startswith("packages.")
+    }
+    return [
+        Cause(diff.layer, f"the commit's uv.lock: {diff.message}")
+        for diff in result.lock_differences or []
+        if not (diff.layer == PACKAGES and diff.subject in recorded)
+    ]
 
 
 def _numerics_causes(result: VerifyResult) -> list[Cause]:

@@ -20,11 +20,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, environment, numerics, objects
+from tether import dvcfiles, environment, envlock, numerics, objects
 from tether.backends import dvc, emulator, hashing
 from tether.backends.git import GitRepo
 from tether.environment import NumericsRecord
-from tether.errors import CheckFailed, ExternalError, UsageError
+from tether.errors import CheckFailed, ExternalError, TetherError, UsageError
 from tether.formats import flatten, json_safe
 from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
@@ -88,6 +88,8 @@ class VerifyResult:
     metrics: list[MetricComparison] = field(default_factory=list)
     environment: list[environment.EnvironmentDifference] = field(default_factory=list)
     environment_now: dict[str, Any] = field(default_factory=dict)
+    # How the stages' environment differs from the commit's uv.lock (None: no uv.lock).
+    lock_differences: list[envlock.Difference] | None = None
     has_manifest: bool = False
     stages_run: list[str] = field(default_factory=list)
     objects_fetched: int = 0
@@ -128,6 +130,9 @@ class VerifyResult:
                 "recorded": self.has_manifest,
                 "differences": [asdict(d) for d in self.environment],
                 "current": self.environment_now,
+                "uv_lock": None
+                if self.lock_differences is None
+                else [asdict(d) for d in self.lock_differences],
             },
             "numerics": {
                 "recorded": self.numerics_recorded.to_dict() if self.numerics_recorded else None,
@@ -613,3 +618,9 @@ def _compare_environment(
             result.environment_now.update(seen)
     if expected.environment:
         result.environment = environment.differences(expected.environment, result.environment_now)
+    # The worktree is the commit: its uv.lock is the commit's.
+    now = envlock.running_in(str(env_bin / "python"), tree) if env_bin else envlock.running()
+    try:
+        result.lock_differences = envlock.differences(tree, now=now or envlock.running())
+    except TetherError:
+        result.lock_differences = None  # an unreadable uv.lock explains nothing
