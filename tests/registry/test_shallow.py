@@ -108,6 +108,9 @@ def test_an_explicit_version_and_the_log_are_answered_with_a_warning(
     assert [str(w.message) for w in warned] == [
         f"the registry state of m@v0.2.0 may be incomplete: {SHALLOW}. {UNSHALLOW}"
     ]
+    missing = tether(shallow, "manifest", "m@v0.0.9")
+    assert missing.returncode == 2
+    assert f"It may be a tag this clone lacks: {SHALLOW}. {UNSHALLOW}" in missing.stderr
     log = tether(shallow, "log", "m")
     assert log.returncode == 0, log.stderr
     assert log.stderr == f"warning: `tether log` may be incomplete: {SHALLOW}. {UNSHALLOW}\n"

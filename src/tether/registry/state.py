@@ -499,7 +499,18 @@ def resolve_reference(registry: Registry, reference: Reference) -> str | None:
 
 
 def unresolved_hint(registry: Registry, reference: Reference) -> str:
-    """Why a reference names nothing, and what exists instead."""
+    """Why a reference names nothing, and what exists instead (and, in a clone that
+    may miss tags, that the one it names may be among them)."""
+    hint = _unresolved_hint(registry, reference)
+    if registry.incomplete is not None:
+        hint += (
+            f" It may be a tag this clone lacks: {registry.incomplete.reason}. "
+            f"{registry.incomplete.fix}"
+        )
+    return hint
+
+
+def _unresolved_hint(registry: Registry, reference: Reference) -> str:
     artifact = registry.find(reference.artifact)
     if artifact is None:
         known = ", ".join(sorted(registry.artifacts)) or "none yet"
