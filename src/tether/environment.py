@@ -218,6 +218,13 @@ def probe_numerics(
     )
 
 
+def stage_kernels(chosen: numerics.Profile, cwd: Path) -> dict[str, dict[str, Any]]:
+    """The BLAS libraries a stage process started here under ``chosen`` gets (library,
+    kernel, threads): the profile's variables, or under ``native`` the user's own."""
+    ran = process.python_json(sys.executable, _PROBE, numerics.environ(chosen, os.environ), cwd)
+    return dict((ran or {}).get("blas") or {})
+
+
 def numerics_differences(then: NumericsRecord, now: NumericsRecord) -> list[str]:
     """Each way the numerics of two builds differ, in words; [] when they match in
     everything that changes bits (the CPU model alone does not, under a profile)."""

@@ -16,7 +16,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from tether import dvcfiles, envlock, numerics
+from tether import dvcfiles, environment, envlock, numerics
 from tether.backends import dvc, hashing
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
@@ -421,6 +421,18 @@ def _environment_cause(found: list[envlock.Difference] | None) -> str | None:
     )
 
 
+def _kernels_here(root: Path, wanted: numerics.Profile) -> str:
+    """The BLAS kernels and threads this machine's stages get, as a probe process
+    sees them (run only when bits already differ)."""
+    blas = environment.stage_kernels(wanted, root)
+    named = [
+        f"{owner}'s {info.get('library') or 'BLAS'} kernel {info.get('kernel')}, "
+        f"{info.get('threads')} thread(s)"
+        for owner, info in sorted(blas.items())
+    ]
+    return "here: " + "; ".join(named) if named else "no BLAS library found here"
+
+
 def _machine_cause(root: Path, environment: list[envlock.Difference] | None = None) -> str:
     """What on this machine can explain outputs that differ from the commit's: the
     environment the commit's uv.lock pins first, then the numerics."""
@@ -440,7 +452,8 @@ def _machine_cause(root: Path, environment: list[envlock.Difference] | None = No
     if not wanted.variables:
         return (
             f"the numerics profile is {wanted.name}: BLAS kernels, threads and SIMD follow "
-            "the CPU, so bits differ between machines (choose x86-64-v2 in conf/config.yaml)"
+            f"the CPU ({_kernels_here(root, wanted)}), so bits differ between machines "
+            "(choose x86-64-v2 in conf/config.yaml)"
         )
     if environment is not None:
         return (
