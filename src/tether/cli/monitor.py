@@ -109,6 +109,8 @@ def _say_perf(report: Any, html: Path | None) -> None:
         print_table(render.chunk_table(report))
     for verdict in report.verdicts:
         out(verdict.message)
+    for line in report.skipped:
+        out(line)
     out(report.drift.verdict)
     out(report.verdict)
     if html is not None:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from tether.errors import UsageError
 from tether.metrics.diff import METRICS, MetricsDiff, Row
-from tether.metrics.gates import Verdict, evaluate_gates, load_config
+from tether.metrics.gates import Verdict, evaluate_gates, find_row, load_config, parse_rule
 from tether.monitor import data, drift, reference
 
 
@@ -86,6 +86,7 @@ class Chunk:
     share: float
     dataset_drift: bool
     breached: list[str]  # the gate rules this chunk alone breaches
+    skipped: list[str] = field(default_factory=list)  # rules on a metric undefined here
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +98,7 @@ class Chunk:
             "share": self.share,
             "dataset_drift": self.dataset_drift,
             "breached": self.breached,
+            "skipped": self.skipped,
         }
 
 
@@ -112,6 +114,7 @@ class PerfReport:
     drift: drift.DriftReport
     chunks: list[Chunk] = field(default_factory=list)
     chunked_by: str = ""
+    skipped: list[str] = field(default_factory=list)  # gates on an undefined metric
 
     @property
     def breached(self) -> list[Verdict]:
@@ -119,11 +122,21 @@ class PerfReport:
 
     @property
     def verdict(self) -> str:
+        aside = (
+            f"; {len(self.skipped)} gate(s) not judged: their metric is undefined on this batch"
+            if self.skipped
+            else ""
+        )
         if not self.verdicts:
+            if self.skipped:
+                return f"no gate judged on {self.rows} rows{aside}"
             return f"{len(self.metrics)} metric(s) computed on {self.rows} rows; no gate configured"
         if self.breached:
-            return f"GATE BREACHED: {len(self.breached)} of {len(self.verdicts)} gate(s) on {self.rows} rows"
-        return f"gates pass: {len(self.verdicts)} gate(s) on {self.rows} rows"
+            return (
+                f"GATE BREACHED: {len(self.breached)} of {len(self.verdicts)} gate(s) "
+                f"on {self.rows} rows{aside}"
+            )
+        return f"gates pass: {len(self.verdicts)} gate(s) on {self.rows} rows{aside}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -135,6 +148,7 @@ class PerfReport:
             "verdict": self.verdict,
             "metrics": [m.to_dict() for m in self.metrics],
             "gates": [v.to_dict() for v in self.verdicts],
+            "skipped_gates": self.skipped,
             "drift": self.drift.to_dict(),
             "chunked_by": self.chunked_by,
             "chunks": [c.to_dict() for c in self.chunks],
@@ -184,18 +198,39 @@ def labels_of(frame: pd.DataFrame, target: str) -> np.ndarray:
     return values.to_numpy(dtype=int)
 
 
+def _undefined(metric: str, y: np.ndarray, predicted: np.ndarray) -> str:
+    """Why ``metric`` has no value on these labels and predictions, or "" when it has.
+
+    scikit-learn's ``zero_division`` would print such a metric as 0 (or 1): a batch of
+    negatives all predicted right would then show f1 falling from 0.98 to 0 and breach
+    a gate. An undefined metric is shown as undefined and judges no gate."""
+    positives, called = bool(y.any()), bool(predicted.any())
+    if metric in ("roc_auc", "log_loss") and len(set(y.tolist())) < 2:
+        return "undefined: the labels hold one class"
+    if metric == "precision" and not called:
+        return "undefined: the model predicted no positives"
+    if metric == "recall" and not positives:
+        return "undefined: the labels hold no positives"
+    if metric == "f1" and not positives and not called:
+        return "undefined: neither the labels nor the predictions hold a positive"
+    return ""
+
+
 def compute(
     names: list[tuple[str, str, float]], y: np.ndarray, scores: np.ndarray, threshold: float
 ) -> list[Metric]:
     functions = _metric_functions()
+    predicted = scores >= threshold
     out = []
     for path, name, recorded in names:
-        func = functions.get(name.rsplit(".", 1)[-1])
+        metric = name.rsplit(".", 1)[-1]
+        func = functions.get(metric)
         if func is None:
             out.append(Metric(path, name, recorded, None, "tether cannot compute this metric"))
             continue
-        if len(set(y.tolist())) < 2 and name.endswith(("roc_auc", "log_loss")):
-            out.append(Metric(path, name, recorded, None, "undefined: the labels hold one class"))
+        undefined = _undefined(metric, y, predicted)
+        if undefined:
+            out.append(Metric(path, name, recorded, None, undefined))
             continue
         out.append(Metric(path, name, recorded, float(func(y, scores, threshold))))
     return out
@@ -203,10 +238,27 @@ def compute(
 
 def gates(
     metrics: list[Metric], rules: list[str], lower_is_better: tuple[str, ...], label: str
-) -> list[Verdict]:
+) -> tuple[list[Verdict], dict[str, str]]:
+    """The verdicts of the rules on ``metrics``, and a line for each rule left out
+    because its metric is undefined on this batch (a rule on a metric tether cannot
+    compute, or one the release never recorded, still fails)."""
     diff = MetricsDiff(a="release", b=label)
     diff.rows = [Row(METRICS, m.path, m.name, m.recorded, m.value) for m in metrics]
-    return evaluate_gates(diff, rules, lower_is_better)
+    undefined = {
+        (m.path, m.name): m.note
+        for m in metrics
+        if m.value is None and m.note.startswith("undefined")
+    }
+    judged: list[str] = []
+    skipped: dict[str, str] = {}
+    for rule in rules:
+        row = find_row(diff, parse_rule(rule).metric)
+        note = undefined.get((row.path, row.key)) if row is not None else None
+        if row is not None and note:
+            skipped[rule] = f"skip {row.key}: {note} on {label}, so gate `{rule}` is not judged"
+        else:
+            judged.append(rule)
+    return evaluate_gates(diff, judged, lower_is_better), skipped
 
 
 def split(frame: pd.DataFrame, chunk: int | None, by: str | None) -> list[tuple[str, pd.DataFrame]]:
@@ -269,7 +321,7 @@ def perf(
     config = load_config(root)
     rules = list(rules) if rules else list(config.fail_on)
     metrics = compute(names, y, scores, threshold)
-    verdicts = gates(metrics, rules, config.lower_is_better, "batch")
+    verdicts, skipped = gates(metrics, rules, config.lower_is_better, "batch")
     release = f"{found.record.artifact} {found.record.version}"
 
     def drift_of(part: pd.DataFrame, part_scores: np.ndarray) -> drift.DriftReport:
@@ -289,6 +341,7 @@ def perf(
         idx = frame.index.get_indexer(part.index)
         part_metrics = compute(names, y[idx], scores[idx], threshold)
         part_drift = drift_of(part, scores[idx])
+        part_verdicts, part_skipped = gates(part_metrics, rules, config.lower_is_better, label)
         chunks.append(
             Chunk(
                 label,
@@ -298,11 +351,8 @@ def perf(
                 len(part_drift.tested),
                 part_drift.share,
                 part_drift.dataset_drift,
-                [
-                    v.rule
-                    for v in gates(part_metrics, rules, config.lower_is_better, label)
-                    if not v.passed
-                ],
+                [v.rule for v in part_verdicts if not v.passed],
+                list(part_skipped),
             )
         )
     return PerfReport(
@@ -316,4 +366,5 @@ def perf(
         drift_of(frame, scores),
         chunks,
         f"{chunk} rows" if chunk is not None else (by or ""),
+        list(skipped.values()),
     )

@@ -13,7 +13,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from tether.monitor.drift import ColumnDrift, DriftReport, Plot
-from tether.monitor.perf import PerfReport
+from tether.monitor.perf import Chunk, PerfReport
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -96,6 +96,14 @@ def perf_table(report: PerfReport) -> Table:
     return table
 
 
+def _chunk_gates(chunk: Chunk) -> str:
+    """A chunk's gates in a cell: what it breaches, or ok, and what it could not judge."""
+    shown = "FAIL " + ", ".join(chunk.breached) if chunk.breached else "ok"
+    if chunk.skipped:
+        shown += f" (not judged, metric undefined: {', '.join(chunk.skipped)})"
+    return shown
+
+
 def chunk_table(report: PerfReport) -> Table:
     from rich.table import Table
 
@@ -109,7 +117,7 @@ def chunk_table(report: PerfReport) -> Table:
             str(chunk.rows),
             *(fmt_score(chunk.metrics.get(n)) for n in names),
             f"{len(chunk.drifted)}/{chunk.tested}" + (" DRIFT" if chunk.dataset_drift else ""),
-            "FAIL " + ", ".join(chunk.breached) if chunk.breached else "ok",
+            _chunk_gates(chunk),
         )
     return table
 
@@ -275,8 +283,8 @@ def drift_html(report: DriftReport, perf: PerfReport | None = None) -> str:
         parts.append(
             f'<div class="verdict {"bad" if perf_bad else "good"}" id="verdict">{_e(perf.verdict)}</div>'
         )
-        for verdict in perf.verdicts:
-            parts.append(f"<p>{_e(verdict.message)}</p>")
+        for line in [*(v.message for v in perf.verdicts), *perf.skipped]:
+            parts.append(f"<p>{_e(line)}</p>")
     anchor = "" if perf is not None else ' id="verdict"'
     parts.append(
         f'<div class="verdict {"bad" if bad else "good"}"{anchor}>{_e(report.verdict)}</div>'
@@ -307,7 +315,7 @@ def drift_html(report: DriftReport, perf: PerfReport | None = None) -> str:
                 + "".join(
                     f"<tr><td>{_e(c.label)}</td><td class='num'>{c.rows}</td>"
                     f"<td>{len(c.drifted)}/{c.tested}{' DRIFT' if c.dataset_drift else ''}</td>"
-                    f"<td>{_e('FAIL ' + ', '.join(c.breached) if c.breached else 'ok')}</td></tr>"
+                    f"<td>{_e(_chunk_gates(c))}</td></tr>"
                     for c in perf.chunks
                 )
                 + "</tbody></table>"
