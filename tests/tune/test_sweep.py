@@ -230,6 +230,17 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
             assert git(tiny, "show", f"{commit}:{file}") == (other / file).read_text().strip()
         changed = set(git(tiny, "diff", "--name-only", "HEAD", commit).split())
         assert {"params.yaml", "dvc.lock", ".tether/overrides.yaml"} <= changed <= set(files)
+    # An uncommitted edit to a file the trial would write is never overwritten.
+    params = (tiny / "params.yaml").read_text()
+    (tiny / "params.yaml").write_text(params + "# my uncommitted note\n")
+    refused = tether(tiny, "tune", "apply", "best")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "would overwrite uncommitted changes to params.yaml; nothing was changed" in (
+        refused.stderr
+    )
+    assert "`git stash`" in refused.stderr
+    assert (tiny / "params.yaml").read_text() == params + "# my uncommitted note\n"
+    (tiny / "params.yaml").write_text(params)
     applied = tether(tiny, "tune", "apply", "best")
     assert applied.returncode == 0, applied.stderr
     assert "applied trial 1 (a-1): x=3" in applied.stdout

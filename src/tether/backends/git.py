@@ -157,6 +157,11 @@ class GitRepo:
                 entries.append((record[:2], record[3:]))
         return entries
 
+    def paths_between(self, a: str, b: str) -> list[str]:
+        """The paths whose contents differ between commits ``a`` and ``b``."""
+        out = self.run("diff", "--name-only", "-z", "--no-renames", a, b, "--")
+        return [path for path in out.split("\0") if path]
+
     def read_blob(self, rev: str, path: str) -> bytes | None:
         """The bytes of ``path`` at commit ``rev`` (already resolved), or None if absent."""
         try:

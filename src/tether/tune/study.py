@@ -541,8 +541,24 @@ def apply(
             f"There, run `dvc exp push origin {row.experiment}`; here, "
             f"`dvc exp pull origin {row.experiment}`; then apply again.",
         )
+    _refuse_to_overwrite(GitRepo(root), commit, row.experiment)
     dvc.apply_experiment(root, commit)
     return board, row
+
+
+def _refuse_to_overwrite(git: GitRepo, commit: str, experiment: str) -> None:
+    """UsageError when applying ``commit`` would overwrite uncommitted work: DVC 3's
+    ``exp apply`` always forces (its ``--no-force`` is gone), so a params.yaml edited
+    since the last commit would be replaced without a word."""
+    written = git.paths_between("HEAD", commit)
+    dirty = sorted({path for _, path in git.changed_paths(written)}) if written else []
+    if dirty:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise UsageError(
+            f"applying {experiment} would overwrite uncommitted changes to {shown}; "
+            "nothing was changed",
+            "Commit them (`git commit`) or set them aside (`git stash`), then apply again.",
+        )
 
 
 def experiment_names(git: GitRepo) -> dict[str, str]:
