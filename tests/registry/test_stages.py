@@ -55,6 +55,11 @@ def test_promote_refusals(plain_registry: Path, clock: Clock) -> None:
     assert bad_version.returncode == 2 and "invalid version '0.1.0'" in bad_version.stderr
     assert "did you mean v0.1.0?" in bad_version.stderr
     assert "Run the command again with v0.1.0." in bad_version.stderr
+    tags = git(root, "tag", "-l")
+    for stage, said in (("latest", "NAME@latest already means"), ("s" * 300, "at most 64")):
+        refused = tether(root, "promote", "m", "v0.1.0", stage)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+    assert git(root, "tag", "-l") == tags
     nothing = tether(root, "rollback", "m", "staging")
     assert nothing.returncode == 2 and "nothing to roll back" in nothing.stderr
     assert "`tether promote m VERSION staging`" in nothing.stderr

@@ -115,6 +115,27 @@ def test_validate_stage_and_version() -> None:
             validate_version(bad)
 
 
+def test_names_that_would_fail_inside_git_tag_are_refused_first() -> None:
+    """A loose tag is a file: a 300-character stage passed validation and then failed
+    in `git tag` (exit 3). Each part is capped, with the length in the message."""
+    assert validate_stage("s" * 64) == "s" * 64
+    with pytest.raises(
+        UsageError, match=r"'s{40}'\.\.\. \(300 characters\): 300 characters, at most 64"
+    ):
+        validate_stage("s" * 300)
+    assert validate_name("team/" + "m" * 100) == "team/" + "m" * 100
+    with pytest.raises(UsageError, match="a part of it has 101 characters"):
+        validate_name("team/" + "m" * 101)
+    with pytest.raises(UsageError, match="at most 128 characters"):
+        validate_version("v1.0.0-" + "a" * 200)
+
+
+@pytest.mark.parametrize("stage", ["latest", "deprecated", "Latest"])
+def test_stages_that_read_as_reference_words_are_refused(stage: str) -> None:
+    with pytest.raises(UsageError, match=f"NAME@{stage.lower()} already means something"):
+        validate_stage(stage)
+
+
 def test_semver_precedence_not_text_order() -> None:
     versions = ["v1.9.0", "v1.10.0", "v1.10.0-rc.2", "v1.10.0-rc.10", "v0.9.9"]
     assert sorted(versions, key=SemVer) == [

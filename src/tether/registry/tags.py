@@ -85,6 +85,16 @@ REFERENCE_RE = re.compile(
     rf"(?:@(?P<version>v{_SEMVER}|latest)|#(?P<stage>{_SEGMENT}))"
 )
 
+# Git keeps a loose tag as a file named after it, and filesystems cap a file name at
+# 255 bytes: a name part of 100, a stage of 64 and a version of 128 characters leave
+# room for the separators and the counter ("#1234") in every tag tether writes.
+NAME_PART_MAX = 100
+STAGE_MAX = 64
+VERSION_MAX = 128
+# Words a stage cannot be: ``NAME@latest`` and ``NAME@deprecated`` mean something
+# else in a reference, and a stage so named reads as one of them in `tether show`.
+RESERVED_STAGES = frozenset({"latest", "deprecated"})
+
 NAME_RULES = (
     "letters, digits, '-', '_' and single '/' between parts, starting and ending "
     "with a letter or digit"
@@ -167,21 +177,52 @@ def validate_name(name: str) -> str:
             f"invalid artifact name {_show(name)}: use {NAME_RULES}",
             "Name an artifact declared under `artifacts:` in dvc.yaml, e.g. cancer-classifier.",
         )
+    longest = max(re.split(rf"[/{SEPARATOR_IN_NAME}]", name), key=len)
+    if len(longest) > NAME_PART_MAX:
+        raise UsageError(
+            f"invalid artifact name {_short(name)}: a part of it has {len(longest)} "
+            f"characters, and git tags allow at most {NAME_PART_MAX} per part here",
+            "Choose a shorter name in dvc.yaml's `artifacts:`.",
+        )
     return name
 
 
 def validate_stage(stage: str) -> str:
+    """``stage`` if it is a valid stage name for writing, else UsageError."""
     if not STAGE_RE.fullmatch(stage):
         raise UsageError(
-            f"invalid stage name {_show(stage)}: use letters, digits, '-' and '_', "
+            f"invalid stage name {_short(stage)}: use letters, digits, '-' and '_', "
             "starting and ending with a letter or digit",
             "For example: dev, staging, prod.",
+        )
+    if len(stage) > STAGE_MAX:
+        raise UsageError(
+            f"invalid stage name {_short(stage)}: {len(stage)} characters, at most {STAGE_MAX}",
+            "For example: dev, staging, prod.",
+        )
+    if stage.lower() in RESERVED_STAGES:
+        raise UsageError(
+            f"invalid stage name {_show(stage)}: NAME@{stage.lower()} already means "
+            "something in a reference, so a stage of that name would be misread",
+            "Choose another name, for example: dev, staging, prod.",
         )
     return stage
 
 
+def _short(value: str, limit: int = 40) -> str:
+    """``value`` quoted for an error message, cut with how much was left out."""
+    if len(value) <= limit:
+        return _show(value)
+    return f"{_show(value[:limit])}... ({len(value)} characters)"
+
+
 def validate_version(version: str) -> str:
     """``version`` if it is SemVer 2.0 with a ``v`` prefix, else UsageError."""
+    if len(version) > VERSION_MAX:
+        raise UsageError(
+            f"invalid version {_short(version)}: at most {VERSION_MAX} characters",
+            "For example: v1.2.0, v2.0.0-rc.1.",
+        )
     if not VERSION_RE.fullmatch(version):
         prefixed = VERSION_RE.fullmatch(f"v{version}") is not None
         raise UsageError(
