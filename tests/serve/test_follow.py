@@ -4,6 +4,8 @@ Every answer is 2xx and names its version; the client never sees an error."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from pathlib import Path
@@ -113,3 +115,86 @@ def test_serve_follows_promote_and_rollback_without_a_failed_request(
     assert f"now serving {V2} (was {V1})" in log
     assert '"path": "/invocations", "status": 200' in log  # the structured access log
     assert git(clone, "rev-parse", "HEAD") == git(origin_copy, "rev-parse", "main")
+
+
+class SilentServer:
+    """A TCP server on 127.0.0.1 that accepts every connection and never answers:
+    a Git remote that hangs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)
+
+    def __enter__(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_fetch_that_never_answers_is_stopped_with_its_children(
+    clone: Path, tmp_path: Path
+) -> None:
+    import psutil
+
+    from tether.backends.git import GitRepo
+    from tether.errors import ExternalError
+
+    with SilentServer() as silent:
+        git(clone, "remote", "set-url", "origin", f"http://127.0.0.1:{silent.port}/origin.git")
+        started = time.monotonic()
+        with pytest.raises(ExternalError, match=r"git fetch did not finish within 1 s"):
+            GitRepo(clone).fetch_tags("origin", timeout=1)
+        assert time.monotonic() - started < 30
+        assert silent.held, "git connected to the silent server"
+    # git and its remote helper (git-remote-http) are gone, not left hanging (the
+    # session's other servers are children of this process too)
+    left = [p.name() for p in psutil.Process().children(recursive=True)]
+    assert [name for name in left if name.startswith("git")] == []
+
+
+def test_health_is_degraded_while_the_remote_hangs_and_recovers(
+    clone: Path, origin_copy: Path
+) -> None:
+    with SilentServer() as silent:
+        git(clone, "remote", "set-url", "origin", f"http://127.0.0.1:{silent.port}/origin.git")
+        args = (f"{ARTIFACT}#prod", "--poll", "0.5", "--fetch-timeout", "1")
+        with serve_process(clone, *args) as (url, _, _):
+            deadline = time.monotonic() + 30
+            health: dict = {}
+            while time.monotonic() < deadline:
+                health = httpx.get(f"{url}/health", timeout=10).json()
+                if health["problem"] and "no registry check has succeeded" in health["problem"]:
+                    break
+                time.sleep(0.2)
+            assert health["status"] == "degraded", health
+            assert "since the server started" in health["problem"]
+            assert "git fetch did not finish within 1 s and was stopped" in health["problem"]
+            assert health["last_check"] is not None and health["last_success"] is None
+            assert health["following"]["fetch_timeout_seconds"] == 1
+            # the model keeps answering meanwhile
+            answer = httpx.post(f"{url}/invocations", json=one_row(url), timeout=30)
+            assert answer.status_code == 200 and answer.headers["X-Model-Version"] == V1
+
+            # The remote answers again: the next check follows a promote, and health is ok.
+            git(clone, "remote", "set-url", "origin", str(origin_copy))
+            tether(origin_copy, "promote", ARTIFACT, "v2.0.0", "prod", check=True)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                health = httpx.get(f"{url}/health", timeout=10).json()
+                if health["status"] == "ok" and health["serving"] == V2:
+                    break
+                time.sleep(0.2)
+            assert (health["status"], health["serving"]) == ("ok", V2), health
+            assert health["last_success"] is not None

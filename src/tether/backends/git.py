@@ -21,7 +21,9 @@ GitPython's persistent readers. Every user-supplied revision goes through
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,9 +101,32 @@ class GitRepo:
             ["git", *args], cwd=self.root, capture_output=True, stdin=subprocess.DEVNULL
         )
 
-    def run(self, *args: str) -> str:
-        """Run ``git ARGS`` in the work tree; a failure becomes an ExternalError."""
-        proc = self._call(args)
+    def _timed_call(
+        self, args: Sequence[str], timeout: float
+    ) -> subprocess.CompletedProcess[bytes]:
+        """``git ARGS`` killed after ``timeout`` seconds, with every process it started
+        (a fetch runs a remote helper, ssh, a credential helper): git's own options
+        bound a slow transfer, not a server that accepts and never answers."""
+        env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait on a prompt
+        child = subprocess.Popen(
+            ["git", *args], cwd=self.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env, start_new_session=True,
+        )  # fmt: skip
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise ExternalError(
+                f"git {args[0]} did not finish within {timeout:g} s and was stopped"
+            ) from None
+        return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+
+    def run(self, *args: str, timeout: float | None = None) -> str:
+        """Run ``git ARGS`` in the work tree; a failure becomes an ExternalError, and
+        so does a call still running after ``timeout`` seconds (then stopped)."""
+        proc = self._call(args) if timeout is None else self._timed_call(args, timeout)
         if proc.returncode != 0:
             detail = proc.stderr.decode("utf-8", "replace").strip()
             raise ExternalError(f"git {args[0]} failed: {detail or f'exit code {proc.returncode}'}")
@@ -362,17 +387,22 @@ class GitRepo:
         refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
         self.run("push", "--quiet", "--atomic", "--end-of-options", remote, *refs)
 
-    def fetch_tags(self, remote: str, names: Sequence[str] | None = None) -> None:
+    def fetch_tags(
+        self, remote: str, names: Sequence[str] | None = None, timeout: float | None = None
+    ) -> None:
         """Fetch the tags ``names`` from ``remote``, or all of its tags when None (and
         the commits they name). A local tag is never overwritten or deleted (no
-        --force, no pruning)."""
+        --force, no pruning). ``timeout``: seconds before the fetch is stopped."""
         if names is None:
             self.run(
-                "fetch", "--quiet", "--tags", "--no-recurse-submodules", "--end-of-options", remote
-            )
+                "fetch", "--quiet", "--tags", "--no-recurse-submodules", "--end-of-options",
+                remote, timeout=timeout,
+            )  # fmt: skip
             return
         refs = [f"refs/tags/{name}:refs/tags/{name}" for name in names]
-        self.run("fetch", "--quiet", "--no-tags", "--end-of-options", remote, *refs)
+        self.run(
+            "fetch", "--quiet", "--no-tags", "--end-of-options", remote, *refs, timeout=timeout
+        )
 
     def remote_tag_names(self, remote: str) -> list[str]:
         """Names of every tag on the Git remote ``remote``, asked with one

@@ -49,6 +49,7 @@ class Follower(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def describe(self) -> dict[str, Any]: ...
+    def stale(self) -> str | None: ...
 
 
 def _json(data: Any, status: int = 200, served: Served | None = None) -> Response:
@@ -233,13 +234,16 @@ def _status_routes(
     async def health() -> Response:
         served = holder.current
         status = holder.status
+        stale = follower.stale() if follower is not None else None
+        problem = "; ".join(p for p in (stale, status.problem) if p) or None
         body: dict[str, Any] = {
-            "status": "degraded" if status.problem else "ok",
+            "status": "degraded" if problem else "ok",
             "serving": served.release.label,
             "ref": ref,
-            "problem": status.problem,
+            "problem": problem,
             "note": status.note,
             "last_check": status.checked_at,
+            "last_success": status.succeeded_at,
             "swaps": status.swaps,
             "following": follower.describe() if follower is not None else None,
         }

@@ -7,6 +7,11 @@ verifies, loads and warms that one beside the serving model, then swaps. Whateve
 fails (fetching tags, resolving, fetching bytes, a hash mismatch, unpickling, the
 warm-up) leaves the serving model in place and is said in ``/health``. A stage
 that lost its version keeps the last model serving, and ``/health`` says that too.
+
+A fetch is stopped after ``fetch_timeout`` seconds (a remote that accepts and never
+answers would otherwise hold the follower forever), and ``/health`` turns degraded
+when no check has reached the registry for ``fetch_timeout`` plus three polls,
+whatever held it up.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ class RegistryFollower:
         metrics: Metrics | None = None,
         dvc_remote: str | None = None,
         retry_after: float | None = None,
+        fetch_timeout: float = 30.0,
     ) -> None:
         self.root = root
         self.ref = ref
@@ -56,15 +62,40 @@ class RegistryFollower:
         self.remote = git_remote(root)
         # a release that failed to load is tried again after this long, not every poll
         self.retry_after = retry_after if retry_after is not None else max(10.0, 10 * poll)
+        self.fetch_timeout = fetch_timeout
+        self.stale_after = fetch_timeout + 3 * poll
+        self._started_at: float | None = None
         self._failed: tuple[str, str, float] | None = None  # (tag, md5, when)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def describe(self) -> dict[str, Any]:
-        return {"ref": self.ref, "poll_seconds": self.poll, "git_remote": self.remote}
+        return {
+            "ref": self.ref,
+            "poll_seconds": self.poll,
+            "git_remote": self.remote,
+            "fetch_timeout_seconds": self.fetch_timeout,
+        }
+
+    def stale(self) -> str | None:
+        """Why the registry's view is out of date, when no check has reached it for
+        longer than ``stale_after`` seconds; None while the follower keeps up."""
+        if self._started_at is None:
+            return None
+        last = self.holder.status.succeeded_at or self._started_at
+        age = time.time() - last
+        if age <= self.stale_after:
+            return None
+        since = "since the server started" if self.holder.status.succeeded_at is None else ""
+        return (
+            f"no registry check has succeeded for {age:.0f} s{' ' + since if since else ''} "
+            f"(one every {self.poll:g} s; a fetch is stopped after {self.fetch_timeout:g} s): "
+            "a promote or rollback made meanwhile is not followed"
+        )
 
     def start(self) -> None:
         if self._thread is None and self.poll > 0:
+            self._started_at = time.time()
             self._thread = threading.Thread(target=self._loop, name="tether-follow", daemon=True)
             self._thread.start()
 
@@ -80,15 +111,17 @@ class RegistryFollower:
                 self.check()
             except Exception as exc:  # the follower must outlive any surprise
                 log.exception("registry check failed")
-                self.holder.checked(problem=f"the registry check failed: {exc}")
+                self.holder.checked(problem=f"the registry check failed: {exc}", reached=False)
 
     def check(self) -> None:
         """One pass: fetch tags, resolve, and swap if the reference moved."""
         problems: list[str] = []
+        fetched = True
         if self.remote is not None:
             try:
-                GitRepo(self.root).fetch_tags(self.remote)
+                GitRepo(self.root).fetch_tags(self.remote, timeout=self.fetch_timeout)
             except TetherError as exc:
+                fetched = False
                 problems.append(f"could not fetch tags from {self.remote}: {exc.message}")
         serving = self.holder.current.release
         try:
@@ -100,14 +133,14 @@ class RegistryFollower:
                     f"{self.ref} names no version now ({exc.message}); "
                     f"keeps serving {serving.label}"
                 )
-                self.holder.checked(problem="; ".join(problems) or None, note=note)
+                self.holder.checked(problem="; ".join(problems) or None, note=note, reached=fetched)
             else:
                 problems.append(f"{self.ref} does not resolve: {exc.message}")
-                self.holder.checked(problem="; ".join(problems))
+                self.holder.checked(problem="; ".join(problems), reached=False)
             return
         release = located.release
         if release.tag == serving.tag and release.model_md5 == serving.model_md5:
-            self.holder.checked(problem="; ".join(problems) or None)
+            self.holder.checked(problem="; ".join(problems) or None, reached=fetched)
             return
         failed = self._failed
         if (
@@ -125,9 +158,11 @@ class RegistryFollower:
                 self.metrics.load_failures.inc()
             problems.append(f"{release.label} is not served: {message}")
             log.warning("%s: %s", self.ref, problems[-1])
-            self.holder.checked(problem="; ".join(problems), note=f"keeps serving {serving.label}")
+            self.holder.checked(
+                problem="; ".join(problems), note=f"keeps serving {serving.label}", reached=fetched
+            )
             return
         self._failed = None
         self.holder.swap(new)
-        self.holder.checked(problem="; ".join(problems) or None)
+        self.holder.checked(problem="; ".join(problems) or None, reached=fetched)
         log.info("%s: now serving %s (was %s)", self.ref, new.release.label, serving.label)

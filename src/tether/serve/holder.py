@@ -21,6 +21,7 @@ class Status:
     """What /health reports besides the model: the last check and any problem."""
 
     checked_at: float | None = None  # time.time() of the last registry check
+    succeeded_at: float | None = None  # ... of the last one that fetched and resolved
     problem: str | None = None  # why the registry's choice is not served, if it is not
     note: str | None = None  # a state worth saying that is not a failure
     swaps: int = 0
@@ -56,9 +57,14 @@ class Holder:
             callback(old, new)
         return old
 
-    def checked(self, problem: str | None = None, note: str | None = None) -> None:
-        """Record a registry check: what failed (or None), and anything worth saying."""
+    def checked(
+        self, problem: str | None = None, note: str | None = None, reached: bool = True
+    ) -> None:
+        """Record a registry check: what failed (or None), anything worth saying, and
+        whether it reached the registry (fetched, or had no remote, and resolved)."""
         with self._lock:
             self.status.checked_at = time.time()
+            if reached:
+                self.status.succeeded_at = self.status.checked_at
             self.status.problem = problem
             self.status.note = note
