@@ -5,12 +5,17 @@ serving and /health says why; a stage that loses its version keeps the last one.
 from __future__ import annotations
 
 import hashlib
+import os
+import re
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
 import pytest
-from tests.helpers import tether
-from tests.serve.conftest import ARTIFACT, model_object, thread_server
+from tests.helpers import BIN, tether
+from tests.serve.conftest import ARTIFACT, model_object, thread_server, wait_until_up
 
 pytestmark = pytest.mark.slow
 
@@ -93,3 +98,39 @@ def test_a_clone_on_the_in_clone_remote_is_told_where_the_data_is(
     assert "is in neither the local DVC cache nor DVC remote 'local'" in proc.stderr
     assert "is a folder inside this clone" in proc.stderr
     assert "`dvc remote modify --local local url PATH`" in proc.stderr
+
+
+def test_a_busy_port_is_a_usage_error_and_port_0_prints_the_port_bound(
+    origin_copy: Path, tmp_path: Path
+) -> None:
+    ref = f"{ARTIFACT}@v1.0.0"
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        refused = tether(origin_copy, "serve", ref, "--port", str(port), "--poll", "0")
+    assert refused.returncode == 2, refused.stderr
+    assert f"port {port} on 127.0.0.1 is in use by another process" in refused.stderr
+    assert "--port 0 takes a free one and prints it" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as sink:
+        proc = subprocess.Popen(
+            [str(BIN / "tether"), "serve", ref, "--port", "0", "--poll", "0"],
+            cwd=origin_copy, stdout=sink, stderr=sink,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        bound = None
+        while bound is None and time.monotonic() < deadline and proc.poll() is None:
+            bound = re.search(r"on http://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
+            time.sleep(0.1)
+        assert bound is not None, log.read_text(errors="replace")
+        url = f"http://127.0.0.1:{bound[1]}"
+        assert int(bound[1]) != 0
+        wait_until_up(url, proc, log=log)
+        assert httpx.get(f"{url}/version").json()["version"] == "v1.0.0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, log.read_text(errors="replace")

@@ -32,6 +32,10 @@ POLL_OPTION = typer.Option(
     metavar="SECONDS",
     help="Seconds between registry checks (0: never follow).",
 )
+FETCH_TIMEOUT_OPTION = typer.Option(
+    30.0, "--fetch-timeout", min=0.1, metavar="SECONDS",
+    help="Seconds before a fetch of the Git remote's tags is stopped (/health says so).",
+)  # fmt: skip
 WORKERS_OPTION = typer.Option(1, "--workers", min=1, metavar="N", help="Worker processes.")
 MAX_ROWS_OPTION = typer.Option(
     10_000, "--max-rows", min=1, metavar="N", help="Rows per request at most."
@@ -63,6 +67,7 @@ def serve_command(
     host: str = HOST_OPTION,
     port: int = PORT_OPTION,
     poll: float = POLL_OPTION,
+    fetch_timeout: float = FETCH_TIMEOUT_OPTION,
     workers: int = WORKERS_OPTION,
     max_rows: int = MAX_ROWS_OPTION,
     max_body_bytes: int = MAX_BODY_OPTION,
@@ -76,14 +81,17 @@ def serve_command(
     hash otherwise is loaded. Every --poll seconds the server fetches tags from
     the Git remote and resolves REF again: a new version is loaded, verified and
     warmed beside the old one, then swapped in without dropping a request. A new
-    version that fails any of this is not swapped in; /health says why.
+    version that fails any of this is not swapped in; /health says why. A fetch
+    still running after --fetch-timeout seconds is stopped, and /health is
+    "degraded" while no check has reached the registry for that long plus 3 polls.
 
     Speaks MLflow's scoring protocol (POST /invocations, /ping, /health, /version)
     and the Open Inference Protocol (/v2/...); /metrics for Prometheus. Every
     answer names its version in the X-Model-Version header. Exit codes: 0 after a
     clean shutdown (SIGTERM, Ctrl-C; requests in flight are drained); 1 the
-    release's manifest and dvc.lock record different md5s; 2 unknown REF or bad
-    input; 3 the model's bytes are corrupted or could not be fetched.
+    release's manifest and dvc.lock record different md5s; 2 unknown REF, bad
+    input or a port that cannot be bound (in use: --port 0 takes a free one); 3
+    the model's bytes are corrupted or could not be fetched.
     """
     from tether.serve import render
     from tether.serve.api import ServeOptions, serve
@@ -100,14 +108,15 @@ def serve_command(
         host=host,
         port=port,
         poll=poll if bundle is None else 0,
+        fetch_timeout=fetch_timeout,
         workers=workers,
         max_body_bytes=max_body_bytes,
         max_rows=max_rows,
         dvc_remote=dvc_remote,
     )
 
-    def ready(served: Served) -> None:
-        for line in render.ready_lines(served, host, port, ref, options.poll):
+    def ready(served: Served, bound: int) -> None:
+        for line in render.ready_lines(served, host, bound, ref, options.poll):
             err(line)
 
     serve(options, on_ready=ready)

@@ -8,10 +8,12 @@ SIGTERM or Ctrl-C and drains the requests in flight before it returns.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +23,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from tether.errors import TetherError, UsageError
 from tether.serve import bundle, source
 from tether.serve.app import create_app
 from tether.serve.bundle import Exported
@@ -42,6 +45,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     poll: float = 2.0  # seconds between registry checks; 0: never
+    fetch_timeout: float = 30.0  # seconds before a fetch of the remote's tags is stopped
     workers: int = 1
     max_body_bytes: int = Limits.max_body_bytes
     max_rows: int = Limits.max_rows
@@ -64,8 +68,9 @@ def build(options: ServeOptions) -> FastAPI:
     follower = None
     if options.poll > 0:
         follower = RegistryFollower(
-            root, options.ref, holder, options.poll, metrics=metrics, dvc_remote=options.dvc_remote
-        )
+            root, options.ref, holder, options.poll, metrics=metrics,
+            dvc_remote=options.dvc_remote, fetch_timeout=options.fetch_timeout,
+        )  # fmt: skip
     return create_app(holder, limits=limits, follower=follower, metrics=metrics, ref=options.ref)
 
 
@@ -111,35 +116,83 @@ def _stop_signals_end_cleanly() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def serve(options: ServeOptions, on_ready: Callable[[Served], None] | None = None) -> None:
-    """Load, then serve until SIGTERM/Ctrl-C (requests in flight are drained)."""
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket. tether binds it, not uvicorn: uvicorn exits 3 on a busy
+    port (tether's code for git, DVC and remote failures) with a bare errno, and logs
+    the port it was asked for, so ``--port 0`` would print 0, not the one bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise _bind_error(host, port, exc) from None
+    sock.set_inheritable(True)  # the workers of --workers N share it
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> UsageError:
+    if exc.errno == errno.EADDRINUSE:
+        return UsageError(
+            f"port {port} on {host} is in use by another process",
+            "Stop that process, or choose another port with --port N "
+            "(--port 0 takes a free one and prints it).",
+        )
+    if exc.errno == errno.EACCES:
+        return UsageError(
+            f"no permission to bind port {port} on {host}",
+            "Ports below 1024 need root: choose --port 8080 or another above 1023.",
+        )
+    if exc.errno == errno.EADDRNOTAVAIL or isinstance(exc, socket.gaierror):
+        return UsageError(
+            f"{host!r} is not an address of this machine",
+            "Use --host 127.0.0.1 (this machine only), 0.0.0.0 (every interface) "
+            "or one of this machine's addresses.",
+        )
+    return UsageError(f"cannot bind {host}:{port}: {exc.strerror or exc}")
+
+
+def serve(options: ServeOptions, on_ready: Callable[[Served, int], None] | None = None) -> None:
+    """Load, bind, then serve until SIGTERM/Ctrl-C (requests in flight are drained).
+    ``on_ready`` gets the model and the port bound (the free one ``--port 0`` took)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     app = build(options)  # fails here, before any port is bound
     served: Served = app.state.holder.current
-    if on_ready is not None:
-        on_ready(served)
-    sys.stderr.flush()
-    common = {
-        "host": options.host,
-        "port": options.port,
-        "log_config": LOGGING,
-        "access_log": False,  # tether's own access log is structured (one JSON line)
-        "timeout_graceful_shutdown": DRAIN_SECONDS,
-        "server_header": False,
-    }
-    with _stop_signals_end_cleanly():
-        if options.workers <= 1:
-            uvicorn.run(app, **common)  # type: ignore[arg-type]
-            return
-        del app  # each worker loads its own copy
-        os.environ[OPTIONS_VARIABLE] = json.dumps(asdict(options))
-        uvicorn.run(
-            "tether.serve.api:worker_app",
-            factory=True,
-            workers=options.workers,
-            **common,  # type: ignore[arg-type]
-        )
+    sock = bind(options.host, options.port)
+    try:
+        port = sock.getsockname()[1]
+        if on_ready is not None:
+            on_ready(served, port)
+        sys.stderr.flush()
+        common = {
+            "host": options.host,
+            "port": port,
+            "log_config": LOGGING,
+            "access_log": False,  # tether's own access log is structured (one JSON line)
+            "timeout_graceful_shutdown": DRAIN_SECONDS,
+            "server_header": False,
+        }
+        with _stop_signals_end_cleanly():
+            if options.workers <= 1:
+                server = uvicorn.Server(uvicorn.Config(app, **common))  # type: ignore[arg-type]
+                server.run(sockets=[sock])
+                if not server.started:
+                    raise TetherError("the server did not start; the lines above say why")
+                return
+            del app  # each worker loads its own copy
+            os.environ[OPTIONS_VARIABLE] = json.dumps(asdict(options))
+            config = uvicorn.Config(
+                "tether.serve.api:worker_app",
+                factory=True,
+                workers=options.workers,
+                **common,  # type: ignore[arg-type]
+            )
+            Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:

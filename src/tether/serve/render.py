@@ -10,7 +10,7 @@ from tether.serve.model import Served
 
 
 def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: float) -> list[str]:
-    """The lines printed once the model is loaded, before the port is bound."""
+    """The lines printed once the model is loaded and ``port`` is bound."""
     r = served.release
     following = f"; following {ref} every {poll:g}s" if ref and poll > 0 else ""
     lines = [
