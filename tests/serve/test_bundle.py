@@ -3,8 +3,11 @@ repository: the same predictions; a tampered bundle is refused."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import pickle
+import stat
 from pathlib import Path
 
 import httpx
@@ -59,3 +62,53 @@ def test_export_then_serve_the_bundle_outside_any_repository(origin_copy: Path, 
         f"bundle file {model_file} (SHA-256 recorded in bundle.json) is corrupted" in refused.stderr
     )
     assert "Export it again with `tether export REF --to DIR`" in refused.stderr
+
+
+def _rehash(bundle: Path, name: str, data: bytes) -> None:
+    """Rewrite ``name`` and its sha256 in bundle.json, as a careful editor would."""
+    (bundle / name).write_bytes(data)
+    index = json.loads((bundle / "bundle.json").read_text())
+    index["files"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+    (bundle / "bundle.json").write_text(json.dumps(index))
+
+
+def test_export_refuses_links_keeps_modes_and_pins_hashes(origin_copy: Path, tmp_path: Path):
+    target = tmp_path / "real"
+    target.mkdir()
+    for link, points_to in (("link", target), ("dangling", tmp_path / "nowhere")):
+        (tmp_path / link).symlink_to(points_to)
+        refused = tether(origin_copy, "export", f"{ARTIFACT}#prod", "--to", str(tmp_path / link))
+        assert refused.returncode == 2, refused.stderr
+        assert "is a symbolic link" in refused.stderr and "Traceback" not in refused.stderr
+    assert list(target.iterdir()) == [] and not (tmp_path / "nowhere").exists()
+
+    bundle = tmp_path / "bundle"
+    tether(origin_copy, "export", f"{ARTIFACT}#prod", "--to", str(bundle), check=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~umask
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    pinned = [line for line in manifest["lock"]["requirements"] if not line.startswith("#")]
+    assert pinned and all("--hash=sha256:" in line for line in pinned)
+    requirements = (bundle / "requirements.txt").read_text().splitlines()
+    assert set(pinned) <= set(requirements)
+    assert "# Every archive is pinned by its SHA-256 (the release's lock)." in requirements
+
+    # A manifest.json or bundle.json that is not what export writes, with every hash
+    # rewritten to match, is refused by name (exit 2), never a traceback.
+    for name, data in (
+        ("manifest.json", b"[1, 2"),
+        ("manifest.json", b'"a string"'),
+    ):
+        _rehash(bundle, name, data)
+        refused = tether(tmp_path, "serve", "--bundle", str(bundle), "--port", "1")
+        assert refused.returncode == 2, refused.stderr
+        assert f"{bundle / name} is not what `tether export` writes" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    index = json.loads((bundle / "bundle.json").read_text())
+    for broken in ({**index, "model": "model.pkl"}, {**index, "files": []}, [index]):
+        (bundle / "bundle.json").write_text(json.dumps(broken))
+        refused = tether(tmp_path, "serve", "--bundle", str(bundle), "--port", "1")
+        assert refused.returncode == 2, refused.stderr
+        assert f"{bundle / 'bundle.json'} is not what `tether export` writes" in refused.stderr
+        assert "Traceback" not in refused.stderr

@@ -4,7 +4,7 @@
       model.pkl          the model's bytes (md5 as the release records it)
       schema.json        the input schema, when the release recorded one
       manifest.json      the release manifest (with its tag and summary)
-      requirements.txt   the release environment's packages, pinned
+      requirements.txt   the release environment's packages, pinned (by hash when its lock has them)
       bundle.json        what is where, and the SHA-256 of every file above
 
 ``tether serve --bundle DIR`` rehashes every file listed in bundle.json, checks
@@ -49,12 +49,21 @@ def _sha256(data: bytes) -> str:
 
 
 def requirements(manifest: dict[str, Any]) -> str:
-    """The release environment's packages, pinned (tether itself as a comment: it
-    is installed from the project, not from a package index)."""
+    """The release environment's packages, pinned; with the archives' SHA-256 from the
+    release's lock when it hashed every one (pip then installs in hash-checking mode:
+    a lock with one line unhashed could not be installed so, and is written without
+    hashes, which the header says). tether itself is a comment: it is installed from
+    the project, not from a package index."""
     lines = [
         f"# The environment {manifest.get('artifact')} {manifest.get('version')} was built in",
         f"# (Python {manifest.get('python')}). Install with: pip install -r requirements.txt",
     ]
+    locked = _locked_lines(manifest)
+    if locked is not None:
+        lines.append("# Every archive is pinned by its SHA-256 (the release's lock).")
+        return "\n".join([*lines, *locked]) + "\n"
+    if (manifest.get("lock") or {}).get("requirements"):
+        lines.append("# Not every archive was hashed when the release was made: pinned by version.")
     for name, version in sorted((manifest.get("packages") or {}).items()):
         if name == "tether":
             lines.append(f"# tether=={version}  (install tether from its project)")
@@ -63,12 +72,34 @@ def requirements(manifest: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _locked_lines(manifest: dict[str, Any]) -> list[str] | None:
+    """The lock's requirement lines when every installable one carries a --hash."""
+    found = (manifest.get("lock") or {}).get("requirements")
+    if not isinstance(found, list) or not found or not all(isinstance(x, str) for x in found):
+        return None
+    out = []
+    for line in found:
+        if line.startswith("#"):  # an editable install (tether itself): not installable
+            out.append(f"{line}  (install it from its project)")
+            continue
+        if " --hash=sha256:" not in line:
+            return None
+        out.append(line)
+    return out
+
+
 def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:
     """Write the bundle of ``ref`` to ``to`` (which must not exist, or be empty).
 
     The directory appears whole or not at all: it is written beside ``to`` and
     renamed into place."""
     to = to.absolute()
+    if to.is_symlink():
+        raise UsageError(
+            f"{to} is a symbolic link; a bundle is written as a new directory, not "
+            "through a link (it could point anywhere)",
+            "Name the directory itself with --to, e.g. its resolved path.",
+        )
     if to.exists() and (not to.is_dir() or any(to.iterdir())):
         raise UsageError(
             f"{to} already exists and is not an empty directory",
@@ -104,6 +135,11 @@ def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exporte
     to.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{to.name}.", suffix=".tmp", dir=to.parent))
     try:
+        # mkdtemp makes the directory 0700; a bundle is made to be copied and served
+        # by another user, so it gets the mode a plain mkdir would (umask applied).
+        umask = os.umask(0)
+        os.umask(umask)
+        temp.chmod(0o777 & ~umask)
         for name, data in files.items():
             (temp / name).write_bytes(data)
         if to.exists():
@@ -127,17 +163,9 @@ def _read(directory: Path, name: str) -> bytes:
 def open_bundle(directory: Path) -> Served:
     """The model of the bundle at ``directory``, every file rehashed before use."""
     directory = directory.absolute()
-    try:
-        index = json.loads(_read(directory, BUNDLE_FILE))
-        if index.get("format") != FORMAT:
-            raise ValueError(f"format is {index.get('format')!r}")
-        listed: dict[str, str] = {n: f["sha256"] for n, f in index["files"].items()}
-        model_info = index["model"]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(
-            f"{directory / BUNDLE_FILE} is not a tether bundle index ({exc})",
-            "Export the bundle again with `tether export REF --to DIR`.",
-        ) from exc
+    index = _index(directory)
+    listed: dict[str, str] = {n: f["sha256"] for n, f in index["files"].items()}
+    model_info = index["model"]
     contents: dict[str, bytes] = {}
     for name, expected in listed.items():
         if "/" in name or name.startswith("."):
@@ -156,7 +184,7 @@ def open_bundle(directory: Path) -> Served:
     for required in (model_info["file"], MANIFEST_FILE):
         if required not in contents:
             raise UsageError(f"{BUNDLE_FILE} does not list {required}; export the bundle again")
-    manifest = json.loads(contents[MANIFEST_FILE])
+    manifest = _manifest(directory, contents[MANIFEST_FILE])
     recorded = (manifest.get("outs") or {}).get(model_info["path"])
     if recorded != model_info["md5"]:
         raise CheckFailed(
@@ -181,3 +209,51 @@ def open_bundle(directory: Path) -> Served:
             raise UsageError(f"{BUNDLE_FILE} does not list {SCHEMA_FILE}; export the bundle again")
         check_md5(schema, index["schema"]["md5"], f"{SCHEMA_FILE} of bundle {directory}")
     return load(release, contents[model_info["file"]], schema)
+
+
+def _not_a_bundle(directory: Path, name: str, why: str) -> UsageError:
+    return UsageError(
+        f"{directory / name} is not what `tether export` writes ({why}); nothing was loaded",
+        "Export the bundle again with `tether export REF --to DIR`.",
+    )
+
+
+def _index(directory: Path) -> dict[str, Any]:
+    """bundle.json, each field it must hold checked for its type: the hashes it
+    lists prove the files match it, not that it is well formed."""
+    try:
+        index = json.loads(_read(directory, BUNDLE_FILE))
+    except ValueError as exc:
+        raise _not_a_bundle(directory, BUNDLE_FILE, f"not JSON: {exc}") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        found = index.get("format") if isinstance(index, dict) else type(index).__name__
+        raise _not_a_bundle(directory, BUNDLE_FILE, f"format is {found!r}, not {FORMAT!r}")
+    files = index.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(f, dict) and isinstance(f.get("sha256"), str) for f in files.values()
+    ):
+        raise _not_a_bundle(directory, BUNDLE_FILE, "files must map names to their sha256")
+    model = index.get("model")
+    if not isinstance(model, dict) or not all(
+        isinstance(model.get(k), str) for k in ("file", "path", "md5")
+    ):
+        raise _not_a_bundle(directory, BUNDLE_FILE, "model must give its file, path and md5")
+    schema = index.get("schema")
+    if schema is not None and not (
+        isinstance(schema, dict) and all(isinstance(schema.get(k), str) for k in ("file", "md5"))
+    ):
+        raise _not_a_bundle(directory, BUNDLE_FILE, "schema must give its file and md5")
+    for key in ("artifact", "version", "tag", "commit"):
+        if not isinstance(index.get(key), str):
+            raise _not_a_bundle(directory, BUNDLE_FILE, f"{key} must be text")
+    return index
+
+
+def _manifest(directory: Path, data: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise _not_a_bundle(directory, MANIFEST_FILE, f"not JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("outs") or {}, dict):
+        raise _not_a_bundle(directory, MANIFEST_FILE, "not a release manifest")
+    return manifest
