@@ -113,6 +113,13 @@ def test_mlflow_malformed_requests_get_a_400_naming_the_problem(server: str, tra
         ({"dataframe_records": []}, "the request holds no rows"),
         (b"{not json", "the body is not valid JSON"),
         ([1, 2], "must be an object"),
+        # Once 500s: a RecursionError in the JSON parser, an OverflowError in float().
+        (b"[" * 50_000 + b"]" * 50_000, "the body's JSON is nested too deeply"),
+        (
+            {"dataframe_records": [{**records[0], first: 10**400}]},
+            f"column {first!r}: row 0 holds 1{'0' * 39}... (401 characters), which does not "
+            "fit a 64-bit float",
+        ),
     ]
     for body, words in cases:
         response = post(server, "/invocations", body)
@@ -237,6 +244,27 @@ def test_v2_malformed_requests_get_a_400_naming_the_problem(server: str, trained
         ({"inputs": columns, "outputs": [{"name": "transform"}]}, "unknown output(s) 'transform'"),
         ({"inputs": [{"name": first}]}, "inputs[0] has no shape, datatype, data"),
         ({"instances": []}, 'the body must be an object with a list "inputs"'),
+        (
+            {"inputs": [{**columns[0], "datatype": "INT8", "data": [100000] * n}, *columns[1:]]},
+            f"input {first!r}: 100000 does not fit INT8 (-128 to 127)",
+        ),
+        (
+            {"inputs": [{**columns[0], "datatype": "UINT8", "data": [-1] * n}, *columns[1:]]},
+            f"input {first!r}: -1 does not fit UINT8 (0 to 255)",
+        ),
+        (
+            {"inputs": [{**columns[0], "datatype": "INT64", "data": [1.5] * n}, *columns[1:]]},
+            f"input {first!r}: datatype INT64 carries integers; found 1.5",
+        ),
+        (
+            {"inputs": [{**columns[0], "datatype": "FP16", "data": [1e6] * n}, *columns[1:]]},
+            f"input {first!r}: 1000000.0 does not fit FP16",
+        ),
+        (
+            {"inputs": [{**columns[0], "data": [10**400] * n}, *columns[1:]]},
+            f"input {first!r}: 1{'0' * 39}... does not fit FP64",
+        ),
+        (b'{"inputs": ' + b"[" * 50_000 + b"]" * 50_000 + b"}", "nested too deeply"),
     ]
     for body, words in cases:
         response = post(server, f"/v2/models/{ARTIFACT}/infer", body)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +166,37 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(repr(n) for n in names)
 
 
+# A JSON integer has any number of digits; a model takes 64-bit floats and integers.
+FLOAT_MAX = sys.float_info.max
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: at most 40 characters (a 401-digit integer is cut)."""
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else None
+    if text is None:
+        text = json.dumps(value)
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
+
+
+def load_json(body: bytes) -> Any:
+    """A request body's JSON; RequestRejected (400) for what is not JSON, and for
+    JSON nested deeper than Python's parser recurses (a RecursionError, else a 500)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise RequestRejected("the body's JSON is nested too deeply") from None
+    except ValueError as exc:
+        raise RequestRejected(f"the body is not valid JSON: {exc}") from None
+
+
+def _fits(kind: str, value: int | float) -> bool:
+    """Whether a number of the right type also fits what the model computes with."""
+    if isinstance(value, int) and kind == "integer":
+        return INT64[0] <= value <= INT64[1]
+    return isinstance(value, float) or -FLOAT_MAX <= value <= FLOAT_MAX
+
+
 def _check_kind(column: Column, values: Sequence[Any]) -> None:
     """Every value of ``values`` is of ``column``'s kind, or null (missing)."""
     kind = column.kind
@@ -184,7 +216,13 @@ def _check_kind(column: Column, values: Sequence[Any]) -> None:
         if not ok:
             raise RequestRejected(
                 f"column {column.name!r} takes {_article(kind)}; row {row} holds "
-                f"{json.dumps(value)[:40]} ({type(value).__name__})"
+                f"{_shown(value)} ({type(value).__name__})"
+            )
+        if kind in ("number", "integer") and not _fits(kind, value):
+            limit = "a 64-bit integer" if kind == "integer" else "a 64-bit float"
+            raise RequestRejected(
+                f"column {column.name!r}: row {row} holds {_shown(value)}, "
+                f"which does not fit {limit}"
             )
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tether.serve.model import Prediction
-from tether.serve.schema import RequestRejected, Schema
+from tether.serve.schema import RequestRejected, Schema, load_json
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CONTENT_TYPES = ("application/json", "text/csv")
@@ -52,10 +51,7 @@ def parse(body: bytes, content_type: str, schema: Schema) -> Request:
             f"{' or '.join(CONTENT_TYPES)}",
             415,
         )
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise RequestRejected(f"the body is not valid JSON: {exc}") from exc
+    data = load_json(body)
     if not isinstance(data, dict):
         raise RequestRejected(f"the JSON body must be an object with one of {', '.join(FORMATS)}")
     given = [key for key in FORMATS if key in data]

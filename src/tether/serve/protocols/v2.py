@@ -17,10 +17,12 @@ Outputs are ``predict`` (the labels) and ``predict_proba`` (shape
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterator
 from typing import Any
 
 from tether.serve.model import Prediction, Served
-from tether.serve.schema import RequestRejected, Schema
+from tether.serve.schema import RequestRejected, Schema, load_json
 
 OUTPUTS = ("predict", "predict_proba")
 NUMBER_TYPES = {
@@ -44,16 +46,71 @@ def error_body(message: str) -> dict[str, str]:
     return {"error": message}
 
 
+# The range of each V2 integer datatype; a value outside it is refused, as a
+# server that packs the tensor into that type would have to.
+INTEGER_RANGES = {
+    f"{'U' if unsigned else ''}INT{bits}": (
+        (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+    )
+    for bits in (8, 16, 32, 64)
+    for unsigned in (False, True)
+}
+FLOAT_LIMITS = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": 1.7976931348623157e308}
+
+
 def _flat(data: Any) -> list[Any]:
-    """Row-major values of nested lists (the protocol allows both forms)."""
+    """Row-major values of nested lists (the protocol allows both forms); iterative,
+    so data nested deep cannot exhaust the stack."""
     if not isinstance(data, list):
         return [data]
-    if not any(isinstance(item, list) for item in data):
-        return data
     out: list[Any] = []
-    for item in data:
-        out.extend(_flat(item))
+    stack: list[Iterator[Any]] = [iter(data)]
+    while stack:
+        item = next(stack[-1], _END)
+        if item is _END:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        else:
+            out.append(item)
     return out
+
+
+_END = object()
+
+
+def _check_values(name: str, datatype: str, data: list[Any]) -> None:
+    """Each value a number of ``datatype`` and inside its range (nulls pass: the
+    schema says whether a column may miss values)."""
+    if datatype in INTEGER_RANGES:
+        low, high = INTEGER_RANGES[datatype]
+        for value in data:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise RequestRejected(
+                    f"input {name!r}: datatype {datatype} carries integers; found "
+                    f"{json.dumps(value)[:40]}"
+                )
+            if not low <= value <= high:
+                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+                raise RequestRejected(
+                    f"input {name!r}: {shown} does not fit {datatype} ({low} to {high})"
+                )
+    elif datatype in FLOAT_LIMITS:
+        limit = FLOAT_LIMITS[datatype]
+        for value in data:
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise RequestRejected(
+                    f"input {name!r}: datatype {datatype} carries numbers; found "
+                    f"{json.dumps(value)[:40]}"
+                )
+            finite = not isinstance(value, float) or math.isfinite(value)
+            if finite and abs(value) > limit:
+                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+                raise RequestRejected(f"input {name!r}: {shown} does not fit {datatype}")
 
 
 def _tensor(raw: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
@@ -79,15 +136,13 @@ def _tensor(raw: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
         raise RequestRejected(
             f"input {name!r}: shape {shape} holds {size} values but data has {len(data)}"
         )
+    _check_values(name, datatype, data)
     return name, shape, datatype, data
 
 
 def parse(body: bytes, schema: Schema) -> tuple[Columns, list[str], Any, dict[str, Any]]:
     """``(columns, requested outputs, request id, parameters)`` of an infer body."""
-    try:
-        request = json.loads(body)
-    except ValueError as exc:
-        raise RequestRejected(f"the body is not valid JSON: {exc}") from exc
+    request = load_json(body)
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise RequestRejected('the body must be an object with a list "inputs"')
     tensors = [_tensor(raw, i) for i, raw in enumerate(request["inputs"])]
