@@ -70,6 +70,25 @@ def test_missing_extra_dtype_and_empty_columns_are_named(shop: Path, tmp_path: P
     assert columns["size"].status == "all null" and columns["size"].drifted
     assert "every value is null in the batch (100 rows)" in columns["size"].note
 
+    # Infinities are left out of the tests like nulls, and said: a column of them is
+    # not "all null", and one among numbers is counted in the note.
+    infinite = frame.assign(size=np.inf)
+    infinite.loc[:9, "size"] = np.nan
+    infinite.loc[10:19, "size"] = -np.inf
+    columns = _columns(drift.drift(shop, REF, _batch(tmp_path, infinite, "inf.csv")))
+    assert columns["size"].status == "no finite value" and columns["size"].drifted
+    assert columns["size"].note == "no finite value in the batch: 90 infinite, 10 null"
+    one = frame.copy()
+    one.loc[0, "size"] = np.inf
+    report = drift.drift(shop, REF, _batch(tmp_path, one, "one-inf.csv"))
+    size = _columns(report)["size"]
+    assert size.status in ("ok", "drift") and size.current_infinite == 1
+    assert "1 infinite value(s) left out of the test" in size.note
+    assert (
+        next(c for c in report.to_dict()["columns"] if c["column"] == "size")["current_infinite"]
+        == 1
+    )
+
 
 def test_constant_and_all_null_reference_columns() -> None:
     reference = pd.DataFrame({"k": [1.0] * 50, "gone": [np.nan] * 50, "x": np.arange(50.0)})

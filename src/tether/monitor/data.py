@@ -60,6 +60,7 @@ class Cleaned:
     nulls: int
     unparsable: int  # values present but not numbers, in a numeric column
     examples: tuple[str, ...]  # a few of them, for the message
+    infinite: int = 0  # +inf and -inf, left out of the tests like nulls, and counted
 
 
 def clean(series: pd.Series, kind: str) -> Cleaned:
@@ -72,7 +73,9 @@ def clean(series: pd.Series, kind: str) -> Cleaned:
         examples = tuple(str(v) for v in series[bad].unique()[:3])
         values = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
         finite = np.isfinite(values)
-        return Cleaned(values[finite], int((~finite).sum() - bad.sum()), int(bad.sum()), examples)
+        infinite = int(np.isinf(values).sum())
+        nulls = int((~finite).sum()) - infinite - int(bad.sum())
+        return Cleaned(values[finite], nulls, int(bad.sum()), examples, infinite)
     present = series.dropna()
     values = present.astype(str).to_numpy(dtype=object)
     return Cleaned(values, int(len(series) - len(present)), 0, ())

@@ -32,6 +32,7 @@ DRIFT = "drift"
 MISSING = "missing"
 DTYPE = "dtype changed"
 EMPTY = "all null"
+NO_FINITE = "no finite value"
 NEW_VALUES = "no values in training"
 NEW_CATEGORIES = "new categories"
 NOT_SCORED = "not scored"
@@ -76,6 +77,7 @@ class ColumnDrift:
     reference_rows: int = 0
     current_rows: int = 0
     current_nulls: int = 0
+    current_infinite: int = 0
     plot: Plot | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +96,7 @@ class ColumnDrift:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "current_nulls": self.current_nulls,
+            "current_infinite": self.current_infinite,
         }
 
 
@@ -241,6 +244,13 @@ def _untestable(
         return _named(base, NOT_TESTED, "no values in training nor in the batch", drifted=False)
     if ref.n == 0:
         return _named(base, NEW_VALUES, "the column was empty in training and has values now")
+    if len(cleaned.values) == 0 and cleaned.infinite:
+        nulls = f", {cleaned.nulls} null" if cleaned.nulls else ""
+        return _named(
+            base,
+            NO_FINITE,
+            f"no finite value in the batch: {cleaned.infinite} infinite{nulls}",
+        )
     if len(cleaned.values) == 0:
         return _named(base, EMPTY, f"every value is null in the batch ({cleaned.nulls} rows)")
     return None
@@ -275,7 +285,11 @@ def compare_column(
             return _named(base, NOT_TESTED, "the batch has no labels", drifted=False)
         return _named(base, MISSING, "the batch has no such column")
     cleaned = data.clean(series, profile.kind)
-    base.update(current_rows=len(cleaned.values), current_nulls=cleaned.nulls)
+    base.update(
+        current_rows=len(cleaned.values),
+        current_nulls=cleaned.nulls,
+        current_infinite=cleaned.infinite,
+    )
     ref = profile.sample(exact)
     problem = _untestable(base, series, cleaned, ref)
     if problem is not None:
@@ -287,6 +301,7 @@ def compare_column(
     new = _new_categories(ref, cur) if profile.kind == CAT else ""
     notes = [
         new,
+        f"{cleaned.infinite} infinite value(s) left out of the test" if cleaned.infinite else "",
         "constant in training" if ref.distinct == 1 else "",
         "the test gave no score" if np.isnan(score.value) else "",
         "from the profile's quantiles" if score.approximate else "",
