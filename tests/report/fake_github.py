@@ -37,6 +37,8 @@ class FakeGitHub:
     requests: list[tuple[str, str]] = field(default_factory=list)
     default_per_page: int = 30
     max_per_page: int = 100
+    # a broken server: every page's `Link: next` names the page itself
+    links_to_itself: bool = False
     _next_id: int = 1000
 
     # -- state helpers ------------------------------------------------------
@@ -159,8 +161,9 @@ class FakeGitHub:
         page = int(query.get("page", ["1"])[0])
         start = (page - 1) * per_page
         headers: dict[str, str] = {}
-        if start + per_page < len(items):
-            link = f"{self.base_url}{path}?{urlencode({**keep, 'per_page': per_page, 'page': page + 1})}"
+        if start + per_page < len(items) or self.links_to_itself:
+            following = page if self.links_to_itself else page + 1
+            link = f"{self.base_url}{path}?{urlencode({**keep, 'per_page': per_page, 'page': following})}"
             headers["Link"] = f'<{link}>; rel="next", <{link}>; rel="last"'
         return 200, headers, items[start : start + per_page]
 

@@ -137,6 +137,53 @@ def test_a_pagination_link_to_another_host_is_refused(fake, sleeps):
         upsert_comment(client, 9, "report")
 
 
+def test_a_pagination_link_back_to_a_page_read_is_stopped(fake, sleeps):
+    """A `Link: next` naming the page itself looped forever."""
+    for i in range(150):
+        fake.add_comment(9, "someone", f"comment {i}")
+    fake.links_to_itself = True
+    with client_for(fake, sleeps) as client, pytest.raises(ExternalError) as raised:
+        upsert_comment(client, 9, "report")
+    assert "pointed back to a page already read; stopped" in raised.value.message
+    assert [m for m, t in fake.requests if "/comments" in t] == ["GET", "GET"]
+
+
+def test_pagination_stops_after_max_pages(fake, sleeps, monkeypatch):
+    from tether.report import github
+
+    monkeypatch.setattr(github, "MAX_PAGES", 3)
+    fake.max_per_page = 1
+    for i in range(10):
+        fake.add_comment(9, "someone", f"comment {i}")
+    with client_for(fake, sleeps) as client, pytest.raises(ExternalError, match="past 3 pages"):
+        upsert_comment(client, 9, "report")
+    assert not any(m == "POST" for m, _ in fake.requests)
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "said"),
+    [
+        ("GET", {"unexpected": True}, "GET /user with no login"),
+        ("GET", ["not", "an", "object"], "GET /user with JSON that is not an object"),
+        ("POST", {"html_url": "x"}, "with a comment without a numeric id"),
+    ],
+)
+def test_a_malformed_answer_is_an_external_error_not_a_traceback(fake, sleeps, method, body, said):
+    fake.fail(method, 200 if method == "GET" else 201, body=body)
+    with client_for(fake, sleeps) as client, pytest.raises(ExternalError) as raised:
+        upsert_comment(client, 9, "report")
+    assert said in raised.value.message
+    assert "run the job again, or check the URL" in (raised.value.hint or "")
+
+
+def test_a_page_of_comments_that_is_not_a_list_is_named(fake, sleeps):
+    fake.fail("GET", 200, body={"login": "tether-bot"})  # GET /user answers as usual
+    fake.scripted.append(("GET", 200, {}, {"comments": []}))
+    with client_for(fake, sleeps) as client, pytest.raises(ExternalError) as raised:
+        upsert_comment(client, 9, "report")
+    assert "/issues/9/comments with JSON that is not a list" in raised.value.message
+
+
 def test_an_installation_token_is_identified_through_graphql(fake, sleeps):
     fake.add_comment(5, "github-actions[bot]", f"{MARKER}\nold")
     with client_for(fake, sleeps, token="app") as client:

@@ -42,6 +42,9 @@ COMMENT_LIMIT = 65_536
 _REPO_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _RETRY_STATUSES = {500, 502, 503, 504}
+# Pages of a listing read at most: 100 items each, so 20,000 comments or pull
+# requests; a server whose `Link: next` never ends is stopped there.
+MAX_PAGES = 200
 _VIEWER_QUERY = "query { viewer { login } }"
 
 
@@ -266,12 +269,15 @@ class GitHubClient:
         we ask it when REST refuses (its login is then e.g. ``github-actions[bot]``).
         """
         try:
-            return str(self.request("GET", "/user").json()["login"])
+            user = _answer(self.request("GET", "/user"), dict)
+            if not isinstance(user.get("login"), str):
+                raise _malformed(user, "GET /user", "no login")
+            return user["login"]
         except GitHubRefused as exc:
             if exc.status != 403:
                 raise
         response = self.request("POST", self.settings.graphql, json={"query": _VIEWER_QUERY})
-        data = response.json()
+        data = _answer(response, dict)
         login = ((data.get("data") or {}).get("viewer") or {}).get("login")
         if not login:
             errors = "; ".join(str(e.get("message", e)) for e in data.get("errors") or [])
@@ -287,16 +293,28 @@ class GitHubClient:
 
     def _paginate(self, first: str, params: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
         url: str | None = first
+        seen: set[str] = set()
         while url:
-            response = self.request("GET", url, params=params)
-            page = response.json()
-            if not isinstance(page, list):
+            if len(seen) == MAX_PAGES:
                 raise ExternalError(
-                    f"GitHub answered GET {_path(url)} with something other than a list"
+                    f"GitHub's pagination of GET {_path(first)} went past {MAX_PAGES} pages; "
+                    "stopped",
+                    "A listing that long is not a pull request's: check GITHUB_API_URL.",
                 )
-            yield from page
+            seen.add(url)
+            response = self.request("GET", url, params=params)
+            for item in _answer(response, list):
+                if not isinstance(item, dict):
+                    raise _malformed(item, f"GET {_path(url)}", "an item that is not an object")
+                yield item
             url = response.links.get("next", {}).get("url")
             params = None  # the next link carries its own query
+            if url and url in seen:
+                raise ExternalError(
+                    f"GitHub's pagination of GET {_path(first)} pointed back to a page "
+                    "already read; stopped",
+                    "GitHub may be having trouble; run the job again.",
+                )
             if url and not self._same_origin(url):
                 raise ExternalError(
                     "GitHub's pagination pointed to another host; stopped so the token is not sent there"
@@ -315,14 +333,12 @@ class GitHubClient:
         yield from self._paginate(f"/repos/{repository}/pulls", {"state": "open", "per_page": 100})
 
     def create_comment(self, repository: str, pr: int, body: str) -> dict[str, Any]:
-        return self.request(
-            "POST", f"/repos/{repository}/issues/{pr}/comments", json={"body": body}
-        ).json()
+        path = f"/repos/{repository}/issues/{pr}/comments"
+        return _comment(self.request("POST", path, json={"body": body}), f"POST {path}")
 
     def update_comment(self, repository: str, comment_id: int, body: str) -> dict[str, Any]:
-        return self.request(
-            "PATCH", f"/repos/{repository}/issues/comments/{comment_id}", json={"body": body}
-        ).json()
+        path = f"/repos/{repository}/issues/comments/{comment_id}"
+        return _comment(self.request("PATCH", path, json={"body": body}), f"PATCH {path}")
 
 
 # the one thing `tether comment` does -------------------------------------------
@@ -464,7 +480,7 @@ def upsert_comment(
             continue
         author = ((comment.get("user") or {}).get("login") or "").lower()
         if author == me.lower() and mine is None:
-            mine = comment
+            mine = _comment_id_checked(comment, f"GET /repos/{repository}/issues/{pr}/comments")
         elif author != me.lower():
             foreign += 1
     text = fit(with_marker(defuse(body), marker))
@@ -486,6 +502,42 @@ def upsert_comment(
 
 
 # helpers -----------------------------------------------------------------------
+
+
+def _answer(response: httpx.Response, kind: type) -> Any:
+    """The JSON of a successful answer, of ``kind`` (dict or list); ExternalError,
+    not a traceback, when GitHub (or what stands at --github-api-url) sends else."""
+    what = f"{response.request.method} {_path(str(response.request.url))}"
+    try:
+        data = response.json()
+    except ValueError:
+        raise _malformed(response.text, what, "no JSON") from None
+    if not isinstance(data, kind):
+        raise _malformed(
+            data, what, f"JSON that is not {'an object' if kind is dict else 'a list'}"
+        )
+    return data
+
+
+def _comment(response: httpx.Response, what: str) -> dict[str, Any]:
+    return _comment_id_checked(_answer(response, dict), what)
+
+
+def _comment_id_checked(comment: dict[str, Any], what: str) -> dict[str, Any]:
+    """``comment`` when its id is a number, as every comment GitHub sends has."""
+    if isinstance(comment.get("id"), bool) or not isinstance(comment.get("id"), int):
+        raise _malformed(comment, what, "a comment without a numeric id")
+    return comment
+
+
+def _malformed(data: Any, what: str, found: str) -> ExternalError:
+    shown = repr(data)
+    shown = shown if len(shown) <= 80 else shown[:80] + "..."
+    return ExternalError(
+        f"GitHub answered {what} with {found}: {shown}",
+        "GitHub may be having trouble, or GITHUB_API_URL names a server that is not "
+        "GitHub's API; run the job again, or check the URL.",
+    )
 
 
 def _backoff(attempt: int) -> float:
