@@ -3,6 +3,7 @@ not reproduce under B, and reproduces bit for bit in its replayed environment.""
 
 from __future__ import annotations
 
+import fcntl
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.replay.conftest import (
     WHEELHOUSE,
     Release,
     cache_entries,
+    env_cache,
     tether_in,
 )
 
@@ -58,6 +60,32 @@ def test_a_release_reproduces_only_in_its_replayed_environment(
     assert data["environment"]["current"]["packages"]["scikit-learn"] == SKLEARN_A
     assert cache_entries(isolated_home) == [key]
 
+    # Code appended to a module of the cached environment, and a .pth file planted
+    # beside it, would run in every stage: the next replay finds both and rebuilds.
+    env = env_cache(isolated_home) / key
+    [site] = env.glob("lib/python*/site-packages")
+    module = site / "sklearn" / "__init__.py"
+    clean = module.read_bytes()
+    with module.open("ab") as fh:
+        fh.write(b"\nraise SystemExit('tampered')\n")
+    (site / "zz-planted.pth").write_text("import os\n")
+    third = tether_in(venv_b, release_copy, *replay, "--json")
+    assert third.returncode == 0, third.stdout + third.stderr
+    data = json.loads(third.stdout)
+    assert data["replay"]["reused"] is False and data["ok"] is True
+    rebuilt = " ".join(data["replay"]["rebuilt_because"])
+    assert "sklearn/__init__.py was changed" in rebuilt and "zz-planted.pth was added" in rebuilt
+    # uv copied the files: its cache was not damaged with the environment
+    assert module.read_bytes() == clean and not (site / "zz-planted.pth").exists()
+    assert {o["status"] for o in data["outputs"]} == {"exact"}
+
+    # An environment in use (a running verify holds its lock) is left by prune.
+    with (env / "tether-env.lock").open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_SH)
+        busy = tether_in(venv_b, release_copy, "env", "prune")
+        assert busy.returncode == 0, busy.stderr
+        assert f"left 1 in use by a running `tether verify --env` or replay: {key}" in (busy.stdout)
+        assert cache_entries(isolated_home) == [key]
     pruned = tether_in(venv_b, release_copy, "env", "prune")
     assert pruned.returncode == 0 and "removed 1 replayed environment(s)" in pruned.stdout
     assert cache_entries(isolated_home) == []

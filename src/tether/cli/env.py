@@ -49,7 +49,14 @@ def env_command(
     if ref == PRUNE:
         done = api.prune()
         if as_json:
-            print_json({"removed": done.removed, "bytes": done.bytes, "cache": done.root})
+            print_json(
+                {
+                    "removed": done.removed,
+                    "bytes": done.bytes,
+                    "cache": done.root,
+                    "in_use": done.in_use,
+                }
+            )
         else:
             for line in render.pruned(done):
                 out(line)

@@ -254,6 +254,7 @@ class ReplayResult:
             "env": str(self.env.path),
             "key": self.env.key,
             "reused": self.env.reused,
+            "rebuilt_because": list(self.env.damage),
             "seconds": round(self.env.seconds, 3),
             "python": self.env.interpreter.version,
             "interpreter": self.env.interpreter.path,

@@ -3,13 +3,19 @@
 ``<user cache>/tether/envs/<key>/`` is a complete virtual environment: it is built
 in a temporary directory beside it (``.building-*``) and renamed into place only
 once every distribution is installed and its files are checked against the
-lock's record digests. A directory named by its key is therefore always whole;
-a build that fails or is interrupted leaves nothing behind. ``prune`` removes
-them all.
+lock's record digests and their bytes against RECORD (``integrity``). A directory
+named by its key is therefore always whole; a build that fails or is interrupted
+leaves nothing behind. Each reuse checks the environment against the snapshot
+taken when it was built, and rebuilds it when anything in it changed.
+
+A process using an environment (or building one) holds a shared ``flock`` on its
+``tether-env.lock`` until it exits; ``prune`` takes each one exclusively without
+waiting and leaves those in use, naming them.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -24,7 +30,7 @@ from pathlib import Path
 from platformdirs import user_cache_path
 
 from tether.errors import ReplayInstallError
-from tether.replay import install
+from tether.replay import install, integrity
 from tether.replay.lock import Lock, record
 from tether.verify.worktree import sigterm_as_interrupt
 
@@ -52,6 +58,7 @@ class ReplayedEnv:
     reused: bool  # found whole in the cache
     seconds: float  # to find or build it
     packages: int  # distributions installed from the lock
+    damage: tuple[str, ...] = ()  # what a reused copy had changed, when it was rebuilt
 
     @property
     def bin(self) -> Path:
@@ -67,6 +74,48 @@ class Pruned:
     removed: list[str] = field(default_factory=list)
     bytes: int = 0
     root: str = ""
+    in_use: list[str] = field(default_factory=list)  # left: a running process holds them
+
+
+# The locks this process holds: released when it exits (or the fd is closed).
+_held: dict[Path, int] = {}
+
+
+def _hold(env: Path) -> bool:
+    """Take a shared lock on ``env`` for the rest of this process; False when the
+    environment is gone (pruned meanwhile) once the lock is taken."""
+    if env in _held:
+        return True
+    try:
+        fd = os.open(env / integrity.LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+    except FileNotFoundError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_SH)  # waits while a prune removes it
+    if not env.is_dir():
+        os.close(fd)
+        return False
+    _held[env] = fd
+    return True
+
+
+def _release(env: Path) -> None:
+    fd = _held.pop(env, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _take_for_removal(env: Path) -> int | None:
+    """An exclusive lock on ``env`` (its fd), or None when a process uses it."""
+    try:
+        fd = os.open(env / integrity.LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
+    except OSError:
+        return -1  # no lock file can be made there: nothing tether runs uses it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _make_writable(function, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
@@ -140,26 +189,66 @@ def ensure(
     notify = on_step or (lambda message: None)
     index = index or install.IndexOptions()
     count = len(lock.installable)
+    damaged: list[str] = []
     if python is None:
         # A replay of the same lock without --python: the cached environment says
         # which interpreter it was made from, so nothing needs looking up again.
         found = _cached_for(lock, partial)
         if found is not None:
             path, interpreter = found
-            seconds = time.perf_counter() - started
-            return ReplayedEnv(path.name, path, interpreter, True, seconds, count)
+            damaged = _reusable(path)
+            if not damaged:
+                seconds = time.perf_counter() - started
+                return ReplayedEnv(path.name, path, interpreter, True, seconds, count)
+            notify(_rebuilding(path, damaged))
     uv = install.Uv()
     interpreter = install.find_interpreter(lock.python, lock.implementation, python, uv)
     key = env_key(lock, interpreter, partial)
     root = cache_root()
     final = root / key
     if (final / MARKER).is_file():
-        return ReplayedEnv(key, final, interpreter, True, time.perf_counter() - started, count)
+        found_damage = _reusable(final)
+        if not found_damage:
+            seconds = time.perf_counter() - started
+            return ReplayedEnv(key, final, interpreter, True, seconds, count)
+        damaged = damaged or found_damage
+        notify(_rebuilding(final, found_damage))
 
     root.mkdir(parents=True, exist_ok=True)
     with sigterm_as_interrupt():  # SIGTERM too runs the clean-up below
         _build(lock, uv, interpreter, root, final, index, partial, notify)
-    return ReplayedEnv(key, final, interpreter, False, time.perf_counter() - started, count)
+    if not _hold(final):
+        raise ReplayInstallError(
+            f"the replayed environment {final} was removed as it was built "
+            "(`tether env prune` ran meanwhile?)",
+            "Run the command again.",
+        )
+    seconds = time.perf_counter() - started
+    return ReplayedEnv(key, final, interpreter, False, seconds, count, tuple(damaged))
+
+
+def _reusable(path: Path) -> list[str]:
+    """[] when the cached environment at ``path`` is whole and unchanged since it
+    was built (and is now held for this process); else what changed, and then it
+    is removed, to be built again."""
+    if not _hold(path):
+        return ["it was removed meanwhile"]
+    found = integrity.damage(path)
+    if found:
+        _release(path)
+        fd = _take_for_removal(path)
+        if fd is not None:
+            try:
+                _remove(path)
+            finally:
+                if fd >= 0:
+                    os.close(fd)
+    return found
+
+
+def _rebuilding(path: Path, damaged: list[str]) -> str:
+    shown = "; ".join(damaged[:3]) + (f"; and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+    return f"the cached environment {path.name} changed since it was built ({shown}): rebuilding it"
 
 
 def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] | None:
@@ -201,12 +290,22 @@ def _build(
     building = Path(tempfile.mkdtemp(prefix=BUILDING, dir=root))
     try:
         notify(f"creating a Python {interpreter.version} environment")
-        install.create_venv(uv, interpreter, building)
+        install.create_venv(uv, interpreter, building)  # into an empty directory only
+        _hold(building)  # a prune from now on leaves the build alone
         requirements = building / "tether-lock.txt"
         requirements.write_text(lock.requirements(), encoding="utf-8")
         notify(f"installing {count} distributions with uv")
         install.install_lock(uv, lock, building / "bin" / "python", requirements, index, partial)
         check_installed(lock, building, partial)
+        altered = integrity.altered_files(building)
+        if altered:
+            shown = ", ".join(altered[:3]) + (" ..." if len(altered) > 3 else "")
+            raise ReplayInstallError(
+                f"{len(altered)} installed file(s) differ from the bytes their wheel's "
+                f"RECORD lists ({shown}): the archives or uv's cache were altered",
+                "Clear uv's cache (`uv cache clean`) and check the wheelhouse or index, "
+                "then replay again.",
+            )
         (building / MARKER).write_text(
             json.dumps(
                 {
@@ -222,12 +321,14 @@ def _build(
             + "\n",
             encoding="utf-8",
         )
+        integrity.write_snapshot(building)
         try:
             os.rename(building, final)
         except OSError:
             if not (final / MARKER).is_file():  # not another replay that finished first
                 raise
     finally:
+        _release(building)
         _remove(building)
 
 
@@ -237,10 +338,22 @@ def cached() -> list[Path]:
 
 
 def prune() -> Pruned:
-    """Remove every replayed environment (and any build a killed process left)."""
-    removed, freed = [], 0
+    """Remove every replayed environment (and any build a killed process left),
+    but those a running process holds."""
+    removed, freed, in_use = [], 0, []
     for path in cached():
-        freed += _size(path)
-        _remove(path)
-        removed.append(path.name)
-    return Pruned(removed, freed, str(cache_root()))
+        if path.is_dir() and not path.is_symlink():
+            fd = _take_for_removal(path)
+            if fd is None:
+                in_use.append(path.name)
+                continue
+        else:
+            fd = -1
+        try:
+            freed += _size(path)
+            _remove(path)
+            removed.append(path.name)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+    return Pruned(removed, freed, str(cache_root()), in_use)

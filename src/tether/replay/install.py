@@ -249,7 +249,10 @@ def install_lock(
     ``resolve`` is only for a partial record (an old release): the recorded pins are
     installed with whatever dependencies uv finds for them now.
     """
-    args = ["pip", "install", "--python", str(python), "-r", str(requirements)]
+    # Copies, not uv's default hard links into its cache: a cached environment and
+    # uv's cache would otherwise share every file, and damage to either copy would
+    # reach the other (and every later environment built from it).
+    args = ["pip", "install", "--python", str(python), "--link-mode=copy", "-r", str(requirements)]
     if not resolve:
         args += ["--no-deps"]
         if lock.fully_hashed:

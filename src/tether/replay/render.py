@@ -99,6 +99,13 @@ def replay_header(result: ReplayResult) -> list[str]:
         f"sha256:{result.lock_sha256[:16]}… ({how} in {env.seconds:.1f}s: {env.path})",
         "  stage commands ran in it; tether, DVC and git ran in the calling environment",
     ]
+    if env.damage:
+        lines.append(
+            "  the cached copy had changed since it was built ("
+            + "; ".join(env.damage[:3])
+            + (f"; and {len(env.damage) - 3} more" if len(env.damage) > 3 else "")
+            + "): it was removed and built again"
+        )
     if result.partial:
         lines.append("  NOT an exact replay; missing from the record: " + "; ".join(result.missing))
     if result.editables:
@@ -116,9 +123,18 @@ def replay_header(result: ReplayResult) -> list[str]:
 
 
 def pruned(result: Pruned) -> list[str]:
-    if not result.removed:
-        return [f"no replayed environment to remove in {result.root}"]
-    return [
-        f"removed {len(result.removed)} replayed environment(s) from {result.root}, "
-        f"{_size(result.bytes)} freed"
-    ]
+    lines = (
+        [
+            f"removed {len(result.removed)} replayed environment(s) from {result.root}, "
+            f"{_size(result.bytes)} freed"
+        ]
+        if result.removed
+        else [f"no replayed environment to remove in {result.root}"]
+    )
+    if result.in_use:
+        lines.append(
+            f"left {len(result.in_use)} in use by a running `tether verify --env` or replay: "
+            + ", ".join(result.in_use)
+            + " (run `tether env prune` again once it is done)"
+        )
+    return lines
