@@ -87,12 +87,15 @@ def test_export_refuses_links_keeps_modes_and_pins_hashes(origin_copy: Path, tmp
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o777 & ~umask
+    # These releases were made without a wheelhouse: their lock hashes no archive,
+    # so the bundle pins versions and says why (a hashed lock: the test below).
     manifest = json.loads((bundle / "manifest.json").read_text())
-    pinned = [line for line in manifest["lock"]["requirements"] if not line.startswith("#")]
-    assert pinned and all("--hash=sha256:" in line for line in pinned)
+    assert not any("--hash=" in line for line in manifest["lock"]["requirements"])
     requirements = (bundle / "requirements.txt").read_text().splitlines()
-    assert set(pinned) <= set(requirements)
-    assert "# Every archive is pinned by its SHA-256 (the release's lock)." in requirements
+    assert "# Not every archive was hashed when the release was made: pinned by version." in (
+        requirements
+    )
+    assert f"scikit-learn=={manifest['packages']['scikit-learn']}" in requirements
 
     # A manifest.json or bundle.json that is not what export writes, with every hash
     # rewritten to match, is refused by name (exit 2), never a traceback.
@@ -112,3 +115,23 @@ def test_export_refuses_links_keeps_modes_and_pins_hashes(origin_copy: Path, tmp
         assert refused.returncode == 2, refused.stderr
         assert f"{bundle / 'bundle.json'} is not what `tether export` writes" in refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_requirements_carry_the_locks_hashes_when_it_hashed_every_archive() -> None:
+    from tether.serve.bundle import requirements
+
+    lines = [
+        "numpy==2.4.6 --hash=sha256:" + "a" * 64 + " # record=sha256:" + "b" * 64,
+        "scikit-learn==1.9.1 --hash=sha256:" + "c" * 64,
+        "# editable: tether==0.1.0",
+    ]
+    manifest = {"artifact": "m", "version": "v1.0.0", "python": "3.11.7",
+                "packages": {"numpy": "2.4.6"}, "lock": {"requirements": lines}}  # fmt: skip
+    text = requirements(manifest).splitlines()
+    assert text[2] == "# Every archive is pinned by its SHA-256 (the release's lock)."
+    assert text[3:5] == lines[:2]
+    assert text[5] == "# editable: tether==0.1.0  (install it from its project)"
+    # One archive without a hash: pip's hash-checking mode would refuse the file.
+    manifest["lock"]["requirements"] = [lines[0], "scipy==1.17.1"]
+    text = requirements(manifest).splitlines()
+    assert "numpy==2.4.6" in text and not any("--hash" in line for line in text)
