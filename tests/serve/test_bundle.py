@@ -41,13 +41,14 @@ def test_export_then_serve_the_bundle_outside_any_repository(origin_copy: Path, 
     frame = pd.read_csv(origin_copy / "data" / "prepared" / "test.csv").drop(columns=["target"])
     frame = frame.head(25)
     body = {"dataframe_split": frame.to_dict(orient="split")}
-    with serve_process(outside, "--bundle", "bundle", "--workers", "2") as (url, _, _log):
+    with serve_process(outside, "--bundle", "bundle", "--workers", "2") as (url, _, log):
         answer = httpx.post(f"{url}/invocations", json=body)
         assert answer.status_code == 200, answer.text
         assert answer.json()["predictions"] == model.predict(frame).tolist()
         assert answer.headers["X-Model-Version"] == f"{ARTIFACT}@v1.0.0"
         version = httpx.get(f"{url}/version").json()
-        assert version["origin"] == f"bundle {bundle}"
+        assert version["origin"] == f"bundle {bundle} (unverified: not signed)"
+        assert "WARNING: the bundle is unverified" in log.read_text()
         assert version["schema"]["source"] == "recorded"
 
     again = tether(origin_copy, "export", f"{ARTIFACT}#prod", "--to", str(bundle))
@@ -135,3 +136,59 @@ def test_requirements_carry_the_locks_hashes_when_it_hashed_every_archive() -> N
     manifest["lock"]["requirements"] = [lines[0], "scipy==1.17.1"]
     text = requirements(manifest).splitlines()
     assert "numpy==2.4.6" in text and not any("--hash" in line for line in text)
+
+
+class _Planted:
+    """A pickle that runs code as it loads: it creates the file it names."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, (self.path, "w"))
+
+
+def test_a_signed_bundle_loads_nothing_the_key_did_not_sign(origin_copy: Path, tmp_path: Path):
+    """The review's doctored bundle: a model that runs code, every hash rewritten."""
+    from tether.serve.bundle import open_bundle
+
+    key_file = tmp_path / "bundle.key"
+    key_file.write_text("k" * 64 + "\n")
+    bundle = tmp_path / "bundle"
+    done = tether(origin_copy, "export", f"{ARTIFACT}#prod", "--to", str(bundle),
+                  "--key-file", str(key_file))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "signed with the key (HMAC-SHA256 of bundle.json)" in done.stdout
+    served = open_bundle(bundle, key_file.read_bytes().strip())
+    assert served.release.origin == f"bundle {bundle} (signature verified)"
+
+    ran = tmp_path / "the-planted-code-ran"
+    model = pickle.dumps(_Planted(str(ran)))
+    md5 = hashlib.md5(model).hexdigest()
+    index = json.loads((bundle / "bundle.json").read_text())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["outs"][index["model"]["path"]] = md5
+    manifest_bytes = json.dumps(manifest).encode()
+    (bundle / "model.pkl").write_bytes(model)
+    (bundle / "manifest.json").write_bytes(manifest_bytes)
+    index["model"]["md5"] = md5
+    index["files"]["model.pkl"]["sha256"] = hashlib.sha256(model).hexdigest()
+    index["files"]["manifest.json"]["sha256"] = hashlib.sha256(manifest_bytes).hexdigest()
+    (bundle / "bundle.json").write_text(json.dumps(index))
+
+    refused = tether(tmp_path, "serve", "--bundle", str(bundle), "--key-file", str(key_file),
+                     "--port", "1")  # fmt: skip
+    assert refused.returncode == 1, refused.stderr
+    assert "does not match the key: the bundle was changed after export" in refused.stderr
+    assert not ran.exists(), "nothing of the bundle was unpickled"
+
+    del index["signature"]
+    (bundle / "bundle.json").write_text(json.dumps(index))
+    unsigned = tether(tmp_path, "serve", "--bundle", str(bundle), "--key-file", str(key_file),
+                      "--port", "1")  # fmt: skip
+    assert unsigned.returncode == 1 and "is not signed, and a key was given" in unsigned.stderr
+    short = tmp_path / "short.key"
+    short.write_text("abc")
+    weak = tether(tmp_path, "serve", "--bundle", str(bundle), "--key-file", str(short))
+    assert weak.returncode == 2 and "has 3 bytes; it needs 32 at least" in weak.stderr
+    assert not ran.exists()

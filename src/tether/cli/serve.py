@@ -23,6 +23,10 @@ BUNDLE_OPTION = typer.Option(
     metavar="DIR",
     help="Serve a directory written by `tether export` instead of REF.",
 )
+KEY_FILE_OPTION = typer.Option(
+    None, "--key-file", metavar="FILE",
+    help="The bundle's signing key (shared by export and serve; else $TETHER_BUNDLE_KEY).",
+)  # fmt: skip
 HOST_OPTION = typer.Option("127.0.0.1", "--host", metavar="ADDRESS", help="Address to bind.")
 PORT_OPTION = typer.Option(8080, "--port", min=0, max=65535, metavar="N", help="Port to bind.")
 POLL_OPTION = typer.Option(
@@ -64,6 +68,7 @@ SERVE_REMOTE_OPTION = typer.Option(
 def serve_command(
     ref: str = typer.Argument(None, help="NAME#STAGE, NAME@vX.Y.Z or NAME@latest."),
     bundle: Path = BUNDLE_OPTION,
+    key_file: Path = KEY_FILE_OPTION,
     host: str = HOST_OPTION,
     port: int = PORT_OPTION,
     poll: float = POLL_OPTION,
@@ -105,6 +110,7 @@ def serve_command(
         ref=ref,
         root=None if bundle is not None else str(repo_root(repo)),
         bundle=str(bundle) if bundle is not None else None,
+        key_file=str(key_file) if key_file is not None else None,
         host=host,
         port=port,
         poll=poll if bundle is None else 0,
@@ -142,6 +148,7 @@ def export_command(
         metavar="NAME",
         help="DVC remote to fetch the model from if it is not cached.",
     ),
+    key_file: Path = KEY_FILE_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     repo: Path = REPO_OPTION,
 ) -> None:
@@ -150,13 +157,16 @@ def export_command(
     The bundle holds the model file, its input schema, the release manifest, the
     pinned packages of the release's environment (requirements.txt) and
     bundle.json with the SHA-256 of each file, which `serve --bundle` checks.
+    With --key-file (or $TETHER_BUNDLE_KEY) bundle.json is signed (HMAC-SHA256),
+    and `serve --bundle --key-file` loads nothing the key did not sign; a
+    bundle served without a key is said to be unverified.
     Exit codes: 0 written; 1 the release's manifest and dvc.lock disagree; 2
     unknown REF or DIR not empty; 3 the bytes are corrupted or could not be fetched.
     """
     from tether.serve import render
     from tether.serve.api import export
 
-    done = export(repo_root(repo), ref, to, dvc_remote)
+    done = export(repo_root(repo), ref, to, dvc_remote, key_file)
     if as_json:
         print_json(render.export_json(done))
         return

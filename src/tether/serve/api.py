@@ -42,6 +42,7 @@ class ServeOptions:
     ref: str | None = None  # NAME#STAGE, NAME@vX.Y.Z, NAME@latest
     root: str | None = None  # the repository (None with a bundle)
     bundle: str | None = None  # a directory written by `tether export`
+    key_file: str | None = None  # the bundle's signing key (else TETHER_BUNDLE_KEY)
     host: str = "127.0.0.1"
     port: int = 8080
     poll: float = 2.0  # seconds between registry checks; 0: never
@@ -57,7 +58,8 @@ def build(options: ServeOptions) -> FastAPI:
     limits = Limits(options.max_body_bytes, options.max_rows)
     metrics = Metrics()
     if options.bundle is not None:
-        served = bundle.open_bundle(Path(options.bundle))
+        key = bundle.load_key(Path(options.key_file) if options.key_file else None)
+        served = bundle.open_bundle(Path(options.bundle), key)
         return create_app(
             Holder(served), limits=limits, metrics=metrics, ref=f"bundle {options.bundle}"
         )
@@ -195,8 +197,10 @@ def serve(options: ServeOptions, on_ready: Callable[[Served, int], None] | None 
         sock.close()
 
 
-def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:
-    return bundle.export(root, ref, to, remote)
+def export(
+    root: Path, ref: str, to: Path, remote: str | None = None, key_file: Path | None = None
+) -> Exported:
+    return bundle.export(root, ref, to, remote, bundle.load_key(key_file))
 
 
 logging.getLogger("tether.serve").addHandler(logging.NullHandler())

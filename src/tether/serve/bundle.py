@@ -9,13 +9,21 @@
 
 ``tether serve --bundle DIR`` rehashes every file listed in bundle.json, checks
 that the model's md5 is the one the manifest records, and only then unpickles.
-bundle.json is not signed: it protects against damage and careless edits, not
-against someone who rewrites the bundle and its hashes together.
+
+Trust: the hashes prove a bundle whole, not who made it: anyone who can write the
+directory can replace the model (a pickle runs code when loaded) and rewrite every
+hash to match. A bundle exported with a key (``--key-file``, or the key text in
+``TETHER_BUNDLE_KEY``) carries an HMAC-SHA256 of bundle.json, which lists every
+file's SHA-256; ``serve --bundle`` given the same key loads nothing whose HMAC does
+not match. Without a key the bundle is served and said to be unverified, on the
+terminal and in /version. The key is a shared secret of the exporter and the
+server (at least 32 bytes); keep it out of the bundle's directory.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -35,6 +43,9 @@ MODEL_FILE = "model.pkl"
 SCHEMA_FILE = "schema.json"
 MANIFEST_FILE = "manifest.json"
 REQUIREMENTS_FILE = "requirements.txt"
+KEY_VARIABLE = "TETHER_BUNDLE_KEY"
+KEY_MIN_BYTES = 32
+SIGNATURE = "signature"
 
 
 @dataclass(frozen=True)
@@ -42,10 +53,44 @@ class Exported:
     release: Release
     directory: Path
     files: dict[str, str]  # name -> sha256
+    signed: bool = False
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def load_key(key_file: Path | None) -> bytes | None:
+    """The signing key: the bytes of ``key_file`` (a trailing newline dropped), else
+    ``TETHER_BUNDLE_KEY``, else None. UsageError when it is too short to be one."""
+    if key_file is not None:
+        try:
+            key = key_file.read_bytes().rstrip(b"\r\n")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot read the key file {key_file}: {exc.strerror}", "Name a readable file."
+            ) from None
+        where = str(key_file)
+    elif os.environ.get(KEY_VARIABLE):
+        key, where = os.environ[KEY_VARIABLE].encode(), KEY_VARIABLE
+    else:
+        return None
+    if len(key) < KEY_MIN_BYTES:
+        raise UsageError(
+            f"the bundle key in {where} has {len(key)} bytes; it needs {KEY_MIN_BYTES} at least",
+            "Make one with `python -c 'import secrets; print(secrets.token_hex(32))' > KEYFILE`.",
+        )
+    return key
+
+
+def _signed_text(index: dict[str, Any]) -> bytes:
+    """What the HMAC covers: bundle.json without its signature, canonical JSON."""
+    body = {k: v for k, v in index.items() if k != SIGNATURE}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _hmac(key: bytes, index: dict[str, Any]) -> str:
+    return hmac.new(key, _signed_text(index), hashlib.sha256).hexdigest()
 
 
 def requirements(manifest: dict[str, Any]) -> str:
@@ -88,8 +133,11 @@ def _locked_lines(manifest: dict[str, Any]) -> list[str] | None:
     return out
 
 
-def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exported:
-    """Write the bundle of ``ref`` to ``to`` (which must not exist, or be empty).
+def export(
+    root: Path, ref: str, to: Path, remote: str | None = None, key: bytes | None = None
+) -> Exported:
+    """Write the bundle of ``ref`` to ``to`` (which must not exist, or be empty),
+    signed with ``key`` when one is given.
 
     The directory appears whole or not at all: it is written beside ``to`` and
     renamed into place."""
@@ -130,6 +178,8 @@ def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exporte
         ),
         "files": {name: {"sha256": digest} for name, digest in hashes.items()},
     }
+    if key is not None:
+        index[SIGNATURE] = {"algorithm": "hmac-sha256", "value": _hmac(key, index)}
     files[BUNDLE_FILE] = (json.dumps(index, indent=2) + "\n").encode()
 
     to.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +197,7 @@ def export(root: Path, ref: str, to: Path, remote: str | None = None) -> Exporte
         os.replace(temp, to)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    return Exported(release, to, hashes)
+    return Exported(release, to, hashes, signed=key is not None)
 
 
 def _read(directory: Path, name: str) -> bytes:
@@ -160,10 +210,12 @@ def _read(directory: Path, name: str) -> bytes:
     return path.read_bytes()
 
 
-def open_bundle(directory: Path) -> Served:
-    """The model of the bundle at ``directory``, every file rehashed before use."""
+def open_bundle(directory: Path, key: bytes | None = None) -> Served:
+    """The model of the bundle at ``directory``, every file rehashed before use and,
+    with ``key``, its signature checked before any file is read."""
     directory = directory.absolute()
     index = _index(directory)
+    trust = _check_signature(directory, index, key)
     listed: dict[str, str] = {n: f["sha256"] for n, f in index["files"].items()}
     model_info = index["model"]
     contents: dict[str, bytes] = {}
@@ -200,7 +252,7 @@ def open_bundle(directory: Path) -> Served:
         model_path=model_info["path"],
         model_md5=model_info["md5"],
         manifest=manifest,
-        origin=f"bundle {directory}",
+        origin=f"bundle {directory} ({trust})",
     )
     schema = None
     if index.get("schema"):
@@ -209,6 +261,27 @@ def open_bundle(directory: Path) -> Served:
             raise UsageError(f"{BUNDLE_FILE} does not list {SCHEMA_FILE}; export the bundle again")
         check_md5(schema, index["schema"]["md5"], f"{SCHEMA_FILE} of bundle {directory}")
     return load(release, contents[model_info["file"]], schema)
+
+
+def _check_signature(directory: Path, index: dict[str, Any], key: bytes | None) -> str:
+    """How far the bundle is trusted, in words; CheckFailed when ``key`` is given
+    and the bundle is unsigned or signed otherwise."""
+    signature = index.get(SIGNATURE)
+    value = signature.get("value") if isinstance(signature, dict) else None
+    if key is None:
+        return "unverified: signed, but no key was given" if value else "unverified: not signed"
+    if not isinstance(value, str):
+        raise CheckFailed(
+            f"{directory / BUNDLE_FILE} is not signed, and a key was given; nothing was loaded",
+            "Export it again with the key: `tether export REF --to DIR --key-file KEY`.",
+        )
+    if not hmac.compare_digest(value, _hmac(key, index)):
+        raise CheckFailed(
+            f"the signature of {directory / BUNDLE_FILE} does not match the key: the bundle "
+            "was changed after export, or signed with another key; nothing was loaded",
+            "Export it again with the key the server has.",
+        )
+    return "signature verified"
 
 
 def _not_a_bundle(directory: Path, name: str, why: str) -> UsageError:

@@ -19,14 +19,25 @@ def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: flo
     ]
     if served.schema.source != "recorded":
         lines.append(f"input schema {served.schema.source}")
+    if "unverified" in r.origin:
+        lines.append(
+            "WARNING: the bundle is unverified: whoever could write its directory could have "
+            "replaced the model (a pickle runs code as it loads) and its hashes; export it "
+            "with --key-file KEY and serve it with the same --key-file"
+        )
     return lines
 
 
 def export_lines(done: Exported) -> list[str]:
     r = done.release
     held = f"in {r.artifact}#{r.stage}, " if r.stage else ""
+    signed = (
+        "signed with the key (HMAC-SHA256 of bundle.json)"
+        if done.signed
+        else "not signed (--key-file KEY signs it)"
+    )
     return [
-        f"exported {r.label} ({held}commit {r.commit[:8]}) to {done.directory}",
+        f"exported {r.label} ({held}commit {r.commit[:8]}) to {done.directory}, {signed}",
         *(f"  {name}  sha256 {digest[:16]}…" for name, digest in done.files.items()),
         "Next, on the machine that serves it: install tether (from its project) and the "
         "release's packages (`pip install -r requirements.txt`), then "
@@ -43,4 +54,5 @@ def export_json(done: Exported) -> dict[str, Any]:
         "commit": r.commit,
         "directory": str(done.directory),
         "files": done.files,
+        "signed": done.signed,
     }
