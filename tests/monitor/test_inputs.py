@@ -131,3 +131,23 @@ def test_perf_without_the_target_column_exits_2(shop: Path, tmp_path: Path) -> N
     assert "--target COLUMN" in proc.stderr
     proc = tether(shop, "monitor", "drift", "shop-model@v9.9.9", str(batch))
     assert proc.returncode == 2 and "no release shop-model@v9.9.9" in proc.stderr
+
+
+def test_a_large_batch_judged_by_p_values_carries_a_caution() -> None:
+    """A million rows resampled from a 114-row split drifted in 26 of 32 columns:
+    p-value tests at that size flag sampling noise. The report says so and names
+    the effect-size tests; a batch of ordinary size carries no caution."""
+    rng = np.random.default_rng(7)
+    reference = pd.DataFrame({"x": rng.normal(size=455), "y": rng.normal(size=455)})
+    built = profile.build(reference, None)
+    split = reference.sample(114, random_state=1)
+    small = drift.compare(built, split, MonitorConfig())
+    assert small.caution == "" and small.to_dict()["caution"] == ""
+    large = drift.compare(
+        built, split.sample(20_000, replace=True, random_state=2), MonitorConfig()
+    )
+    assert large.caution.startswith(
+        "caution: 2 column(s) were judged by p-value tests on 20,000 batch rows"
+    )
+    assert 'test = "wasserstein"' in large.caution
+    assert large.to_dict()["caution"] == large.caution

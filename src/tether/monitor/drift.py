@@ -38,6 +38,12 @@ NEW_CATEGORIES = "new categories"
 NOT_SCORED = "not scored"
 NOT_TESTED = "not tested"
 
+# Past this many batch rows a p-value test flags differences too small to matter
+# (at a million rows, the sampling noise of a 114-row split resampled to fill them
+# is "significant" in most columns). Evidently's answer for large data is an effect
+# size; its defaults switch to one by the reference's size, never the batch's.
+LARGE_BATCH = 10_000
+
 PLOT_BINS = 20
 PLOT_CATEGORIES = 8
 
@@ -138,6 +144,29 @@ class DriftReport:
         return bool(self.tested) and self.share >= self.drift_share
 
     @property
+    def caution(self) -> str:
+        """A warning when p-value tests judged a batch large enough to make them
+        hypersensitive, with the effect-size tests that answer it; "" otherwise."""
+        if self.current_rows <= LARGE_BATCH:
+            return ""
+        by_p = [
+            c
+            for c in self.tested
+            if c.test in stattests.REGISTRY and stattests.REGISTRY[c.test].is_pvalue
+        ]
+        if not by_p:
+            return ""
+        flagged = sum(1 for c in by_p if c.drifted)
+        return (
+            f"caution: {len(by_p)} column(s) were judged by p-value tests on "
+            f"{self.current_rows:,} batch rows ({flagged} drifted): at that size they flag "
+            "differences too small to matter. Judge by effect size instead, as Evidently "
+            'does for large data: test = "wasserstein" (numbers, threshold 0.1) or '
+            '"jensenshannon" (categories, threshold 0.1) in [tool.tether.monitor] '
+            'columns."NAME", or test a sample of the batch.'
+        )
+
+    @property
     def verdict(self) -> str:
         names = ", ".join(c.column for c in self.drifted[:6]) + (
             " ..." if len(self.drifted) > 6 else ""
@@ -162,6 +191,7 @@ class DriftReport:
             "share": self.share,
             "drift_share": self.drift_share,
             "verdict": self.verdict,
+            "caution": self.caution,
             "columns": [c.to_dict() for c in self.columns],
             "extra_columns": self.extra,
         }

@@ -69,6 +69,8 @@ def drift_lines(report: DriftReport) -> list[str]:
     if any(c.approximate for c in report.columns):
         lines.append("~ computed from the profile's quantiles; --exact tests the training rows")
     lines.append(report.verdict)
+    if report.caution:
+        lines.append(report.caution)
     return lines
 
 
@@ -289,6 +291,8 @@ def drift_html(report: DriftReport, perf: PerfReport | None = None) -> str:
     parts.append(
         f'<div class="verdict {"bad" if bad else "good"}"{anchor}>{_e(report.verdict)}</div>'
     )
+    if report.caution:
+        parts.append(f"<p>{_e(report.caution)}</p>")
     if report.extra:
         parts.append(f"<p>Extra columns, not tested: {_e(', '.join(report.extra))}</p>")
     if perf is not None:
