@@ -296,3 +296,44 @@ def test_version_health_ping_and_metrics(server: str, trained: Trained):
     assert 'tether_serve_request_duration_seconds_bucket{endpoint="invocations"' in text
     assert f'tether_serve_model_info{{artifact="{ARTIFACT}",md5="' in text
     assert "tether_serve_model_swaps_total 0.0" in text
+
+
+def test_a_slow_body_is_cut_off_and_a_vanished_client_logs_no_error(
+    trained: Trained, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A body sent a byte at a time held a connection forever; a client closing
+    mid-body logged a traceback."""
+    import logging
+    import socket
+    import time
+
+    from tether.serve.app import create_app
+    from tether.serve.holder import Holder
+    from tether.serve.model import load
+    from tether.serve.schema import Limits
+
+    served = load(release_for(trained), trained.model_bytes, trained.schema_bytes)
+    app = create_app(Holder(served), limits=Limits(body_seconds=1.0))
+    head = (
+        b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
+    caplog.set_level(logging.ERROR)
+    with thread_server(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as slow:
+            slow.sendall(head + b'{"instances": [')
+            started = time.monotonic()
+            answer = slow.recv(65536).decode()
+        assert answer.startswith("HTTP/1.1 408"), answer
+        assert "did not arrive within 1 s" in answer
+        assert time.monotonic() - started < 20
+
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as gone:
+            gone.sendall(head + b'{"instances": [')
+        time.sleep(0.5)
+        labels, _ = expected(trained)
+        rows = trained.frame.values.tolist()
+        ok = post(url, "/invocations", {"instances": rows})
+        assert ok.status_code == 200 and ok.json()["predictions"] == labels
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

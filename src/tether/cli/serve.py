@@ -48,6 +48,10 @@ MAX_BODY_OPTION = typer.Option(
     8 * 1024 * 1024, "--max-body-bytes", min=1, metavar="BYTES",
     help="Request body size at most (413 past it).",
 )  # fmt: skip
+BODY_TIMEOUT_OPTION = typer.Option(
+    30.0, "--body-timeout", min=0.1, metavar="SECONDS",
+    help="Seconds a request's body may take to arrive (408 past them).",
+)  # fmt: skip
 SERVE_REMOTE_OPTION = typer.Option(
     None, "--remote", "-r", metavar="NAME",
     help="DVC remote to fetch models from (default: the default remote).",
@@ -76,6 +80,7 @@ def serve_command(
     workers: int = WORKERS_OPTION,
     max_rows: int = MAX_ROWS_OPTION,
     max_body_bytes: int = MAX_BODY_OPTION,
+    body_timeout: float = BODY_TIMEOUT_OPTION,
     dvc_remote: str = SERVE_REMOTE_OPTION,
     repo: Path = REPO_OPTION,
 ) -> None:
@@ -118,6 +123,7 @@ def serve_command(
         workers=workers,
         max_body_bytes=max_body_bytes,
         max_rows=max_rows,
+        body_seconds=body_timeout,
         dvc_remote=dvc_remote,
     )
 

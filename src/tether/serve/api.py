@@ -50,12 +50,13 @@ class ServeOptions:
     workers: int = 1
     max_body_bytes: int = Limits.max_body_bytes
     max_rows: int = Limits.max_rows
+    body_seconds: float = Limits.body_seconds
     dvc_remote: str | None = None
 
 
 def build(options: ServeOptions) -> FastAPI:
     """Load the model the options name and build the app around it."""
-    limits = Limits(options.max_body_bytes, options.max_rows)
+    limits = Limits(options.max_body_bytes, options.max_rows, options.body_seconds)
     metrics = Metrics()
     if options.bundle is not None:
         key = bundle.load_key(Path(options.key_file) if options.key_file else None)

@@ -15,6 +15,7 @@ Inference Protocol's ``/v2/...``; ``/metrics`` for Prometheus.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from tether import __version__
 from tether.serve.holder import Holder
@@ -108,7 +110,9 @@ class Observe:
 
 async def _body(request: Request, limits: Limits) -> bytes:
     """The request body, refused with 413 once it passes the cap (the declared
-    length is checked before anything is read)."""
+    length is checked before anything is read) and with 408 when it is still
+    arriving after ``limits.body_seconds``. A client gone mid-body is answered
+    quietly (nobody reads the answer), not logged as a server error."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise RequestRejected(
@@ -118,14 +122,26 @@ async def _body(request: Request, limits: Limits) -> bytes:
         )
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limits.max_body_bytes:
-            raise RequestRejected(
-                f"the body is over the limit of {limits.max_body_bytes} bytes (--max-body-bytes)",
-                413,
-            )
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(limits.body_seconds):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise RequestRejected(
+                        f"the body is over the limit of {limits.max_body_bytes} bytes "
+                        "(--max-body-bytes)",
+                        413,
+                    )
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestRejected(
+            f"the body did not arrive within {limits.body_seconds:g} s ({size} bytes came)",
+            408,
+        ) from None
+    except ClientDisconnect:
+        raise RequestRejected(
+            "the client closed the connection before its body arrived", 400
+        ) from None
     return b"".join(chunks)
 
 

@@ -41,10 +41,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps on one request: the body's size (413 past it) and its rows."""
+    """Caps on one request: the body's size (413 past it), its rows, and the seconds
+    its body may take to arrive (408 past them: a client that sends a byte a
+    second would otherwise hold a connection and a worker slot forever)."""
 
     max_body_bytes: int = 8 * 1024 * 1024
     max_rows: int = 10_000
+    body_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
