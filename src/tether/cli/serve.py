@@ -88,12 +88,9 @@ def serve_command(
 
     REF is resolved through the registry's tags; the model's bytes come from the
     DVC cache or remote by the md5 its release records, and nothing whose bytes
-    hash otherwise is loaded. Every --poll seconds the server fetches tags from
-    the Git remote and resolves REF again: a new version is loaded, verified and
-    warmed beside the old one, then swapped in without dropping a request. A new
-    version that fails any of this is not swapped in; /health says why. A fetch
-    still running after --fetch-timeout seconds is stopped, and /health is
-    "degraded" while no check has reached the registry for that long plus 3 polls.
+    hash otherwise is loaded. Every --poll seconds the server fetches tags and
+    resolves REF again: a new version is loaded, verified and warmed, then swapped
+    in without dropping a request; one that fails is not, and /health says why.
 
     Speaks MLflow's scoring protocol (POST /invocations, /ping, /health, /version)
     and the Open Inference Protocol (/v2/...); /metrics for Prometheus. Every
