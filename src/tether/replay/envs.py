@@ -104,18 +104,24 @@ def _release(env: Path) -> None:
         os.close(fd)
 
 
-def _take_for_removal(env: Path) -> int | None:
-    """An exclusive lock on ``env`` (its fd), or None when a process uses it."""
+def _remove_unless_held(env: Path) -> bool:
+    """Remove ``env`` unless a running process holds it (True when removed): its
+    lock is taken exclusively, without waiting, for the removal."""
     try:
         fd = os.open(env / integrity.LOCK_FILE, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError:
-        return -1  # no lock file can be made there: nothing tether runs uses it
+        fd = None  # no lock file can be made there: nothing tether runs uses it
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+        _remove(env)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _make_writable(function, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
@@ -236,13 +242,7 @@ def _reusable(path: Path) -> list[str]:
     found = integrity.damage(path)
     if found:
         _release(path)
-        fd = _take_for_removal(path)
-        if fd is not None:
-            try:
-                _remove(path)
-            finally:
-                if fd >= 0:
-                    os.close(fd)
+        _remove_unless_held(path)  # another replay holding it keeps its copy
     return found
 
 
@@ -342,18 +342,11 @@ def prune() -> Pruned:
     but those a running process holds."""
     removed, freed, in_use = [], 0, []
     for path in cached():
-        if path.is_dir() and not path.is_symlink():
-            fd = _take_for_removal(path)
-            if fd is None:
-                in_use.append(path.name)
-                continue
-        else:
-            fd = -1
-        try:
-            freed += _size(path)
-            _remove(path)
-            removed.append(path.name)
-        finally:
-            if fd >= 0:
-                os.close(fd)
+        size = _size(path)
+        if path.is_dir() and not path.is_symlink() and not _remove_unless_held(path):
+            in_use.append(path.name)
+            continue
+        _remove(path)  # a stray file; a directory is gone already
+        freed += size
+        removed.append(path.name)
     return Pruned(removed, freed, str(cache_root()), in_use)

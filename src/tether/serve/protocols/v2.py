@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tether.serve.model import Prediction, Served
-from tether.serve.schema import RequestRejected, Schema, load_json
+from tether.serve.schema import FLOAT_MAX, RequestRejected, Schema, load_json
 
 OUTPUTS = ("predict", "predict_proba")
 NUMBER_TYPES = {
@@ -55,7 +55,7 @@ INTEGER_RANGES = {
     for bits in (8, 16, 32, 64)
     for unsigned in (False, True)
 }
-FLOAT_LIMITS = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": 1.7976931348623157e308}
+FLOAT_LIMITS = {"FP16": 65504.0, "FP32": 3.4028234663852886e38, "FP64": FLOAT_MAX}
 
 
 def _flat(data: Any) -> list[Any]:
@@ -82,35 +82,27 @@ _END = object()
 def _check_values(name: str, datatype: str, data: list[Any]) -> None:
     """Each value a number of ``datatype`` and inside its range (nulls pass: the
     schema says whether a column may miss values)."""
-    if datatype in INTEGER_RANGES:
-        low, high = INTEGER_RANGES[datatype]
-        for value in data:
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise RequestRejected(
-                    f"input {name!r}: datatype {datatype} carries integers; found "
-                    f"{json.dumps(value)[:40]}"
-                )
-            if not low <= value <= high:
-                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:40]}..."
-                raise RequestRejected(
-                    f"input {name!r}: {shown} does not fit {datatype} ({low} to {high})"
-                )
-    elif datatype in FLOAT_LIMITS:
-        limit = FLOAT_LIMITS[datatype]
-        for value in data:
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise RequestRejected(
-                    f"input {name!r}: datatype {datatype} carries numbers; found "
-                    f"{json.dumps(value)[:40]}"
-                )
+    integer = datatype in INTEGER_RANGES
+    if not integer and datatype not in FLOAT_LIMITS:
+        return
+    for value in data:
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+            carries = "integers" if integer else "numbers"
+            raise RequestRejected(
+                f"input {name!r}: datatype {datatype} carries {carries}; found "
+                f"{json.dumps(value)[:40]}"
+            )
+        if integer:
+            low, high = INTEGER_RANGES[datatype]
+            fits, bounds = low <= value <= high, f" ({low} to {high})"
+        else:
             finite = not isinstance(value, float) or math.isfinite(value)
-            if finite and abs(value) > limit:
-                shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:40]}..."
-                raise RequestRejected(f"input {name!r}: {shown} does not fit {datatype}")
+            fits, bounds = not finite or abs(value) <= FLOAT_LIMITS[datatype], ""
+        if not fits:
+            shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:40]}..."
+            raise RequestRejected(f"input {name!r}: {shown} does not fit {datatype}{bounds}")
 
 
 def _tensor(raw: Any, index: int) -> tuple[str, list[int], str, list[Any]]:
