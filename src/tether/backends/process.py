@@ -49,14 +49,16 @@ def signal_descendants(signum: int) -> list[Any]:
 class SignalGuard:
     """Inside ``signals_forwarded()``: which stop signal arrived, if any."""
 
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, forward: bool = True) -> None:
         self.grace = grace
+        self.forward = forward
         self.received: int | None = None
 
     def _handle(self, signum: int, frame: object) -> None:
         if self.received is None:
             self.received = signum
-            signal_descendants(signum)
+            if self.forward:
+                signal_descendants(signum)
         else:  # asked twice: stop now
             signal_descendants(signal.SIGKILL)
 
@@ -103,10 +105,15 @@ class SignalGuard:
 
 
 @contextmanager
-def signals_forwarded(grace: float = 10.0) -> Iterator[SignalGuard]:
+def signals_forwarded(grace: float = 10.0, forward: bool = True) -> Iterator[SignalGuard]:
     """Catch stop signals while inside (main thread only: elsewhere Python cannot
-    set handlers, and ``call`` simply runs the work)."""
-    guard = SignalGuard(grace)
+    set handlers, and ``call`` simply runs the work).
+
+    With ``forward=False`` the first signal is only noted in ``received``: for a
+    caller that stops its own processes at a point of its choosing. A signal
+    raised as KeyboardInterrupt could land anywhere, e.g. inside an SQLite
+    transaction whose lock then outlives it."""
+    guard = SignalGuard(grace, forward)
     if threading.current_thread() is not threading.main_thread():
         yield guard
         return

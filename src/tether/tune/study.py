@@ -32,6 +32,7 @@ from typing import Any
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
+from tether.backends.process import SignalGuard, signals_forwarded
 from tether.errors import ExternalError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.compose import hydra_settings, validate
@@ -414,35 +415,41 @@ class _Sweep:
     # the loop
 
     def loop(self) -> None:
+        """Run trials until the target is met. A stop signal is only noted while
+        inside and acted on between storage calls, never in the middle of one."""
         pool = ThreadPoolExecutor(max_workers=self.options.jobs, thread_name_prefix="tether-trial")
         try:
-            while True:
-                while len(self.running) < self.options.jobs and not self.runner.cancelled.is_set():
-                    trial = self._next()
-                    if trial is None:
-                        break
-                    self._start(pool, trial)
-                if not self.running:
-                    if self._others_running():
-                        # Another worker's trials: wait for them to end, or to go
-                        # stale (then they are enqueued again, for us to run).
-                        time.sleep(HEARTBEAT_SECONDS)
-                        self.optuna.storages.fail_stale_trials(self.study)
-                        continue
-                    break
-                done, _ = wait(self.running, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._finish(self.running.pop(future), future.result())
-                self._heartbeat()
-        except KeyboardInterrupt:
-            self.runner.cancel()
-            for future, trial in list(self.running.items()):
-                self._finish(trial, future.result())
-            self.running.clear()
-            raise
+            with signals_forwarded(forward=False) as guard:
+                self._run(pool, guard)
+                if guard.received is not None:
+                    self.runner.cancel()
+                    for future, trial in list(self.running.items()):
+                        self._finish(trial, future.result())
+                    self.running.clear()
+                    raise KeyboardInterrupt
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self.runner.close()
+
+    def _run(self, pool: ThreadPoolExecutor, guard: SignalGuard) -> None:
+        while guard.received is None:
+            while len(self.running) < self.options.jobs and not self.runner.cancelled.is_set():
+                trial = self._next()
+                if trial is None:
+                    break
+                self._start(pool, trial)
+            if not self.running:
+                if self._others_running():
+                    # Another worker's trials: wait for them to end, or to go
+                    # stale (then they are enqueued again, for us to run).
+                    time.sleep(HEARTBEAT_SECONDS)
+                    self.optuna.storages.fail_stale_trials(self.study)
+                    continue
+                return
+            done, _ = wait(self.running, timeout=HEARTBEAT_SECONDS, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._finish(self.running.pop(future), future.result())
+            self._heartbeat()
 
     def _heartbeat(self) -> None:
         for trial in self.running.values():
