@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import isolated_environ
 from tests.helpers import commit_all, dvc, init_repo, write_tree
+from tests.verify.conftest import s3_endpoint  # noqa: F401 (the S3 server fixture, shared)
 
 # Root stage: a file output, a directory output, a metric kept in git, params.
 # sub/dvc.yaml: a stage with its own wdir, whose paths are relative to it.

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import copy_repo, dvc
+from tests.verify.conftest import BUCKET, S3_ENV
 from tether import dvcfiles, objects
+from tether.backends import dvc as dvc_backend
 from tether.errors import ExternalError, IntegrityError, UsageError
 
 
@@ -122,3 +124,38 @@ def test_directory_output(project: Path, tmp_path: Path) -> None:
 def test_not_an_md5(project: Path) -> None:
     with pytest.raises(UsageError, match="is not an md5"):
         objects.fetch(project, "../../etc/passwd")
+
+
+def test_replace_object_mends_the_cache_and_a_local_remote(project: Path, tmp_path: Path) -> None:
+    md5 = _out_md5(project, "out.txt")
+    copies = [
+        _cache_object(project, md5),
+        tmp_path / "remote" / "files" / "md5" / md5[:2] / md5[2:],
+    ]
+    for copy in copies:
+        _corrupt(copy)
+    written = dvc_backend.replace_object(project, b"hello\n")
+    assert written[0] == str(copies[0]) and "DVC remote 'store'" in written[-1]
+    for copy in copies:
+        assert copy.read_bytes() == b"hello\n" and copy.stat().st_mode & 0o222 == 0
+    assert objects.fetch(project, md5).read_bytes() == b"hello\n"
+
+
+def test_replace_object_mends_an_s3_remote(
+    project: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DVC's push skips an object the remote has by name: a bad copy is written over."""
+    import boto3
+
+    for key, value in S3_ENV.items():
+        monkeypatch.setenv(key, value)
+    url = f"s3://{BUCKET}/replace-object"
+    dvc(project, "remote", "add", "--local", "s3", url)
+    dvc(project, "remote", "modify", "--local", "s3", "endpointurl", s3_endpoint)
+    md5 = hashlib.md5(b"mended\n").hexdigest()
+    key = f"replace-object/files/md5/{md5[:2]}/{md5[2:]}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    client.put_object(Bucket=BUCKET, Key=key, Body=b"bad bytes")
+    written = dvc_backend.replace_object(project, b"mended\n", remote="s3")
+    assert "DVC remote 's3'" in written[-1]
+    assert client.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"mended\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -215,6 +216,54 @@ def test_a_profile_lost_to_dvc_gc_is_rebuilt_from_the_pinned_training_data(
     assert [(c["column"], c["score"]) for c in report["columns"]] == [
         (c["column"], c["score"]) for c in before["columns"]
     ]
+
+
+def _corrupt_profile(root: Path, ref: str) -> tuple[str, list[Path]]:
+    """Overwrite the release's stored profile in the cache and the local remote."""
+    manifest = json.loads(tether(root, "manifest", ref, "--json", check=True).stdout)
+    profile = manifest.get("profile") or manifest["manifest"]["profile"]
+    copies = [
+        root / store / profile[:2] / profile[2:]
+        for store in (".dvc/cache/files/md5", ".dvc/storage/files/md5")
+    ]
+    for copy in copies:
+        copy.chmod(0o644)
+        copy.write_bytes(b"not the profile")
+    return profile, copies
+
+
+def test_a_corrupted_profile_is_named_rebuilt_and_repaired_in_cache_and_remote(
+    example: Example, example_copy: Path, tmp_path: Path
+) -> None:
+    profile, copies = _corrupt_profile(example_copy, example.new)
+    batch = _write(split_of_copy(example_copy), tmp_path / "test.csv")
+    proc = tether(example_copy, "monitor", "drift", example.new, str(batch), "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["reference"] == "stored"
+    warning = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1, proc.stderr
+    assert f"the DVC cache object {profile}" in warning[0]
+    assert "is corrupted" in warning[0] and "repaired" in warning[0]
+    assert "DVC remote" in warning[0]
+    for copy in copies:
+        assert hashlib.md5(copy.read_bytes()).hexdigest() == profile, copy
+    # repaired: the next run reads the stored profile without a word
+    again = tether(example_copy, "monitor", "drift", example.new, str(batch), "--json")
+    assert again.returncode == 0 and "warning:" not in again.stderr, again.stderr
+
+
+def test_a_corrupted_profile_without_training_data_to_rebuild_from_is_refused(
+    example: Example, example_copy: Path, tmp_path: Path
+) -> None:
+    pyproject = example_copy / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("[tool.tether.monitor]", "[tool.unused]"))
+    profile, copies = _corrupt_profile(example_copy, example.new)
+    batch = _write(split_of_copy(example_copy), tmp_path / "test.csv")
+    proc = tether(example_copy, "monitor", "drift", example.new, str(batch))
+    assert proc.returncode == 3, proc.stderr
+    assert f"error: the DVC cache object {profile}" in proc.stderr
+    assert "is corrupted" in proc.stderr
+    assert all(copy.read_bytes() == b"not the profile" for copy in copies)
 
 
 def test_a_model_that_fits_its_training_rows_closely_raises_no_false_alarm(

@@ -7,6 +7,7 @@ diffs read straight from git) never pay for it.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -785,12 +786,7 @@ def store_object(root: Path, data: bytes, remote: str) -> str:
     with open_repo(root) as repo:
         target = Path(cache_store(repo).oid_to_path(md5))
         if not target.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tether-")
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.chmod(temp, 0o444)
-            os.replace(temp, target)
+            _write_read_only(target, data)
         failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
         try:
             result = repo.cloud.push([HashInfo("md5", md5)], remote=remote)
@@ -805,6 +801,68 @@ def store_object(root: Path, data: bytes, remote: str) -> str:
             "Check the remote with `dvc remote list`, then release again.",
         )
     return md5
+
+
+def replace_object(root: Path, data: bytes, remote: str | None = None) -> list[str]:
+    """Write ``data`` over every copy of its object: the local cache's (DVC 3 layout,
+    and DVC 2's when one is there) and the one in ``remote`` (the default remote when
+    None); returns where it wrote, for the message.
+
+    ``store_object`` would not mend a corrupted copy: DVC's push asks the remote
+    whether an object exists by name and skips it when it does, so bad bytes under
+    the right name stay. The caller must have checked that ``data`` is right.
+    """
+    import hashlib
+
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    written: list[str] = []
+    try:
+        name: str | None = remote_settings(root, remote)[0]
+    except ConfigError:
+        if remote is not None:
+            raise
+        name = None  # no default remote: only the local cache has a copy to mend
+    with open_repo(root) as repo:
+        for legacy in (False, True):
+            target = Path(cache_store(repo, legacy=legacy).oid_to_path(md5))
+            if legacy and not target.exists():
+                continue
+            _write_read_only(target, data)
+            written.append(str(target))
+        if name is None:
+            return written
+        store = remote_store(repo, name)
+        path = store.oid_to_path(md5)
+        protocol = getattr(store.fs, "protocol", "local")
+        protocol = protocol[0] if isinstance(protocol, tuple) else protocol
+        failures: tuple[type[BaseException], ...] = (*dvc_error_types(), OSError)
+        try:
+            if protocol in ("local", "file"):
+                _write_read_only(Path(path), data)
+            else:  # an object store replaces the whole object in one PUT
+                store.fs.upload_fobj(io.BytesIO(data), path)
+        except failures as exc:
+            raise ExternalError(
+                f"could not write object {md5} to DVC remote {name!r}: {exc}",
+                "Check the remote with `dvc remote list` and your credentials, then retry.",
+            ) from None
+        written.append(f"DVC remote {name!r} ({object_location(store, md5)})")
+    return written
+
+
+def _write_read_only(target: Path, data: bytes) -> None:
+    """Put ``data`` at ``target`` via a temporary file and a rename, read-only as DVC
+    keeps its cache files (a rename replaces even a read-only file)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tether-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o444)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 # tether push: uploading the data of every release ------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pandas as pd
 
 from tether import objects
 from tether.backends import dvc
-from tether.errors import ConfigError, ExternalError, IntegrityError, UsageError
+from tether.errors import ConfigError, ExternalError, IntegrityError, TetherWarning, UsageError
 from tether.monitor import config as configs
 from tether.monitor import data
 from tether.monitor.profile import Profile, build
@@ -214,6 +215,10 @@ def load(root: Path, ref: str, exact: bool = False) -> Reference:
     if stored and not exact:
         try:
             raw = objects.fetch(root, stored).read_bytes()
+        except IntegrityError as exc:
+            if not config.configured:
+                raise
+            return _repaired(root, ref, record, config, exc)
         except ExternalError:
             # Gone from the cache and the remote: `dvc gc --cloud` keeps only what some
             # dvc.lock or .dvc file names, and no file names a profile. It is rebuilt
@@ -241,3 +246,39 @@ def load(root: Path, ref: str, exact: bool = False) -> Reference:
         # the same bytes as the profile recorded at release: it is the stored one
         return Reference(ref, record, profile, config, STORED)
     return Reference(ref, record, profile, config, RAW if exact else REBUILT)
+
+
+def _repaired(
+    root: Path,
+    ref: str,
+    record: manifests.ReleaseRecord,
+    config: configs.MonitorConfig,
+    corrupted: IntegrityError,
+) -> Reference:
+    """The reference when the stored profile's bytes are corrupted: rebuilt from the
+    training data the manifest pins, and written back over the bad copies when the
+    rebuild hashes to the recorded md5 (then it is the stored profile, byte for byte).
+    Either way the user is told: a corrupted store is never mended in silence."""
+    stored = record.manifest.profile
+    profile = build_profile(root, record.manifest, config)
+    if profile.md5 != stored:
+        warnings.warn(
+            TetherWarning(
+                f"{corrupted.what} is corrupted (its bytes hash to {corrupted.actual}); "
+                f"the profile rebuilt from the pinned training data hashes to "
+                f"{profile.md5}, not {stored} (other package versions?), so the stored "
+                "copies were left as they are and the rebuilt profile is used"
+            ),
+            stacklevel=2,
+        )
+        return Reference(ref, record, profile, config, REBUILT)
+    written = dvc.replace_object(root, profile.to_bytes())
+    warnings.warn(
+        TetherWarning(
+            f"{corrupted.what} is corrupted (its bytes hash to {corrupted.actual}); "
+            f"rebuilt it from the training data the manifest pins and repaired "
+            + ", ".join(written)
+        ),
+        stacklevel=2,
+    )
+    return Reference(ref, record, profile, config, STORED)
