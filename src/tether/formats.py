@@ -2,7 +2,7 @@
 
 DVC picks the parser by extension (``.json``, ``.toml``, anything else YAML) and
 reads YAML with ruamel's YAML 1.2 safe loader; tether's one YAML 1.2 loader is
-``tether.dvcfiles.load_yaml``. ``flatten`` turns a parsed file into the
+``tether.yaml12.load_yaml``. ``flatten`` turns a parsed file into the
 ``{dotted key: value}`` rows every comparison (diff, history, verify) is made of.
 """
 
@@ -13,8 +13,8 @@ import math
 import tomllib
 from typing import Any
 
-from tether.dvcfiles import load_yaml
 from tether.errors import InvalidYaml
+from tether.yaml12 import load_yaml
 
 
 class FormatError(ValueError):

@@ -1,13 +1,62 @@
 """Turning what a user typed into a commit: git revisions (branch, tag, SHA,
 ``HEAD~3``) and registry references (``NAME@v1.2.0``, ``NAME@latest``,
-``NAME#prod``). Every command that takes a revision asks here."""
+``NAME#prod``). Every command that takes a revision asks here.
+
+``target`` is the one resolver for commands that act on a release (verify, replay):
+the text is parsed once, the registry read once, and the release's record attached
+to the commit, so nothing below reads the registry again. ``resolve`` is the commit
+alone, for commands that need no more (diff, history, check).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from tether.backends.git import GitRepo
-from tether.errors import UnknownRevision
+from tether.errors import ForgedManifest, TetherError, UnknownRevision
+from tether.registry import manifest as manifests
 from tether.registry import state
 from tether.registry.tags import parse_reference
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a revision names: its commit and, when it names a release (a registry
+    reference, or a release's annotated tag by its name), that release's manifest.
+    ``record`` is the registry's record (tag, version, withdrawal) for a reference."""
+
+    text: str  # as typed
+    commit: str
+    manifest: manifests.Manifest | None = None
+    record: manifests.ReleaseRecord | None = None
+
+
+def target(git: GitRepo, text: str) -> Target:
+    """The commit ``text`` names and the release it names, if any; UnknownRevision
+    (exit 2) when it names nothing, ForgedManifest when a release's manifest does
+    not describe its tag's commit."""
+    reference = parse_reference(text)
+    if reference is None:
+        commit = resolve(git, text)
+        return Target(text, commit, manifests.in_tag(git, text, commit))
+    registry = state.read(git)
+    registry.check_reference(reference, text)
+    registered = state.resolve_reference(registry, reference)
+    if registered is None:
+        # A plain git ref may look like a reference (a branch "a@v1.0.0"), and a
+        # deregistered version's tag still holds its manifest.
+        try:
+            commit = git.resolve(text)
+        except UnknownRevision:
+            raise UnknownRevision(text, state.unresolved_hint(registry, reference)) from None
+        return Target(text, commit, manifests.in_tag(git, text, commit))
+    try:
+        record = manifests.record_in(registry, reference, text)
+    except ForgedManifest:
+        raise  # a manifest that lies is an error, never a release without one
+    except TetherError:
+        return Target(text, registered)  # a commit in a stage with no registered version
+    return Target(text, registered, record.manifest, record)
 
 
 def resolve(git: GitRepo, rev: str) -> str:

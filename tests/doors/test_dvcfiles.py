@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import PROJECT
 from tests.helpers import git
-from tether import dvcfiles
+from tether import dvcfiles, yaml12
 from tether.backends.git import GitRepo
 from tether.errors import InvalidYaml, UsageError
 from tether.release import record
@@ -133,13 +133,13 @@ def test_unknown_stage_lists_the_stages(dvc3_project: Path) -> None:
 
 
 def test_yaml12_scalars() -> None:
-    data = dvcfiles.load_yaml(b"a: 1e-3\nb: yes\nc: on\nd: 0o17\ne: .inf\nf: ~\ng: 1_000\n", "p")
+    data = yaml12.load_yaml(b"a: 1e-3\nb: yes\nc: on\nd: 0o17\ne: .inf\nf: ~\ng: 1_000\n", "p")
     assert data == {"a": 0.001, "b": "yes", "c": "on", "d": 15, "e": math.inf, "f": None, "g": 1000}
 
 
 def test_bad_yaml_names_the_file() -> None:
     with pytest.raises(InvalidYaml) as caught:
-        dvcfiles.load_yaml(b"a: [1, 2\n", "sub/dvc.lock")
+        yaml12.load_yaml(b"a: [1, 2\n", "sub/dvc.lock")
     assert caught.value.message.startswith("sub/dvc.lock is not valid YAML: ")
     assert "Fix sub/dvc.lock" in str(caught.value.hint)
     with pytest.raises(InvalidYaml, match="not a mapping"):
@@ -151,16 +151,16 @@ def test_alias_expansion_is_capped() -> None:
     for i in range(1, 9):
         lines.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]")
     with pytest.raises(InvalidYaml, match="aliases expand to over"):
-        dvcfiles.load_yaml("\n".join(lines).encode(), "bomb.yaml")
+        yaml12.load_yaml("\n".join(lines).encode(), "bomb.yaml")
     # A few aliases are fine, and strings holding & and * take the fast path.
-    assert dvcfiles.load_yaml(b"a: &x [1]\nb: *x\n", "ok.yaml") == {"a": [1], "b": [1]}
-    assert dvcfiles.load_yaml(b"cmd: a && b * c\n", "ok.yaml") == {"cmd": "a && b * c"}
+    assert yaml12.load_yaml(b"a: &x [1]\nb: *x\n", "ok.yaml") == {"a": [1], "b": [1]}
+    assert yaml12.load_yaml(b"cmd: a && b * c\n", "ok.yaml") == {"cmd": "a && b * c"}
 
 
 def test_size_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dvcfiles, "MAX_YAML_BYTES", 10)
+    monkeypatch.setattr(yaml12, "MAX_YAML_BYTES", 10)
     with pytest.raises(InvalidYaml, match="larger than"):
-        dvcfiles.load_yaml(b"a: 1234567890\n", "big.yaml")
+        yaml12.load_yaml(b"a: 1234567890\n", "big.yaml")
 
 
 def test_manifest_records_metrics_of_every_dvc_yaml_with_wdir(dvc3_project: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tether import dvcfiles
+from tether import yaml12
 from tether.errors import InvalidYaml
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -47,23 +47,23 @@ def _same(a: object, b: object) -> bool:
 
 @pytest.mark.parametrize("text", DOCUMENTS)
 def test_fast_path_equals_the_full_loader(text: str) -> None:
-    expected = yaml.load(text, Loader=dvcfiles.Yaml12Loader)
-    assert _same(dvcfiles.load_yaml(text, "x.yaml"), expected)
-    assert _same(dvcfiles.load_yaml(text.encode(), "x.yaml"), expected)
+    expected = yaml.load(text, Loader=yaml12.Yaml12Loader)
+    assert _same(yaml12.load_yaml(text, "x.yaml"), expected)
+    assert _same(yaml12.load_yaml(text.encode(), "x.yaml"), expected)
 
 
 def test_the_project_lock_takes_the_fast_path_and_reads_the_same() -> None:
     data = (PROJECT / "dvc.lock").read_bytes()
-    fast = dvcfiles._load_plain(data)  # no _Unusual: a lock needs no fallback
-    assert _same(fast, yaml.load(data, Loader=dvcfiles.Yaml12Loader))
+    fast = yaml12._load_plain(data)  # no _Unusual: a lock needs no fallback
+    assert _same(fast, yaml.load(data, Loader=yaml12.Yaml12Loader))
 
 
 @pytest.mark.parametrize("text", ["a: [1, 2\n", "a: 1\n---\nb: 2\n", "? [a]\n: 1\n", "a: b: c\n"])
 def test_bad_or_unusual_documents_get_the_full_loaders_verdict(text: str) -> None:
     try:
-        expected = yaml.load(text, Loader=dvcfiles.Yaml12Loader)
+        expected = yaml.load(text, Loader=yaml12.Yaml12Loader)
     except yaml.YAMLError:
         with pytest.raises(InvalidYaml):
-            dvcfiles.load_yaml(text, "x.yaml")
+            yaml12.load_yaml(text, "x.yaml")
     else:
-        assert _same(dvcfiles.load_yaml(text, "x.yaml"), expected)
+        assert _same(yaml12.load_yaml(text, "x.yaml"), expected)

@@ -202,7 +202,6 @@ def test_a_deregistered_release_keeps_its_manifest(plain_registry: Path, clock: 
 
     from tether.backends.git import GitRepo
     from tether.registry import manifest as manifests
-    from tether.verify.manifest import find_manifest
 
     root = plain_registry
     commit = git(root, "rev-parse", "HEAD")
@@ -222,10 +221,11 @@ def test_a_deregistered_release_keeps_its_manifest(plain_registry: Path, clock: 
     assert record.deregistered == "m@v0.3.0!" and record.manifest == built
     # verify's path: the reference resolves (through the tag of that name) and
     # its manifest is found.
-    from tether.revisions import resolve
+    from tether.revisions import target
 
-    assert resolve(GitRepo(root), "m@v0.3.0") == commit
-    assert find_manifest(GitRepo(root), "m@v0.3.0") == built
+    with GitRepo(root) as g:
+        found = target(g, "m@v0.3.0")
+    assert (found.commit, found.manifest) == (commit, built)
     shown = tether(root, "manifest", "m@v0.3.0", check=True).stdout
     rows = {line.split()[0]: " ".join(line.split()[1:]) for line in shown.splitlines()}
     assert rows["deregistered"] == "yes, by tag m@v0.3.0!"

@@ -15,10 +15,10 @@ from tests.helpers import commit_all, git, init_repo
 from tether.backends.git import GitRepo
 from tether.environment import capture, differences
 from tether.errors import ForgedManifest, UsageError
-from tether.registry.manifest import Manifest, render
+from tether.registry.manifest import Manifest, in_tag, render
 from tether.verify import OutputComparison, VerifyResult, parse_tolerance
 from tether.verify.compare import check_tolerances, compare_metrics, output_status, parse_metrics
-from tether.verify.manifest import from_manifest, from_tag
+from tether.verify.manifest import from_manifest
 
 # tolerance --------------------------------------------------------------------
 
@@ -178,15 +178,15 @@ def test_manifest_read_from_an_annotated_tag(tmp_path: Path) -> None:
     git(repo, "tag", "-a", "plain", "-m", "just words")
     git(repo, "tag", "light")
     g = GitRepo(repo)
-    found = from_tag(g, "with")
+    found = in_tag(g, "with")
     assert found == _manifest(commit=head)
     with pytest.raises(ForgedManifest, match="the manifest does not describe this tag"):
-        from_tag(g, "copied")  # its manifest names another commit
-    assert from_tag(g, "bare") is None  # not a manifest tether release wrote
-    assert from_tag(g, "plain") is None
-    assert from_tag(g, "light") is None
-    assert from_tag(g, "none") is None
-    assert from_tag(g, "--help") is None
+        in_tag(g, "copied")  # its manifest names another commit
+    assert in_tag(g, "bare") is None  # not a manifest tether release wrote
+    assert in_tag(g, "plain") is None
+    assert in_tag(g, "light") is None
+    assert in_tag(g, "none") is None
+    assert in_tag(g, "--help") is None
 
 
 # environment ------------------------------------------------------------------

@@ -345,3 +345,45 @@ def test_failing_stage_exits_4_with_its_output(tiny_copy: Path) -> None:
     )
     assert "  | make: the input is broken" in proc.stderr
     assert git(tiny_copy, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def _logging_git(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """An environment whose ``git`` is a wrapper that logs each call, one per line,
+    before running the real git."""
+    import shutil
+    import stat
+
+    real = shutil.which("git")
+    assert real
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "git-calls.log"
+    wrapper = shim / "git"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}, log
+
+
+def test_verify_of_a_stage_reference_reads_the_registry_once(
+    tiny_copy: Path, tmp_path: Path
+) -> None:
+    """`tether verify NAME#STAGE` resolves the commit and the release's manifest in
+    one registry read: the tags are listed once, and shallowness is asked once."""
+    spec = yaml.safe_load((tiny_copy / "dvc.yaml").read_text())
+    spec["artifacts"] = {"tiny": {"path": "out", "type": "model"}}
+    (tiny_copy / "dvc.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    dvc(tiny_copy, "repro", "-q", "-f")  # HEAD recorded its metrics a little off
+    git(tiny_copy, "commit", "-qam", "register the tiny artifact")
+    tether(tiny_copy, "release", "tiny", "--version", "v1.0.0", check=True)
+    tether(tiny_copy, "promote", "tiny", "v1.0.0", "prod", check=True)
+    env, log = _logging_git(tmp_path)
+
+    proc = tether(tiny_copy, "verify", "tiny#prod", "--json", env=env)
+
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["environment"]["recorded"] is True, report  # its manifest was found
+    calls = log.read_text().splitlines()
+    tag_listings = [c for c in calls if "for-each-ref" in c and "refs/tags" in c]
+    shallow = [c for c in calls if "--is-shallow-repository" in c]
+    assert (len(tag_listings), len(shallow)) == (1, 1), "\n".join(calls)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -123,6 +123,103 @@ def signals_forwarded(grace: float = 10.0, forward: bool = True) -> Iterator[Sig
     finally:
         for sig, previous in saved.items():
             signal.signal(sig, previous)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt while inside, so ``finally``
+    blocks run as they do for Ctrl-C; the processes this one started are stopped
+    first (SIGTERM, then 5 s), so none writes into what the ``finally`` removes.
+    Only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        import psutil
+
+        psutil.wait_procs(signal_descendants(signal.SIGTERM), timeout=5)
+        raise KeyboardInterrupt
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    saved = {sig: signal.signal(sig, handler) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
+
+
+class SessionChild:
+    """A child process in a session (and process group) of its own, spoken to a line
+    at a time over its stdin and stdout; stderr goes to a file. Ctrl-C at the
+    terminal reaches only the parent, which decides when and how the child stops;
+    ``signal`` reaches the child and everything it started."""
+
+    def __init__(self, args: Sequence[str], cwd: Path, stderr: Path) -> None:
+        import subprocess
+
+        with open(stderr, "wb") as sink:
+            self._proc = subprocess.Popen(
+                list(args),
+                cwd=cwd,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=sink,
+                start_new_session=True,
+            )
+
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def ask(self, line: bytes) -> bytes:
+        """Write ``line`` (newline added) and read the answer's line; b"" when the
+        child is gone (then ``wait`` gives its exit status)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        try:
+            self._proc.stdin.write(line + b"\n")
+            self._proc.stdin.flush()
+            return self._proc.stdout.readline()
+        except OSError:  # BrokenPipeError included
+            return b""
+
+    def wait(self) -> int:
+        return self._proc.wait()
+
+    def signal(self, sig: int) -> None:
+        """Send ``sig`` to the child's whole process group."""
+        import os
+
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close_stdin(self) -> None:
+        """End of input: a child that reads until it closes then exits."""
+        if self._proc.stdin is not None and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+
+    def wait_or_kill(self, timeout: float) -> int:
+        """The exit status within ``timeout`` seconds, else after SIGKILL to the group."""
+        import subprocess
+
+        try:
+            return self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            return self._proc.wait()
+
+    def close(self, timeout: float) -> None:
+        """Close stdin, wait up to ``timeout`` (then SIGKILL), release the pipes."""
+        self.close_stdin()
+        self.wait_or_kill(timeout)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
 
 
 def python_json(

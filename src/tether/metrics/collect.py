@@ -413,22 +413,25 @@ class Collector:
                 lock_outs = self._lock_outs(source, declared)
             return lock_outs
 
-        for path in dict.fromkeys(declared.metrics):
-            if "${" in path:
-                continue
+        # A path still holding ``${...}`` is templated: DVC's to resolve, not read here.
+        for path in dict.fromkeys(p for p in declared.metrics if "${" not in p):
             for file, value in self._read(source, path, outs, path in declared.uncached):
-                if isinstance(value, ReadError):
-                    snap.errors.append(value)
-                    continue
-                self._store(snap.metrics, snap, file, extract_metrics(value) or {})
-        for path, keys in _merge_params(declared.params if self.read_params else []).items():
-            if "${" in path:
-                continue
+                if self._kept(snap, value):
+                    self._store(snap.metrics, snap, file, extract_metrics(value) or {})
+        wanted = _merge_params(declared.params if self.read_params else [])
+        for path, keys in ((p, k) for p, k in wanted.items() if "${" not in p):
             for file, value in self._read(source, path, outs, True, kind="params"):
-                if isinstance(value, ReadError):
-                    snap.errors.append(value)
-                    continue
-                self._store(snap.params, snap, file, select_keys(value, keys) if keys else value)
+                if self._kept(snap, value):
+                    chosen = select_keys(value, keys) if keys else value
+                    self._store(snap.params, snap, file, chosen)
+
+    @staticmethod
+    def _kept(snap: Snapshot, value: Any) -> bool:
+        """False for a ReadError, which goes into ``snap.errors`` instead."""
+        if isinstance(value, ReadError):
+            snap.errors.append(value)
+            return False
+        return True
 
     def _store(
         self, into: dict[str, dict[str, Any]], snap: Snapshot, path: str, value: Any

@@ -114,30 +114,27 @@ def param(params: dict[str, Any], dotted: str) -> Any:
     """The value of a dotted params key in a manifest's ``params`` ({file: {key:
     value}}), where the recorded key may be a prefix (``dataset.features``) of the
     one asked for (``dataset.features.categorical``). None when absent."""
+    parts = dotted.split(".")
     for values in params.values():
         if not isinstance(values, dict):
             continue
         if dotted in values:
             return values[dotted]
-        parts = dotted.split(".")
         for cut in range(len(parts) - 1, 0, -1):
             head = ".".join(parts[:cut])
-            if head in values:
-                node = values[head]
-                for part in parts[cut:]:
-                    if not isinstance(node, dict) or part not in node:
-                        node = None
-                        break
-                    node = node[part]
-                if node is not None:
-                    return node
-        # a nested file ({dataset: {target: ...}})
-        node = values
-        for part in parts:
-            if not isinstance(node, dict) or part not in node:
-                node = None
-                break
-            node = node[part]
+            node = _walk(values[head], parts[cut:]) if head in values else None
+            if node is not None:
+                return node
+        node = _walk(values, parts)  # a nested file ({dataset: {target: ...}})
         if node is not None:
             return node
     return None
+
+
+def _walk(node: Any, parts: list[str]) -> Any:
+    """``node[parts[0]][parts[1]]...``; None where a part is missing."""
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from tether.dvcfiles import load_yaml
 from tether.errors import ConfigError, InvalidYaml
 from tether.pipeline import atomic
+from tether.yaml12 import load_yaml
 
 OVERRIDES_FILE = Path(".tether") / "overrides.yaml"
 

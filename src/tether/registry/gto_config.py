@@ -16,10 +16,9 @@ As in GTO, the environment overrides the file (``GTO_STAGES='["dev", "prod"]'``,
 file means no restriction.
 
 Every value GTO takes from the file is a name or a list of names, so the file is
-read with PyYAML's BaseLoader, which keeps every scalar a string: ``on`` or ``no``
-stay stage names, as under GTO's YAML 1.2 loader (YAML 1.1 would make them
-booleans). tether's YAML 1.2 loader (tether.dvcfiles.load_yaml) cannot be used
-here: the registry reader sits below dvcfiles, which resolves revisions through it.
+read with ``tether.yaml12.load_strings``, which keeps every scalar a string: ``on``
+or ``no`` stay stage names, as under GTO's YAML 1.2 loader (YAML 1.1 would make them
+booleans).
 """
 
 from __future__ import annotations
@@ -30,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tether import yaml12
 from tether.errors import ConfigError, UsageError
 
 CONFIG_FILE = ".gto"
@@ -82,13 +80,7 @@ def _names(value: Any, key: str) -> list[str] | None:
 def _load(data: bytes | str) -> Any:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes", "Fix .gto.")
-    try:
-        return yaml.load(data, Loader=yaml.BaseLoader)
-    except yaml.YAMLError as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"{CONFIG_FILE} is not valid YAML: {reason}", f"Fix {CONFIG_FILE}."
-        ) from None
+    return yaml12.load_strings(data, CONFIG_FILE)
 
 
 def parse(data: bytes | str | None, environ: dict[str, str] | None = None) -> GtoConfig:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tether.backends.git import GitRepo
 from tether.errors import ForgedManifest, UsageError
 from tether.formats import json_restore, json_safe
 from tether.registry import state
-from tether.registry.tags import Action, parse_reference, parse_tag
+from tether.registry.tags import Action, Reference, parse_reference, parse_tag
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -205,6 +206,12 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
         )
     registry = state.load(root)
     registry.check_reference(reference, ref)
+    return record_in(registry, reference, ref)
+
+
+def record_in(registry: state.Registry, reference: Reference, ref: str) -> ReleaseRecord:
+    """The release ``reference`` (typed as ``ref``) names in ``registry``, already
+    read; UsageError when it names none."""
     artifact = registry.find(reference.artifact)
     if artifact is None:
         raise UsageError(f"no release {ref}", state.unresolved_hint(registry, reference))
@@ -228,3 +235,14 @@ def lookup(root: Path, ref: str) -> ReleaseRecord:
         require(event.message, event.tag, found.commit),
         withdrawn,
     )
+
+
+def in_tag(git: GitRepo, tag: str, commit: str | None = None) -> Manifest | None:
+    """The manifest in the annotated tag ``tag`` (whose commit is ``commit``, else
+    resolved here); None for any other revision, a lightweight tag, or a tag that
+    `tether release` did not make. ForgedManifest when it describes another commit."""
+    message = git.tag_message(tag)
+    found = parse(message) if message else None
+    if found is None:
+        return None
+    return check_describes(found, tag, commit or git.resolve(tag))

@@ -346,6 +346,21 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]], config: Gto
         for ref, p in items
         if p.action in (Action.REGISTER, Action.DEREGISTER)
     ]
+    _apply_registrations(artifact, direct)
+    events = direct + _stage_events(artifact, items)
+    artifact.events = _ordered(events)
+    artifact.deprecated = bool(artifact.events) and artifact.events[-1].action is Action.DEPRECATE
+    for stage in sorted({e.stage for e in artifact.events if e.stage}):
+        if not config.allows_stage(stage):
+            continue
+        holder = _holder(artifact, artifact.stage_events(stage))
+        if holder is not None:
+            artifact.stages[stage] = holder
+
+
+def _apply_registrations(artifact: Artifact, direct: list[Event]) -> None:
+    """Each version's registered/active state, from its register and deregister
+    events in order."""
     for event in _ordered(direct):
         known = artifact.versions.get(event.version)
         if known is None:
@@ -356,7 +371,12 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]], config: Gto
             known.registered, known.active, known.tag = True, True, event.tag
         else:
             known.active = False
-    events = list(direct)
+
+
+def _stage_events(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]]) -> list[Event]:
+    """The assign, unassign and deprecate events, each naming its version (the one
+    registered at the tag's commit, or the commit itself as GTO names it)."""
+    events = []
     by_commit = {v.commit: v for v in reversed(artifact.versions.values()) if v.registered}
     for ref, p in items:
         if p.action in (Action.ASSIGN, Action.UNASSIGN):
@@ -369,14 +389,7 @@ def _fill(artifact: Artifact, items: list[tuple[TagRef, ParsedTag]], config: Gto
             events.append(_event(ref, p, found.version))
         elif p.action is Action.DEPRECATE:
             events.append(_event(ref, p, ""))
-    artifact.events = _ordered(events)
-    artifact.deprecated = bool(artifact.events) and artifact.events[-1].action is Action.DEPRECATE
-    for stage in sorted({e.stage for e in artifact.events if e.stage}):
-        if not config.allows_stage(stage):
-            continue
-        holder = _holder(artifact, artifact.stage_events(stage))
-        if holder is not None:
-            artifact.stages[stage] = holder
+    return events
 
 
 def read(git: GitRepo) -> Registry:

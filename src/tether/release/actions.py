@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tether import dvcfiles, objects
+from tether import dvcfiles, objects, yaml12
 from tether.backends import dvc
 from tether.backends.git import GitRepo
 from tether.errors import CheckFailed, ConfigError, TetherError, UsageError
@@ -108,7 +108,7 @@ def declared_artifacts(
     ``artifacts.yaml`` by default), where GTO declares them."""
     found = dict(dvcfiles.read(root, commit).artifacts)
     blob = git.read_blob(commit, config.index)
-    doc = dvcfiles.load_yaml(blob, f"{config.index} at {commit[:8]}") if blob else None
+    doc = yaml12.load_yaml(blob, f"{config.index} at {commit[:8]}") if blob else None
     for key, spec in (doc or {}).items() if isinstance(doc, dict) else []:
         spec = spec if isinstance(spec, dict) else {}
         found.setdefault(

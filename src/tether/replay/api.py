@@ -28,10 +28,9 @@ from tether.registry.manifest import Manifest
 from tether.replay import envs
 from tether.replay import lock as locks
 from tether.replay.install import IndexOptions
-from tether.revisions import resolve
+from tether.revisions import Target, target
 from tether.verify import Event, Tolerance, VerifyResult
 from tether.verify import verify as verify_commit
-from tether.verify.manifest import find_manifest
 from tether.verify.reproduce import EventKind, EventState
 
 # What a manifest made before whole-environment locks holds, and what it lacks.
@@ -87,12 +86,19 @@ class Recorded:
         return data
 
 
-def recorded(root: Path, rev: str) -> Recorded:
-    """The environment the release ``rev`` recorded. UsageError when ``rev`` is not
-    a release made by ``tether release``; LockError when its lock is corrupt."""
-    git = GitRepo(root)
-    commit = resolve(git, rev)
-    manifest = find_manifest(git, rev)
+def recorded(root: Path, rev: str | Target) -> Recorded:
+    """The environment the release ``rev`` recorded (typed, or a Target already
+    resolved). UsageError when ``rev`` is not a release made by ``tether
+    release``; LockError when its lock is corrupt."""
+    with GitRepo(root) as git:
+        found = rev if isinstance(rev, Target) else target(git, rev)
+        rev, commit, manifest = found.text, found.commit, found.manifest
+        return _recorded_at(root, git, rev, commit, manifest)
+
+
+def _recorded_at(
+    root: Path, git: GitRepo, rev: str, commit: str, manifest: Manifest | None
+) -> Recorded:
     if manifest is None:
         committed = envlock.read(root, commit, git)
         if committed is not None:
@@ -319,7 +325,9 @@ def verify(
     uv resolves the rest now.
     """
     notify = on_event or (lambda event: None)
-    record = recorded(root, rev)
+    with GitRepo(root) as git:
+        found = target(git, rev)  # the registry is read once, here
+    record = recorded(root, found)
     if record.lock is None and not partial:
         names = ", ".join(f"{k} {v}" for k, v in sorted(record.packages.items())) or "none"
         raise LockError(
@@ -335,7 +343,7 @@ def verify(
     notify(Event(EventKind.STEP, "environment", EventState.DONE, seconds=env.seconds))
     result = verify_commit(
         root,
-        rev,
+        found,
         from_remote=from_remote,
         remote=remote,
         tolerances=tolerances,

@@ -29,10 +29,11 @@ from pathlib import Path
 
 from platformdirs import user_cache_path
 
+from tether.backends.process import sigterm_as_interrupt
+from tether.backends.uv import Interpreter, Uv
 from tether.errors import ReplayInstallError
 from tether.replay import install, integrity
 from tether.replay.lock import Lock, record
-from tether.verify.worktree import sigterm_as_interrupt
 
 BUILDING = ".building-"
 MARKER = "tether-env.json"
@@ -44,7 +45,7 @@ def cache_root() -> Path:
     return Path(override) if override else user_cache_path("tether") / "envs"
 
 
-def env_key(lock: Lock, interpreter: install.Interpreter, partial: bool) -> str:
+def env_key(lock: Lock, interpreter: Interpreter, partial: bool) -> str:
     """The lock's hash, with the interpreter version that replays it."""
     text = f"{lock.sha256}\n{interpreter.implementation} {interpreter.version}\n{partial}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]
@@ -54,7 +55,7 @@ def env_key(lock: Lock, interpreter: install.Interpreter, partial: bool) -> str:
 class ReplayedEnv:
     key: str
     path: Path
-    interpreter: install.Interpreter  # the base interpreter it was made from
+    interpreter: Interpreter  # the base interpreter it was made from
     reused: bool  # found whole in the cache
     seconds: float  # to find or build it
     packages: int  # distributions installed from the lock
@@ -207,7 +208,7 @@ def ensure(
                 seconds = time.perf_counter() - started
                 return ReplayedEnv(path.name, path, interpreter, True, seconds, count)
             notify(_rebuilding(path, damaged))
-    uv = install.Uv()
+    uv = Uv()
     interpreter = install.find_interpreter(lock.python, lock.implementation, python, uv)
     key = env_key(lock, interpreter, partial)
     root = cache_root()
@@ -251,7 +252,7 @@ def _rebuilding(path: Path, damaged: list[str]) -> str:
     return f"the cached environment {path.name} changed since it was built ({shown}): rebuilding it"
 
 
-def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] | None:
+def _cached_for(lock: Lock, partial: bool) -> tuple[Path, Interpreter] | None:
     """A whole cached environment of ``lock`` whose base interpreter still exists."""
     for path in cached():
         try:
@@ -265,7 +266,7 @@ def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] |
             and Path(str(marker.get("interpreter"))).is_file()
             and (path / "bin" / "python").exists()
         ):
-            interpreter = install.Interpreter(
+            interpreter = Interpreter(
                 str(marker["interpreter"]),
                 str(marker.get("python")),
                 str(marker.get("implementation", lock.implementation)),
@@ -276,8 +277,8 @@ def _cached_for(lock: Lock, partial: bool) -> tuple[Path, install.Interpreter] |
 
 def _build(
     lock: Lock,
-    uv: install.Uv,
-    interpreter: install.Interpreter,
+    uv: Uv,
+    interpreter: Interpreter,
     root: Path,
     final: Path,
     index: install.IndexOptions,

@@ -307,9 +307,12 @@ def _named_model(served: Served, name: str, version: str | None) -> Served:
 
 def _v2_routes(app: FastAPI, holder: Holder, limits: Limits) -> None:
     """The Open Inference Protocol (KServe V2) over REST."""
+    _v2_server_routes(app)
+    _v2_model_routes(app, holder, limits)
 
-    def _model(name: str, version: str | None) -> Served:
-        return _named_model(holder.current, name, version)
+
+def _v2_server_routes(app: FastAPI) -> None:
+    """V2's server metadata and health, which name no model."""
 
     @app.get("/v2")
     async def v2_server() -> Response:
@@ -322,6 +325,13 @@ def _v2_routes(app: FastAPI, holder: Holder, limits: Limits) -> None:
     @app.get("/v2/health/ready")
     async def v2_ready() -> Response:
         return _json({"ready": True})
+
+
+def _v2_model_routes(app: FastAPI, holder: Holder, limits: Limits) -> None:
+    """V2's model metadata, readiness and inference, for the model served now."""
+
+    def _model(name: str, version: str | None) -> Served:
+        return _named_model(holder.current, name, version)
 
     @app.get("/v2/models/{name}")
     @app.get("/v2/models/{name}/versions/{version}")

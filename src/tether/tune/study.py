@@ -32,7 +32,7 @@ from typing import Any
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
-from tether.backends.process import SignalGuard, signals_forwarded
+from tether.backends.process import SignalGuard, signals_forwarded, sigterm_as_interrupt
 from tether.errors import ExternalError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.compose import hydra_settings, validate
@@ -58,7 +58,6 @@ from tether.tune.trial import (
     pick_metric,
     reap_abandoned,
 )
-from tether.verify.worktree import sigterm_as_interrupt
 
 # A running trial nobody claimed for this long was left by a killed worker (the
 # margin covers clocks that differ between the machines of a distributed study).

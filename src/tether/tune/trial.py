@@ -34,7 +34,6 @@ import json
 import math
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -47,10 +46,11 @@ from typing import Any
 
 from tether.backends import dvc
 from tether.backends.git import GitRepo
+from tether.backends.process import SessionChild
+from tether.backends.worktree import remove_stale, remove_tree, temporary_worktree
 from tether.errors import Interrupted, TetherError, UsageError
 from tether.metrics.api import snapshot
 from tether.pipeline.run import run
-from tether.verify.worktree import remove_stale, remove_tree, temporary_worktree
 
 EXPS_NAMESPACE = "refs/exps"
 WORKTREE_PREFIX = "tether-tune-"
@@ -341,17 +341,9 @@ class _Worker:
                 "--log",
                 str(self.log),
             ]
-            with open(tree.parent / "worker.log", "wb") as sink:
-                # A session of its own: Ctrl-C reaches tether, which stops the
-                # trial itself, so a half-run trial is always recorded as interrupted.
-                self.proc = subprocess.Popen(
-                    args,
-                    cwd=tree,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=sink,
-                    start_new_session=True,
-                )
+            # A session of its own: Ctrl-C reaches tether, which stops the trial
+            # itself, so a half-run trial is always recorded as interrupted.
+            self.child = SessionChild(args, tree, tree.parent / "worker.log")
         except BaseException:
             self._stack.close()
             raise
@@ -359,20 +351,14 @@ class _Worker:
 
     @property
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.child.alive
 
     def run(self, spec: TrialSpec, cancelled: threading.Event) -> Outcome:
         """Hand ``spec`` to the process and wait for its outcome."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(json.dumps(spec.to_dict()).encode() + b"\n")
-            self.proc.stdin.flush()
-            answer = self.proc.stdout.readline()
-        except (BrokenPipeError, OSError):
-            answer = b""
+        answer = self.child.ask(json.dumps(spec.to_dict()).encode())
         if answer:
             return Outcome.from_dict(json.loads(answer))
-        code = self.proc.wait()
+        code = self.child.wait()
         # SIGTERM's handler stops child processes before the sweep hears of it.
         if cancelled.is_set() or code in _STOPPED:
             return Outcome(False, reason="interrupted", interrupted=True)
@@ -387,27 +373,16 @@ class _Worker:
         return lines[-LOG_TAIL:]
 
     def signal(self, sig: int) -> None:
-        _signal_group(self.proc, sig)
+        self.child.signal(sig)
 
     def stop(self) -> None:
         """Tell the process to end (its stdin closed: it exits between trials)."""
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
+        self.child.close_stdin()
 
     def close(self) -> None:
         """End the process and remove the worktree."""
         try:
-            self.stop()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                _signal_group(self.proc, signal.SIGKILL)
-                self.proc.wait()
-            if self.proc.stdout is not None:
-                self.proc.stdout.close()
+            self.child.close(timeout=30)
         finally:
             self._stack.close()
 
@@ -436,11 +411,7 @@ class Runner:
             worker.signal(signal.SIGTERM)
         deadline = time.monotonic() + 10
         for worker in workers:
-            try:
-                worker.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.signal(signal.SIGKILL)
-                worker.proc.wait()
+            worker.child.wait_or_kill(max(0.1, deadline - time.monotonic()))
 
     def start(self, count: int) -> None:
         """Start ``count`` workers ahead of the first trial (they import while the
@@ -540,10 +511,3 @@ def reap_abandoned(git: GitRepo) -> int:
     """Remove the trial worktrees of tune processes that no longer run (killed
     with SIGKILL, which no cleanup survives); returns how many were removed."""
     return len(remove_stale(git, WORKTREE_PREFIX))
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -23,12 +23,13 @@ from typing import Any
 from tether import dvcfiles, environment, envlock, numerics, objects
 from tether.backends import dvc, emulator, hashing
 from tether.backends.git import GitRepo
+from tether.backends.worktree import temporary_worktree
 from tether.environment import NumericsRecord
 from tether.errors import CheckFailed, ExternalError, TetherError, UsageError
 from tether.formats import flatten, json_safe
 from tether.metrics.collect import Collector
 from tether.registry.manifest import Manifest
-from tether.revisions import resolve
+from tether.revisions import Target, target
 from tether.verify import explain
 from tether.verify.compare import (
     DIFFERS,
@@ -43,8 +44,7 @@ from tether.verify.compare import (
     parse_metrics,
     unmatched,
 )
-from tether.verify.manifest import Expected, find_manifest, from_manifest
-from tether.verify.worktree import temporary_worktree
+from tether.verify.manifest import Expected, from_manifest
 
 
 class EventKind(StrEnum):
@@ -348,21 +348,21 @@ def _compare_output(
 
 def verify(
     root: Path,
-    rev: str,
+    rev: str | Target,
     *,
     from_remote: bool = False,
     remote: str | None = None,
     tolerances: Sequence[Tolerance] = (),
     keep: bool = False,
-    manifest: Manifest | None = None,
     on_event: Notify | None = None,
     env_bin: Path | None = None,
     cpu: str | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
-    ``manifest`` is the release manifest; when None it is looked up for ``rev``
-    (``find_manifest``). ``env_bin`` runs the stage commands in that environment
+    ``rev`` is what the user typed, or the Target a caller already resolved
+    (``tether.revisions.target``: the commit and the release manifest, the
+    registry read once). ``env_bin`` runs the stage commands in that environment
     (a replayed one, ``tether.replay``) instead of the calling one; ``cpu`` runs
     them on that emulated CPU model (qemu-user, ``tether.backends.emulator``). Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
@@ -374,12 +374,11 @@ def verify(
         return _verify(
             git,
             root,
-            rev,
+            rev if isinstance(rev, Target) else target(git, rev),
             from_remote=from_remote,
             remote=remote,
             tolerances=tolerances,
             keep=keep,
-            manifest=manifest,
             on_event=on_event,
             env_bin=env_bin,
             cpu=cpu,
@@ -404,20 +403,17 @@ class _Plan:
 def _plan(
     git: GitRepo,
     root: Path,
-    rev: str,
-    manifest: Manifest | None,
+    found: Target,
     tolerances: Sequence[Tolerance],
     remote: str | None,
     from_remote: bool,
 ) -> _Plan:
-    commit = resolve(git, rev)
+    rev, commit, manifest = found.text, found.commit, found.manifest
     if git.read_blob(commit, dvc.LOCK_FILE) is None:
         raise UsageError(
             f"{rev} ({commit[:8]}) has no dvc.lock: nothing was recorded there to verify",
             "Verify a commit whose pipeline was run and committed (`tether run`, then commit).",
         )
-    if manifest is None:
-        manifest = find_manifest(git, rev)
     expected = from_manifest(manifest) if manifest else Expected()
     # Tolerances are checked against the recorded metric names before anything is
     # built; when some recorded values are only in a cache not yet fetched, a
@@ -489,20 +485,20 @@ def _steps(notify: Notify) -> Callable[[str, EventState, float], None]:
 def _verify(
     git: GitRepo,
     root: Path,
-    rev: str,
+    found: Target,
     *,
     from_remote: bool = False,
     remote: str | None = None,
     tolerances: Sequence[Tolerance] = (),
     keep: bool = False,
-    manifest: Manifest | None = None,
     on_event: Notify | None = None,
     env_bin: Path | None = None,
     cpu: str | None = None,
 ) -> VerifyResult:
     started = time.perf_counter()
     notify: Notify = on_event or (lambda event: None)
-    plan = _plan(git, root, rev, manifest, tolerances, remote, from_remote)
+    rev = found.text
+    plan = _plan(git, root, found, tolerances, remote, from_remote)
     commit = plan.commit
     result = VerifyResult(
         rev=rev, commit=commit, source=plan.source, has_manifest=plan.has_manifest

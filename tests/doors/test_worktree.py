@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import commit_all, git, init_repo, write_tree
 from tether.backends.git import GitRepo
-from tether.verify.worktree import temporary_worktree
+from tether.backends.worktree import temporary_worktree
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""A temporary git worktree that is always removed: on success, on error, on
+"""A temporary git worktree that is always removed (verify's rebuilds, tune's
+trials and replay's environment checks each work in one): on success, on error, on
 Ctrl-C (SIGINT) and on SIGTERM. Removing means both the directory and git's
 registration of it (``.git/worktrees/<name>``), so ``git worktree list`` is left
 as it was found.
@@ -23,45 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tether.backends.git import GitRepo
+from tether.backends.process import sigterm_as_interrupt
 
 PREFIX = "tether-verify-"
 OWNER = "owner.pid"
-
-
-def _terminate_children() -> None:
-    """Stop stage commands still running, so none writes into a removed worktree."""
-    try:
-        import psutil  # a DVC dependency
-    except ImportError:
-        return
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        try:
-            child.terminate()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(children, timeout=5)
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM (and SIGHUP) into KeyboardInterrupt while inside, so ``finally``
-    blocks run as they do for Ctrl-C. Only the main thread can set handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        _terminate_children()
-        raise KeyboardInterrupt
-
-    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
-    saved = {sig: signal.signal(sig, handler) for sig in signals}
-    try:
-        yield
-    finally:
-        for sig, previous in saved.items():
-            signal.signal(sig, previous)
 
 
 def _make_writable(function, path, _exc_info) -> None:  # type: ignore[no-untyped-def]
