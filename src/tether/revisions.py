@@ -2,21 +2,24 @@
 ``HEAD~3``) and registry references (``NAME@v1.2.0``, ``NAME@latest``,
 ``NAME#prod``). Every command that takes a revision asks here.
 
-``target`` is the one resolver for commands that act on a release (verify, replay):
-the text is parsed once, the registry read once, and the release's record attached
-to the commit, so nothing below reads the registry again. ``resolve`` is the commit
-alone, for commands that need no more (diff, history, check).
+``target`` is the one resolver for commands that act on a revision that may be a
+release (verify, replay): the text is parsed once, the registry read once, and the
+release's record attached to the commit, so nothing below reads the registry
+again. ``release`` is the same for commands that act on a release only (serve,
+export, monitor, manifest): a Target whose record is always there. ``resolve`` is
+the commit alone, for commands that need no more (diff, history, check).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from tether.backends.git import GitRepo
-from tether.errors import ForgedManifest, TetherError, UnknownRevision
+from tether.errors import ForgedManifest, TetherError, UnknownRevision, UsageError
 from tether.registry import manifest as manifests
 from tether.registry import state
-from tether.registry.tags import parse_reference
+from tether.registry.tags import Reference, parse_reference
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class Target:
     commit: str
     manifest: manifests.Manifest | None = None
     record: manifests.ReleaseRecord | None = None
+    reference: Reference | None = None  # the registry reference text parsed as, if any
 
 
 def target(git: GitRepo, text: str) -> Target:
@@ -55,8 +59,34 @@ def target(git: GitRepo, text: str) -> Target:
     except ForgedManifest:
         raise  # a manifest that lies is an error, never a release without one
     except TetherError:
-        return Target(text, registered)  # a commit in a stage with no registered version
-    return Target(text, registered, record.manifest, record)
+        return Target(text, registered, reference=reference)  # a stage's unregistered commit
+    return Target(text, registered, record.manifest, record, reference)
+
+
+def release(repo: GitRepo | Path, text: str) -> Target:
+    """The release ``text`` names: ``NAME@vX.Y.Z``, ``NAME@latest`` or ``NAME#STAGE``
+    (the version in that stage now), with its record and manifest; the registry is
+    read once. ``repo`` is an open GitRepo or a work tree's root.
+
+    A deregistered version named as ``NAME@vX.Y.Z`` is found too, with its
+    deregistration tag in ``record.deregistered``: it is out of ``latest`` and
+    every stage, but its tag still records how it was built. UsageError when
+    ``text`` is not a reference or names no registered version.
+    """
+    reference = parse_reference(text)
+    if reference is None:
+        raise UsageError(
+            f"{text!r} is not a registry reference",
+            "Name a release as NAME@vX.Y.Z, NAME@latest or NAME#STAGE, e.g. cancer-classifier#prod.",
+        )
+    if isinstance(repo, Path):
+        with GitRepo(repo) as git:
+            registry = state.read(git)
+    else:
+        registry = state.read(repo)
+    registry.check_reference(reference, text)
+    record = manifests.record_in(registry, reference, text)
+    return Target(text, record.commit, record.manifest, record, reference)
 
 
 def resolve(git: GitRepo, rev: str) -> str:

@@ -217,7 +217,10 @@ def test_a_deregistered_release_keeps_its_manifest(plain_registry: Path, clock: 
     tether(root, "promote", "m", "v0.3.0", "prod", check=True, env=clock.env())
     tether(root, "deregister", "m", "v0.3.0", check=True, env=clock.env())
 
-    record = manifests.lookup(root, "m@v0.3.0")
+    from tether.revisions import release
+
+    record = release(root, "m@v0.3.0").record
+    assert record is not None
     assert record.deregistered == "m@v0.3.0!" and record.manifest == built
     # verify's path: the reference resolves (through the tag of that name) and
     # its manifest is found.

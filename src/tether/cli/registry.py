@@ -256,9 +256,10 @@ def manifest_command(
     left `latest` and every stage, but its manifest still records its build.
     """
     from tether.registry import render
-    from tether.registry.manifest import lookup
+    from tether.revisions import release
 
-    record = lookup(repo_root(repo), ref)
+    record = release(repo_root(repo), ref).record
+    assert record is not None  # a release always has one
     if as_json:
         print_json(render.manifest_json(record))
     else:

@@ -29,6 +29,7 @@ from tether.monitor import config as configs
 from tether.monitor import data
 from tether.monitor.profile import Profile, build
 from tether.registry import manifest as manifests
+from tether.revisions import release
 
 STORED = "stored"  # the profile recorded with the release
 REBUILT = "rebuilt"  # built now from the training data (none stored, or lost and different)
@@ -208,7 +209,8 @@ def load(root: Path, ref: str, exact: bool = False) -> Reference:
 
     ``exact``: the training data's rows (fetched by md5) rather than the profile.
     """
-    record = manifests.lookup(root, ref)
+    record = release(root, ref).record
+    assert record is not None  # a release always has one
     config = configs.load(root)
     stored = record.manifest.profile
     lost = False

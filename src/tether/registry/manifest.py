@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from tether.backends.git import GitRepo
 from tether.errors import ForgedManifest, UsageError
 from tether.formats import json_restore, json_safe
 from tether.registry import state
-from tether.registry.tags import Action, Reference, parse_reference, parse_tag
+from tether.registry.tags import Action, Reference, parse_tag
 
 MARKER = "tether-manifest:"
 SCHEMA = 1
@@ -187,26 +186,6 @@ class ReleaseRecord:
     summary: str
     manifest: Manifest
     deregistered: str | None = None  # the NAME@vX.Y.Z! tag, if it was withdrawn
-
-
-def lookup(root: Path, ref: str) -> ReleaseRecord:
-    """The manifest of the release ``ref`` names: ``NAME@vX.Y.Z``, ``NAME@latest``
-    or ``NAME#STAGE`` (the version in that stage now).
-
-    A deregistered version named as ``NAME@vX.Y.Z`` is found too, with its
-    deregistration tag in ``deregistered``: it is out of ``latest`` and every
-    stage, but its tag is still the record of how it was built, and what
-    ``tether verify`` compares a rebuild with.
-    """
-    reference = parse_reference(ref)
-    if reference is None:
-        raise UsageError(
-            f"{ref!r} is not a registry reference",
-            "Name a release as NAME@vX.Y.Z, NAME@latest or NAME#STAGE, e.g. cancer-classifier#prod.",
-        )
-    registry = state.load(root)
-    registry.check_reference(reference, ref)
-    return record_in(registry, reference, ref)
 
 
 def record_in(registry: state.Registry, reference: Reference, ref: str) -> ReleaseRecord:

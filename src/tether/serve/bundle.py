@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tether import revisions
 from tether.errors import CheckFailed, IntegrityError, UsageError
 from tether.serve import source
 from tether.serve.model import Release, Served, check_md5, load
@@ -153,7 +154,7 @@ def export(
             f"{to} already exists and is not an empty directory",
             "Name a new directory with --to, or remove the old bundle first.",
         )
-    located = source.resolve(root, ref)
+    located = source.locate(root, revisions.release(root, ref))
     model, schema = source.fetch(root, located, remote)
     release = located.release
     files: dict[str, bytes] = {MODEL_FILE: model}

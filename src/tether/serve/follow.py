@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tether import revisions
 from tether.backends.git import GitRepo
 from tether.errors import TetherError
 from tether.registry.tags import parse_reference
 from tether.serve import source
 from tether.serve.holder import Holder
 from tether.serve.metrics import Metrics
+from tether.serve.model import Release
 
 log = logging.getLogger("tether.serve")
 
@@ -55,6 +57,7 @@ class RegistryFollower:
     ) -> None:
         self.root = root
         self.ref = ref
+        self.reference = parse_reference(ref)
         self.holder = holder
         self.poll = poll
         self.metrics = metrics
@@ -113,31 +116,34 @@ class RegistryFollower:
                 log.exception("registry check failed")
                 self.holder.checked(problem=f"the registry check failed: {exc}", reached=False)
 
+    def _unresolved(
+        self, exc: TetherError, serving: Release, problems: list[str], fetched: bool
+    ) -> None:
+        """Say in /health why REF named nothing this poll; the model keeps serving."""
+        if self.reference is not None and self.reference.stage is not None:
+            note = f"{self.ref} names no version now ({exc.message}); keeps serving {serving.label}"
+            self.holder.checked(problem="; ".join(problems) or None, note=note, reached=fetched)
+        else:
+            problems.append(f"{self.ref} does not resolve: {exc.message}")
+            self.holder.checked(problem="; ".join(problems), reached=False)
+
     def check(self) -> None:
         """One pass: fetch tags, resolve, and swap if the reference moved."""
         problems: list[str] = []
         fetched = True
-        if self.remote is not None:
-            try:
-                GitRepo(self.root).fetch_tags(self.remote, timeout=self.fetch_timeout)
-            except TetherError as exc:
-                fetched = False
-                problems.append(f"could not fetch tags from {self.remote}: {exc.message}")
         serving = self.holder.current.release
-        try:
-            located = source.resolve(self.root, self.ref)
-        except TetherError as exc:
-            reference = parse_reference(self.ref)
-            if reference is not None and reference.stage is not None:
-                note = (
-                    f"{self.ref} names no version now ({exc.message}); "
-                    f"keeps serving {serving.label}"
-                )
-                self.holder.checked(problem="; ".join(problems) or None, note=note, reached=fetched)
-            else:
-                problems.append(f"{self.ref} does not resolve: {exc.message}")
-                self.holder.checked(problem="; ".join(problems), reached=False)
-            return
+        with GitRepo(self.root) as git:  # one git session and one registry read per poll
+            if self.remote is not None:
+                try:
+                    git.fetch_tags(self.remote, timeout=self.fetch_timeout)
+                except TetherError as exc:
+                    fetched = False
+                    problems.append(f"could not fetch tags from {self.remote}: {exc.message}")
+            try:
+                located = source.locate(self.root, revisions.release(git, self.ref))
+            except TetherError as exc:
+                self._unresolved(exc, serving, problems, fetched)
+                return
         release = located.release
         if release.tag == serving.tag and release.model_md5 == serving.model_md5:
             self.holder.checked(problem="; ".join(problems) or None, reached=fetched)

@@ -1,7 +1,7 @@
 """Where a served model comes from: a registry reference, read through the doors.
 
-``resolve`` names the release (``tether.registry.manifest.lookup``) and checks
-that its manifest and its commit's dvc.lock (``tether.dvcfiles``) record the same
+``locate`` takes the release a reference names (``tether.revisions.release``, the
+registry read once) and checks that its manifest and its commit's dvc.lock (``tether.dvcfiles``) record the same
 md5 for the model; ``fetch`` brings the bytes by that md5 (``tether.objects.fetch``:
 local DVC cache, else the DVC remote, rehashed); ``load`` unpickles only bytes
 that hash to it. Nothing here reads tags, dvc.lock or the cache by hand, and the
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from tether import dvcfiles, objects
 from tether.errors import CheckFailed, UsageError
-from tether.registry.manifest import ReleaseRecord, lookup
-from tether.registry.tags import parse_reference
+from tether.registry.manifest import ReleaseRecord
+from tether.revisions import Target, release
 from tether.serve.model import Release, Served, check_md5, load
 
 SCHEMA_FILE = "schema.json"  # written by the training stage beside the model
@@ -54,10 +54,14 @@ def _recorded_md5(root: Path, record: ReleaseRecord, path: str, lock: dvcfiles.P
     return in_manifest
 
 
-def resolve(root: Path, ref: str) -> Located:
-    """The release ``ref`` names now, with the md5s its manifest and dvc.lock agree on."""
-    reference = parse_reference(ref)
-    record = lookup(root, ref)
+def locate(root: Path, found: Target) -> Located:
+    """The release ``found`` names (``tether.revisions.release``), with the md5s its
+    manifest and dvc.lock agree on."""
+    ref, record, reference = found.text, found.record, found.reference
+    if record is None:
+        raise UsageError(
+            f"{ref} names no registered release", "Serve a release; see `tether show`."
+        )
     if record.deregistered:
         raise UsageError(
             f"{ref} is deregistered (tag {record.deregistered}): it is not served",
@@ -112,4 +116,4 @@ def load_release(root: Path, located: Located, remote: str | None = None) -> Ser
 
 
 def open_ref(root: Path, ref: str, remote: str | None = None) -> Served:
-    return load_release(root, resolve(root, ref), remote)
+    return load_release(root, locate(root, release(root, ref)), remote)
