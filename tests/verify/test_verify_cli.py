@@ -14,7 +14,7 @@ import yaml
 from tests.helpers import dvc, git, run, tether
 from tests.verify.conftest import Tiny
 from tether.errors import UsageError
-from tether.verify import parse_tolerance, verify
+from tether.verify import VerifyOptions, parse_tolerance, verify
 
 pytestmark = pytest.mark.slow
 
@@ -148,7 +148,7 @@ def test_tolerances_are_checked_before_the_worktree_is_built(
 
     monkeypatch.setattr(reproduce, "temporary_worktree", no_worktree)
     with pytest.raises(UsageError, match="did not record: 'nosuch'"):
-        verify(tiny.origin, "t1", tolerances=[parse_tolerance("nosuch=1e-6")])
+        verify(tiny.origin, "t1", VerifyOptions(tolerances=[parse_tolerance("nosuch=1e-6")]))
 
 
 def test_tolerance_on_a_metrics_file_named_through_dvc_templating(tiny_copy: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -16,8 +16,8 @@ from tether.errors import CheckFailed, Interrupted, NotBitExact, UsageError
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from tether.replay.api import ReplayResult
-    from tether.verify import Tolerance, VerifyResult
+    from tether.replay.api import ReplayOptions, ReplayResult
+    from tether.verify import VerifyOptions, VerifyResult
 
 
 def _progress_console() -> Console:
@@ -116,17 +116,20 @@ def verify_command(
     the stage is run twice to prove it nondeterministic). The worktree is removed
     afterwards, also on Ctrl-C. --cpu MODEL: the stages on that CPU, emulated by
     qemu-user; --env: in the environment the release recorded (`tether env REF`)."""
-    from tether.verify import parse_tolerance
+    from tether.verify import VerifyOptions, parse_tolerance
 
-    tolerances = [parse_tolerance(t) for t in tolerance or []]
-    from_remote = from_remote or remote is not None
+    options = VerifyOptions(
+        from_remote=from_remote or remote is not None,
+        remote=remote,
+        tolerances=tuple(parse_tolerance(t) for t in tolerance or []),
+        keep=keep,
+        cpu=cpu,
+    )
     root = repo_root(repo)
     replay = _replay_options(ref, env, python, partial, find_links, index_url, no_index)
     progress_console = _progress_console()
     try:
-        done = _run_with_progress(
-            progress_console, root, ref, from_remote, remote, tolerances, keep, replay, cpu
-        )
+        done = _run_with_progress(progress_console, root, ref, options, replay)
     finally:
         progress_console.file.close()
     _report(done, as_json)
@@ -161,8 +164,8 @@ def _replay_options(
     find_links: list[str] | None,
     index_url: str | None,
     no_index: bool,
-) -> dict[str, Any] | None:
-    """The keyword arguments of ``tether.replay.api.verify``, or None without --env."""
+) -> ReplayOptions | None:
+    """How ``tether.replay.api.verify`` rebuilds the environment, or None without --env."""
     if not env:
         if python or partial or find_links or index_url or no_index:
             raise UsageError(
@@ -170,22 +173,19 @@ def _replay_options(
                 f"Replay the release's environment: tether verify {ref} --env ...",
             )
         return None
+    from tether.replay.api import ReplayOptions
     from tether.replay.install import IndexOptions
 
     index = IndexOptions(tuple(find_links or ()), index_url, no_index)
-    return {"python": python, "partial": partial, "index": index}
+    return ReplayOptions(python=python, partial=partial, index=index)
 
 
 def _run_with_progress(
     console: Console,
     root: Path,
     ref: str,
-    from_remote: bool,
-    remote: str | None,
-    tolerances: list[Tolerance],
-    keep: bool,
-    replay: dict[str, Any] | None = None,
-    cpu: str | None = None,
+    options: VerifyOptions,
+    replay: ReplayOptions | None = None,
 ) -> VerifyResult | ReplayResult:
     from tether.verify import render, verify
 
@@ -195,30 +195,10 @@ def _run_with_progress(
             if replay is not None:
                 from tether.replay import api
 
-                return api.verify(
-                    root,
-                    ref,
-                    **replay,
-                    from_remote=from_remote,
-                    remote=remote,
-                    tolerances=tolerances,
-                    keep=keep,
-                    on_event=on_event,
-                    cpu=cpu,
-                )
-            result = verify(
-                root,
-                ref,
-                from_remote=from_remote,
-                remote=remote,
-                tolerances=tolerances,
-                keep=keep,
-                on_event=on_event,
-                cpu=cpu,
-            )
+                return api.verify(root, ref, options, replay, on_event=on_event)
+            return verify(root, ref, options, on_event=on_event)
         except KeyboardInterrupt:
             # Say what became of the worktree; main turns this into exit 130.
             progress.stop()
-            what = "kept" if keep else "removed"
+            what = "kept" if options.keep else "removed"
             raise Interrupted(f"interrupted; the temporary worktree was {what}") from None
-    return result

@@ -29,7 +29,7 @@ from tether.replay import envs
 from tether.replay import lock as locks
 from tether.replay.install import IndexOptions
 from tether.revisions import Target, target
-from tether.verify import Event, Tolerance, VerifyResult
+from tether.verify import Event, VerifyOptions, VerifyResult
 from tether.verify import verify as verify_commit
 from tether.verify.reproduce import EventKind, EventState
 
@@ -303,32 +303,38 @@ def _replayed_capture(
     return found
 
 
+@dataclass(frozen=True)
+class ReplayOptions:
+    """How the recorded environment is rebuilt: the Python to build it with (else
+    the recorded one, found or fetched by uv), ``partial`` for a release recorded
+    before whole-environment locks, and where packages come from."""
+
+    python: str | None = None
+    partial: bool = False
+    index: IndexOptions | None = None
+
+
 def verify(
     root: Path,
     rev: str,
+    options: VerifyOptions | None = None,
+    replay: ReplayOptions | None = None,
     *,
-    python: str | None = None,
-    partial: bool = False,
-    index: IndexOptions | None = None,
-    from_remote: bool = False,
-    remote: str | None = None,
-    tolerances: Sequence[Tolerance] = (),
-    keep: bool = False,
     on_event: Callable[[Event], None] | None = None,
-    cpu: str | None = None,
 ) -> ReplayResult:
     """Replay the environment release ``rev`` recorded (cached by its lock's hash)
     and verify ``rev`` with every stage command run inside it.
 
     A release recorded before whole-environment locks is refused (LockError)
-    unless ``partial``: then its Python and recorded versions are installed, and
-    uv resolves the rest now.
+    unless ``replay.partial``: then its Python and recorded versions are installed,
+    and uv resolves the rest now.
     """
+    replay = replay or ReplayOptions()
     notify = on_event or (lambda event: None)
     with GitRepo(root) as git:
         found = target(git, rev)  # the registry is read once, here
     record = recorded(root, found)
-    if record.lock is None and not partial:
+    if record.lock is None and not replay.partial:
         names = ", ".join(f"{k} {v}" for k, v in sorted(record.packages.items())) or "none"
         raise LockError(
             f"{rev} was released before tether recorded whole environments: it records "
@@ -339,19 +345,9 @@ def verify(
         )
     to_install = record.lock if record.lock is not None else record.partial_lock()
     notify(Event(EventKind.STEP, "environment", EventState.START))
-    env = envs.ensure(to_install, python=python, index=index, partial=record.partial)
+    env = envs.ensure(to_install, python=replay.python, index=replay.index, partial=record.partial)
     notify(Event(EventKind.STEP, "environment", EventState.DONE, seconds=env.seconds))
-    result = verify_commit(
-        root,
-        found,
-        from_remote=from_remote,
-        remote=remote,
-        tolerances=tolerances,
-        keep=keep,
-        on_event=on_event,
-        env_bin=env.bin,
-        cpu=cpu,
-    )
+    result = verify_commit(root, found, options, on_event=on_event, env_bin=env.bin)
     recorded_names = list(record.packages) or list(environment.DEFAULT_PACKAGES)
     outer = {name: environment.package_version(name) for name in recorded_names}
     result.environment_now = _replayed_capture(env, recorded_names, outer)

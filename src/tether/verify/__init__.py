@@ -2,6 +2,14 @@
 every output bit-exact (see ``tether.verify.reproduce``)."""
 
 from tether.verify.compare import Tolerance, parse_tolerance
-from tether.verify.reproduce import Event, OutputComparison, VerifyResult, verify
+from tether.verify.reproduce import Event, OutputComparison, VerifyOptions, VerifyResult, verify
 
-__all__ = ["Event", "OutputComparison", "Tolerance", "VerifyResult", "parse_tolerance", "verify"]
+__all__ = [
+    "Event",
+    "OutputComparison",
+    "Tolerance",
+    "VerifyOptions",
+    "VerifyResult",
+    "parse_tolerance",
+    "verify",
+]

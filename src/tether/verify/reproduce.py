@@ -346,43 +346,43 @@ def _compare_output(
     return comparison, metrics
 
 
+@dataclass(frozen=True)
+class VerifyOptions:
+    """How ``tether verify`` rebuilds: where the inputs come from (``from_remote``:
+    the DVC remote ``remote``, else the default one; otherwise the local cache),
+    which metric differences are tolerated, whether the worktree is kept, and the
+    emulated CPU model (``cpu``) the stages run on, if any."""
+
+    from_remote: bool = False
+    remote: str | None = None
+    tolerances: Sequence[Tolerance] = ()
+    keep: bool = False
+    cpu: str | None = None
+
+
 def verify(
     root: Path,
     rev: str | Target,
+    options: VerifyOptions | None = None,
     *,
-    from_remote: bool = False,
-    remote: str | None = None,
-    tolerances: Sequence[Tolerance] = (),
-    keep: bool = False,
     on_event: Notify | None = None,
     env_bin: Path | None = None,
-    cpu: str | None = None,
 ) -> VerifyResult:
     """Rebuild ``rev`` from scratch and compare every output with what was recorded.
 
     ``rev`` is what the user typed, or the Target a caller already resolved
     (``tether.revisions.target``: the commit and the release manifest, the
     registry read once). ``env_bin`` runs the stage commands in that environment
-    (a replayed one, ``tether.replay``) instead of the calling one; ``cpu`` runs
-    them on that emulated CPU model (qemu-user, ``tether.backends.emulator``). Raises
+    (a replayed one, ``tether.replay``) instead of the calling one; ``options.cpu``
+    runs them on that emulated CPU model (qemu-user, ``tether.backends.emulator``). Raises
     UnknownRevision (exit 2) for an unknown ``rev``; ExternalError when data
     cannot be fetched; StageFailed (exit 4) when a stage's command fails;
     CheckFailed naming a corrupted object.
     A result that is not ``ok`` is returned, not raised.
     """
     with GitRepo(root) as git:
-        return _verify(
-            git,
-            root,
-            rev if isinstance(rev, Target) else target(git, rev),
-            from_remote=from_remote,
-            remote=remote,
-            tolerances=tolerances,
-            keep=keep,
-            on_event=on_event,
-            env_bin=env_bin,
-            cpu=cpu,
-        )
+        found = rev if isinstance(rev, Target) else target(git, rev)
+        return _verify(git, root, found, options or VerifyOptions(), on_event, env_bin)
 
 
 @dataclass
@@ -400,14 +400,7 @@ class _Plan:
     manifest: Manifest | None = None
 
 
-def _plan(
-    git: GitRepo,
-    root: Path,
-    found: Target,
-    tolerances: Sequence[Tolerance],
-    remote: str | None,
-    from_remote: bool,
-) -> _Plan:
+def _plan(git: GitRepo, root: Path, found: Target, options: VerifyOptions) -> _Plan:
     rev, commit, manifest = found.text, found.commit, found.manifest
     if git.read_blob(commit, dvc.LOCK_FILE) is None:
         raise UsageError(
@@ -418,13 +411,13 @@ def _plan(
     # Tolerances are checked against the recorded metric names before anything is
     # built; when some recorded values are only in a cache not yet fetched, a
     # tolerance that names nothing readable waits for the fetch (_recheck_tolerances).
-    wanted = list(tolerances)
+    wanted = list(options.tolerances)
     recorded, unread = recorded_metrics(root, git, rev, commit, expected)
     defer = bool(unread) or _templated(root, commit)
     checked = not defer or not unmatched(wanted, recorded)
     if checked:
         check_tolerances(wanted, recorded, rev, commit=commit)
-    source_remote = dvc.remote_settings(root, remote) if from_remote else None
+    source_remote = dvc.remote_settings(root, options.remote) if options.from_remote else None
     source = (
         f"remote {source_remote[0]} ({source_remote[1].get('url')})"
         if source_remote
@@ -486,19 +479,14 @@ def _verify(
     git: GitRepo,
     root: Path,
     found: Target,
-    *,
-    from_remote: bool = False,
-    remote: str | None = None,
-    tolerances: Sequence[Tolerance] = (),
-    keep: bool = False,
-    on_event: Notify | None = None,
-    env_bin: Path | None = None,
-    cpu: str | None = None,
+    options: VerifyOptions,
+    on_event: Notify | None,
+    env_bin: Path | None,
 ) -> VerifyResult:
     started = time.perf_counter()
     notify: Notify = on_event or (lambda event: None)
-    rev = found.text
-    plan = _plan(git, root, found, tolerances, remote, from_remote)
+    rev, keep, cpu = found.text, options.keep, options.cpu
+    plan = _plan(git, root, found, options)
     commit = plan.commit
     result = VerifyResult(
         rev=rev, commit=commit, source=plan.source, has_manifest=plan.has_manifest
