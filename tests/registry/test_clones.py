@@ -97,5 +97,5 @@ def test_counter_is_past_every_tag_on_the_remote(tmp_path: Path, clock: Clock) -
     assert sorted(repo.remote_tag_names("origin")) == ["m#dev#5", "m@v0.1.0"]
     taken, theirs = release._taken_names(repo, state.read(repo), "m", "origin")
     assert "m#dev#5" in taken and set(theirs) == {"m#dev#5", "m@v0.1.0"}
-    change = release.promote(root, "m", "v0.1.0", "prod", push=True)
+    change = release.promote(root, release.Names("m", "v0.1.0", "prod"), push=True)
     assert change.tag == "m#prod#6" and change.pushed_to == "origin"

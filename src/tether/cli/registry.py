@@ -44,10 +44,7 @@ def show_command(
     artifact's entry is printed.
     """
     from tether.registry import render, state
-    from tether.registry.tags import validate_name
 
-    if name is not None:
-        validate_name(name)
     shown = state.show(repo_root(repo), name)
     if as_json:
         sys.stdout.write(render.gto_json(shown.artifacts))
@@ -66,10 +63,7 @@ def log_command(
 ) -> None:
     """Every registry event, newest first (fields of `gto history --json`)."""
     from tether.registry import render, state
-    from tether.registry.tags import validate_name
 
-    if name is not None:
-        validate_name(name)
     events = state.history(repo_root(repo), name)
     if as_json:
         sys.stdout.write(render.log_json(events))
@@ -123,15 +117,13 @@ def release_command(
     the patch unless --bump or --version says otherwise.
     """
     from tether.monitor.reference import store_profile
-    from tether.registry.tags import validate_name
     from tether.release import render
-    from tether.release.actions import release
+    from tether.release.actions import Names, release
 
-    validate_name(name)  # before anything touches git
+    names = Names(name, version)  # checked before anything touches git
     done = release(
         repo_root(repo),
-        name,
-        version=version,
+        names,
         bump=bump.value if bump is not None else None,
         ref=ref,
         message=message,
@@ -163,13 +155,10 @@ def promote_command(
     repo: Path = REPO_OPTION,
 ) -> None:
     """Put a released version in a stage (tag NAME#STAGE#N)."""
-    from tether.registry.tags import validate_name, validate_stage, validate_version
-    from tether.release.actions import promote
+    from tether.release.actions import Names, promote
 
-    validate_name(name)
-    validate_version(version)
-    validate_stage(stage)
-    _print_change(promote(repo_root(repo), name, version, stage, push=push), as_json)
+    names = Names(name, version, stage)
+    _print_change(promote(repo_root(repo), names, push=push), as_json)
 
 
 @app.command("rollback", epilog="Example:\n\n  tether rollback cancer-classifier prod")
@@ -185,12 +174,10 @@ def rollback_command(
     Rolling back again goes further back (v3 -> v2 -> v1), never to a version
     that was rolled back from. Errors if no earlier version held the stage.
     """
-    from tether.registry.tags import validate_name, validate_stage
-    from tether.release.actions import rollback
+    from tether.release.actions import Names, rollback
 
-    validate_name(name)
-    validate_stage(stage)
-    _print_change(rollback(repo_root(repo), name, stage, push=push), as_json)
+    names = Names(name, stage=stage)
+    _print_change(rollback(repo_root(repo), names, push=push), as_json)
 
 
 @app.command("unassign", epilog="Example:\n\n  tether unassign cancer-classifier staging")
@@ -206,12 +193,10 @@ def unassign_command(
     As in GTO, the stage then falls back to the version assigned to it before,
     if that one was never unassigned; `tether show` says which.
     """
-    from tether.registry.tags import validate_name, validate_stage
-    from tether.release.actions import unassign
+    from tether.release.actions import Names, unassign
 
-    validate_name(name)
-    validate_stage(stage)
-    _print_change(unassign(repo_root(repo), name, stage, push=push), as_json)
+    names = Names(name, stage=stage)
+    _print_change(unassign(repo_root(repo), names, push=push), as_json)
 
 
 @app.command("deregister", epilog="Example:\n\n  tether deregister cancer-classifier v0.1.0")
@@ -228,13 +213,11 @@ def deregister_command(
     one is still live) or is left empty; the output says which. Its release
     manifest stays readable (`tether manifest NAME@vX.Y.Z`).
     """
-    from tether.registry.tags import validate_name, validate_version
     from tether.release import render
-    from tether.release.actions import deregister
+    from tether.release.actions import Names, deregister
 
-    validate_name(name)
-    validate_version(version)
-    done = deregister(repo_root(repo), name, version, push=push)
+    names = Names(name, version)
+    done = deregister(repo_root(repo), names, push=push)
     if as_json:
         print_json(render.deregistered_json(done))
     else:

@@ -118,13 +118,8 @@ def verify_command(
     qemu-user; --env: in the environment the release recorded (`tether env REF`)."""
     from tether.verify import VerifyOptions, parse_tolerance
 
-    options = VerifyOptions(
-        from_remote=from_remote or remote is not None,
-        remote=remote,
-        tolerances=tuple(parse_tolerance(t) for t in tolerance or []),
-        keep=keep,
-        cpu=cpu,
-    )
+    tolerances = tuple(parse_tolerance(t) for t in tolerance or [])
+    options = VerifyOptions(from_remote or remote is not None, remote, tolerances, keep, cpu)
     root = repo_root(repo)
     replay = _replay_options(ref, env, python, partial, find_links, index_url, no_index)
     progress_console = _progress_console()

@@ -29,7 +29,15 @@ from tether.backends.git import GitRepo, TagRef
 from tether.errors import TetherWarning, UsageError
 from tether.registry.gto_config import CONFIG_FILE, GtoConfig
 from tether.registry.gto_config import load as load_config
-from tether.registry.tags import PRIORITY, Action, ParsedTag, Reference, SemVer, parse_tag
+from tether.registry.tags import (
+    PRIORITY,
+    Action,
+    ParsedTag,
+    Reference,
+    SemVer,
+    parse_tag,
+    validate_name,
+)
 
 
 @dataclass(frozen=True)
@@ -425,7 +433,10 @@ class Shown:
 
 
 def show(root: Path, name: str | None = None) -> Shown:
-    """The registry view of ``tether show`` (one artifact when ``name`` is given)."""
+    """The registry view of ``tether show`` (one artifact when ``name`` is given);
+    UsageError for a name that no artifact could have, before git is asked."""
+    if name is not None:
+        validate_name(name)
     registry = load(root)
     registry.require_complete("`tether show`")
     if name is not None:
@@ -440,6 +451,8 @@ def show(root: Path, name: str | None = None) -> Shown:
 def history(root: Path, name: str | None = None) -> list[Event]:
     """The events of ``tether log``, newest first: every artifact's, or ``name``'s
     (deprecated artifacts included: their history is still there)."""
+    if name is not None:
+        validate_name(name)
     registry = load(root)
     registry.warn_incomplete("`tether log`")
     if name is not None:

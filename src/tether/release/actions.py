@@ -1,7 +1,8 @@
 """Writing the registry: release, promote, rollback, unassign, deregister.
 
 Every function checks everything it can before it creates a tag, so a refusal
-leaves no trace: names are validated before any git call, then the work tree,
+leaves no trace: names are checked once, when the command makes its ``Names``
+(before it even looks for the repository), then the work tree,
 the pipeline (``tether check``) and the DVC remote are checked. A tag is never
 overwritten. With ``push``, the Git remote's tags are read first: if it holds
 tags of the artifact that this clone lacks, the command acted on a stale registry
@@ -41,6 +42,41 @@ from tether.release.publish import Publication, git_remote, local_only, push_tag
 from tether.revisions import resolve
 
 BUMPS = ("major", "minor", "patch")
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a registry write names: the artifact, and the version and the stage
+    where the command takes them. Each is checked against the tag grammar's rules
+    (``tether.registry.tags``) when made, and nowhere else."""
+
+    artifact: str
+    version: str | None = None
+    stage: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_name(self.artifact)
+        if self.version is not None:
+            validate_version(self.version)
+        if self.stage is not None:
+            validate_stage(self.stage)
+
+    def version_and_stage(self) -> tuple[str, str, str]:
+        """(artifact, version, stage), for a write that names all three."""
+        if self.version is None or self.stage is None:
+            raise UsageError(f"name a version and a stage of {self.artifact}")
+        return self.artifact, self.version, self.stage
+
+    def with_stage(self) -> tuple[str, str]:
+        if self.stage is None:
+            raise UsageError(f"name a stage of {self.artifact}")
+        return self.artifact, self.stage
+
+    def with_version(self) -> tuple[str, str]:
+        if self.version is None:
+            raise UsageError(f"name a version of {self.artifact}")
+        return self.artifact, self.version
+
 
 # Stores a release's reference profile (repo root, manifest, DVC remote) and returns
 # its md5; the monitor domain provides it, the command passes it in.
@@ -251,7 +287,7 @@ def _live_version(artifact: state.Artifact, version: str) -> state.Version:
 
 def _next_version(artifact: state.Artifact | None, version: str | None, bump: str | None) -> str:
     if version is not None:
-        return validate_version(version)
+        return version  # checked when its Names was made
     highest = artifact.highest_ever if artifact else None
     if highest is None:
         return FIRST_VERSION
@@ -260,8 +296,7 @@ def _next_version(artifact: state.Artifact | None, version: str | None, bump: st
 
 def release(
     root: Path,
-    name: str,
-    version: str | None = None,
+    names: Names,
     bump: str | None = None,
     ref: str | None = None,
     message: str | None = None,
@@ -273,16 +308,15 @@ def release(
     ``profile`` (the command passes ``tether.monitor.reference.store_profile``)
     stores the release's reference profile and returns its md5 for the manifest.
     """
+    name, version = names.artifact, names.version
+    _check_arguments(version, bump)
     with GitRepo(root) as git:
         return _release(git, root, name, version, bump, ref, message, push, profile)
 
 
-def _check_arguments(name: str, version: str | None, bump: str | None) -> None:
-    validate_name(name)
+def _check_arguments(version: str | None, bump: str | None) -> None:
     if version is not None and bump is not None:
         raise UsageError("give --version or --bump, not both")
-    if version is not None:
-        validate_version(version)
     if bump is not None and bump not in BUMPS:
         raise UsageError(f"unknown bump {bump!r}: use major, minor or patch")
 
@@ -383,7 +417,6 @@ def _release(
     push: bool = False,
     profile: ProfileHook | None = None,
 ) -> Released:
-    _check_arguments(name, version, bump)
     commit = _release_commit(git, name, ref)
     path = _declared_path(root, git, commit, name)
     _require_clean(git)
@@ -436,11 +469,9 @@ def _assign(
     )
 
 
-def promote(root: Path, name: str, version: str, stage: str, push: bool = False) -> StageChange:
-    """Assign ``stage`` to ``version`` of ``name``."""
-    validate_name(name)
-    validate_version(version)
-    validate_stage(stage)
+def promote(root: Path, names: Names, push: bool = False) -> StageChange:
+    """Assign the stage ``names`` names to its version of its artifact."""
+    name, version, stage = names.version_and_stage()
     git, registry, artifact = _open(root, name)
     registry.config.require_stage(stage)
     found = _live_version(artifact, version)
@@ -476,10 +507,9 @@ def rollback_target(artifact: state.Artifact, stage: str) -> str | None:
     return None
 
 
-def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChange:
-    """Assign ``stage`` back to the version that held it before the current one."""
-    validate_name(name)
-    validate_stage(stage)
+def rollback(root: Path, names: Names, push: bool = False) -> StageChange:
+    """Assign the stage back to the version that held it before the current one."""
+    name, stage = names.with_stage()
     git, registry, artifact = _open(root, name)
     registry.config.require_stage(stage)
     current = artifact.stages.get(stage)
@@ -502,10 +532,9 @@ def rollback(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     )  # fmt: skip
 
 
-def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChange:
-    """Take ``stage`` from the version that holds it now."""
-    validate_name(name)
-    validate_stage(stage)
+def unassign(root: Path, names: Names, push: bool = False) -> StageChange:
+    """Take the stage from the version that holds it now."""
+    name, stage = names.with_stage()
     git, registry, artifact = _open(root, name)
     current = artifact.stages.get(stage)
     if current is None:
@@ -517,10 +546,9 @@ def unassign(root: Path, name: str, stage: str, push: bool = False) -> StageChan
     )  # fmt: skip
 
 
-def deregister(root: Path, name: str, version: str, push: bool = False) -> Deregistered:
-    """Mark ``version`` as withdrawn; it leaves every stage and `latest`."""
-    validate_name(name)
-    validate_version(version)
+def deregister(root: Path, names: Names, push: bool = False) -> Deregistered:
+    """Mark the version as withdrawn; it leaves every stage and `latest`."""
+    name, version = names.with_version()
     git, registry, artifact = _open(root, name)
     found = _live_version(artifact, version)
     remote = git_remote(git) if push else None
