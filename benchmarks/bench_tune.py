@@ -166,7 +166,7 @@ def show_100(base: Path) -> tuple[float, float]:
     time of 5 runs (on a shared machine the CPU time is the steadier figure)."""
     import optuna
 
-    from tether.tune.board import DB_FILE, storage_url
+    from tether.tune.storage import DB_FILE, storage_url
 
     root = base / "show"
     root.mkdir()

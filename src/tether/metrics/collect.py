@@ -474,40 +474,11 @@ class Collector:
                 if found is not None:
                     yield file, self._value(source, file, found)
             return
-        where = "in the work tree" if rev == WORKSPACE else f"in git at {rev}"
-        if kind == "params":
-            yield (
-                path,
-                ReadError(
-                    path,
-                    f"params file named in dvc.yaml, not found {where}",
-                    "Create the file, or remove it from the stage's `params:` in dvc.yaml.",
-                ),
-            )
-            return
-        recorded = outs().get(path)
-        if recorded is None:
-            yield (
-                path,
-                ReadError(
-                    path,
-                    f"not found {where}, and no dvc.lock there records it",
-                    "Reproduce the pipeline (`tether run` or `dvc repro`) and commit dvc.lock, "
-                    "or commit the file with git.",
-                ),
-            )
+        recorded = None if kind == "params" else outs().get(path)
+        if kind == "params" or recorded is None or uncached:
+            yield path, _not_in_git(path, rev, kind, recorded is not None)
             return
         md5, legacy = recorded
-        if uncached:
-            yield (
-                path,
-                ReadError(
-                    path,
-                    f"declared `cache: false` but not committed to git at {rev}",
-                    "Commit the file with git.",
-                ),
-            )
-            return
         yield from self._read_cached(rev, path, md5, legacy, getattr(source, "fetch_rev", rev))
 
     def _read_cached(
@@ -546,3 +517,28 @@ class Collector:
         if isinstance(parsed, FormatError):
             return ReadError(path, str(parsed), f"Fix {path}{f' at {rev}' if rev else ''}.")
         return parsed
+
+
+def _not_in_git(path: str, rev: str, kind: str, locked: bool) -> ReadError:
+    """Why ``path`` could not be read at ``rev``: a params file that is not there,
+    a metrics file no dvc.lock records (``locked`` False), or a ``cache: false``
+    one that was never committed."""
+    where = "in the work tree" if rev == WORKSPACE else f"in git at {rev}"
+    if kind == "params":
+        return ReadError(
+            path,
+            f"params file named in dvc.yaml, not found {where}",
+            "Create the file, or remove it from the stage's `params:` in dvc.yaml.",
+        )
+    if not locked:
+        return ReadError(
+            path,
+            f"not found {where}, and no dvc.lock there records it",
+            "Reproduce the pipeline (`tether run` or `dvc repro`) and commit dvc.lock, "
+            "or commit the file with git.",
+        )
+    return ReadError(
+        path,
+        f"declared `cache: false` but not committed to git at {rev}",
+        "Commit the file with git.",
+    )

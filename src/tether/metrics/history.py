@@ -216,26 +216,9 @@ def _history(
         raise
     columns = chosen_metrics + [c for c in chosen_params if c not in chosen_metrics]
 
-    rows = []
-    for snap in snaps:
-        values: dict[str, Any] = {}
-        for column in chosen_metrics:
-            path, key = metric_keys[column]
-            values[column] = snap.metrics.get(path, {}).get(key)
-        for column in chosen_params:
-            path, key = param_keys[column]
-            values.setdefault(column, snap.params.get(path, {}).get(key))
-        assert snap.commit is not None
-        rows.append(
-            HistoryRow(
-                rev=snap.rev,
-                commit=snap.commit,
-                date=datetime.fromtimestamp(snap.time or 0, UTC).strftime("%Y-%m-%d %H:%M"),
-                tags=sorted(tags_by_commit.get(snap.commit, [])),
-                values=values,
-                errors=list(snap.errors),
-            )
-        )
+    chosen = [(c, "metrics", metric_keys[c]) for c in chosen_metrics]
+    chosen += [(c, "params", param_keys[c]) for c in chosen_params]
+    rows = [_row(snap, chosen, tags_by_commit) for snap in snaps]
     if sort is not None:
         if sort not in columns:
             raise UsageError(
@@ -244,6 +227,28 @@ def _history(
             )
         rows.sort(key=lambda r: _sort_key(r.values.get(sort)), reverse=descending)
     return History(columns=columns, rows=rows, note=note)
+
+
+def _row(
+    snap: Snapshot,
+    chosen: list[tuple[str, str, tuple[str, str]]],
+    tags_by_commit: dict[str, list[str]],
+) -> HistoryRow:
+    """One commit's row: each chosen column's value (a metric first, where a param
+    has the same name), its tags and what could not be read there."""
+    values: dict[str, Any] = {}
+    for column, kind, (path, key) in chosen:
+        read = snap.metrics if kind == "metrics" else snap.params
+        values.setdefault(column, read.get(path, {}).get(key))
+    assert snap.commit is not None
+    return HistoryRow(
+        rev=snap.rev,
+        commit=snap.commit,
+        date=datetime.fromtimestamp(snap.time or 0, UTC).strftime("%Y-%m-%d %H:%M"),
+        tags=sorted(tags_by_commit.get(snap.commit, [])),
+        values=values,
+        errors=list(snap.errors),
+    )
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

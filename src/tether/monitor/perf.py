@@ -286,16 +286,38 @@ def split(frame: pd.DataFrame, chunk: int | None, by: str | None) -> list[tuple[
     return []
 
 
-def perf(
-    root: Path,
-    ref: str,
-    batch: Path,
-    target: str | None = None,
-    rules: list[str] | None = None,
-    chunk: int | None = None,
-    by: str | None = None,
-) -> PerfReport:
-    """The release's model on a labelled batch, against what the release recorded."""
+@dataclass
+class _Scored:
+    """A labelled batch and the release's model's scores on it."""
+
+    ref: str
+    found: reference.Reference
+    frame: pd.DataFrame
+    target: str
+    y: np.ndarray
+    scores: np.ndarray
+    threshold: float
+    names: list[tuple[str, str, float]]  # the metrics the release recorded
+
+    @property
+    def release(self) -> str:
+        return f"{self.found.record.artifact} {self.found.record.version}"
+
+    def drift(self, part: pd.DataFrame, part_scores: np.ndarray) -> drift.DriftReport:
+        found = self.found
+        return drift.compare(
+            found.profile,
+            part,
+            found.config,
+            part_scores,
+            exact=True,
+            ref=self.ref,
+            release=self.release,
+            origin=found.origin,
+        )
+
+
+def _score(root: Path, ref: str, batch: Path, target: str | None, by: str | None) -> _Scored:
     frame = data.read_csv(batch, "batch")
     found = reference.load(root, ref)
     manifest = found.manifest
@@ -309,61 +331,69 @@ def perf(
     features = frame.drop(columns=[target])
     if by is not None and by in features.columns and by not in found.profile.columns:
         features = features.drop(columns=[by])
-    model = reference.load_model(root, manifest)
-    scores = reference.predict(model, features)
-    threshold = reference.decision_threshold(found.config, manifest.params)
     names = recorded_metrics(manifest.metrics)
     if not names:
         raise UsageError(
             f"{found.record.artifact} {found.record.version} recorded no metrics to compare with",
             "Declare the evaluate stage's metrics file in dvc.yaml, then release again.",
         )
+    scores = reference.predict(reference.load_model(root, manifest), features)
+    threshold = reference.decision_threshold(found.config, manifest.params)
+    return _Scored(ref, found, frame, target, y, scores, threshold, names)
+
+
+def _chunk(
+    scored: _Scored,
+    label: str,
+    part: pd.DataFrame,
+    rules: list[str],
+    lower_is_better: tuple[str, ...],
+) -> Chunk:
+    idx = scored.frame.index.get_indexer(part.index)
+    part_metrics = compute(scored.names, scored.y[idx], scored.scores[idx], scored.threshold)
+    part_drift = scored.drift(part, scored.scores[idx])
+    part_verdicts, part_skipped = gates(part_metrics, rules, lower_is_better, label)
+    return Chunk(
+        label,
+        len(part),
+        {m.name: m.value for m in part_metrics},
+        [c.column for c in part_drift.drifted],
+        len(part_drift.tested),
+        part_drift.share,
+        part_drift.dataset_drift,
+        [v.rule for v in part_verdicts if not v.passed],
+        list(part_skipped),
+    )
+
+
+def perf(
+    root: Path,
+    ref: str,
+    batch: Path,
+    target: str | None = None,
+    rules: list[str] | None = None,
+    chunk: int | None = None,
+    by: str | None = None,
+) -> PerfReport:
+    """The release's model on a labelled batch, against what the release recorded."""
+    scored = _score(root, ref, batch, target, by)
     config = load_config(root)
     rules = list(rules) if rules else list(config.fail_on)
-    metrics = compute(names, y, scores, threshold)
+    metrics = compute(scored.names, scored.y, scored.scores, scored.threshold)
     verdicts, skipped = gates(metrics, rules, config.lower_is_better, "batch")
-    release = f"{found.record.artifact} {found.record.version}"
-
-    def drift_of(part: pd.DataFrame, part_scores: np.ndarray) -> drift.DriftReport:
-        return drift.compare(
-            found.profile,
-            part,
-            found.config,
-            part_scores,
-            exact=True,
-            ref=ref,
-            release=release,
-            origin=found.origin,
-        )
-
-    chunks = []
-    for label, part in split(frame, chunk, by):
-        idx = frame.index.get_indexer(part.index)
-        part_metrics = compute(names, y[idx], scores[idx], threshold)
-        part_drift = drift_of(part, scores[idx])
-        part_verdicts, part_skipped = gates(part_metrics, rules, config.lower_is_better, label)
-        chunks.append(
-            Chunk(
-                label,
-                len(part),
-                {m.name: m.value for m in part_metrics},
-                [c.column for c in part_drift.drifted],
-                len(part_drift.tested),
-                part_drift.share,
-                part_drift.dataset_drift,
-                [v.rule for v in part_verdicts if not v.passed],
-                list(part_skipped),
-            )
-        )
+    chunks = [
+        _chunk(scored, label, part, rules, config.lower_is_better)
+        for label, part in split(scored.frame, chunk, by)
+    ]
     return PerfReport(
         ref,
-        release,
-        len(frame),
-        target,
-        threshold,
+        scored.release,
+        len(scored.frame),
+        scored.target,
+        scored.threshold,
         metrics,
         verdicts,
-        drift_of(frame, scores),
+        scored.drift(scored.frame, scored.scores),
         chunks,
         f"{chunk} rows" if chunk is not None else (by or ""),
         list(skipped.values()),

@@ -133,6 +133,30 @@ def _check_stages(root: Path, project: dvcfiles.Project) -> tuple[list[Problem],
             if absolute.is_relative_to(root.resolve()):
                 git_paths.add(absolute.relative_to(root.resolve()).as_posix())
 
+    problems.extend(_stale_problems(stale))
+    stale_stages = {name.split(":")[-1] for name in stale}
+
+    cache = dvc.cache_dir(root)
+    corrupt = dvc.corrupted_in_cache(cache, cached)
+    problems.extend(_corrupt_problem(root, cache, bad) for bad in corrupt)
+    bad_oids = {bad.oid for bad in corrupt}
+    locked = [s for s in project.stages if s.locked]
+    for entry in sorted(locked, key=lambda s: s.name):
+        stage = entry.name.split(":")[-1]
+        # Outputs are always hashed, so a changed file is named even when DVC already
+        # calls its stage stale; deps of a stale stage are covered by DVC's reason.
+        roles = ("outs",) if stage in stale_stages else ("deps", "outs")
+        for role in roles:
+            for item in entry.outs if role == "outs" else entry.deps:
+                found = _hash_problem(root, cache, stage, role, item, ignored, bad_oids)
+                if found is not None:
+                    problems.append(found)
+    return problems, sorted(git_paths)
+
+
+def _stale_problems(stale: dict[str, list[Any]]) -> list[Problem]:
+    """A problem per stage (or ``.dvc`` file) DVC calls out of date, with its reasons."""
+    problems = []
     for name, reasons in sorted(stale.items()):
         if name.endswith(".dvc"):
             # Data tracked with `dvc add`: the .dvc file and the data disagree.
@@ -148,42 +172,39 @@ def _check_stages(root: Path, project: dvcfiles.Project) -> tuple[list[Problem],
                 "tether run",
             )
         )
-    stale_stages = {name.split(":")[-1] for name in stale}
+    return problems
 
-    cache = dvc.cache_dir(root)
-    corrupt = dvc.corrupted_in_cache(cache, cached)
-    problems.extend(_corrupt_problem(root, cache, bad) for bad in corrupt)
-    bad_oids = {bad.oid for bad in corrupt}
-    locked = [s for s in project.stages if s.locked]
-    for entry in sorted(locked, key=lambda s: s.name):
-        stage = entry.name.split(":")[-1]
-        # Outputs are always hashed, so a changed file is named even when DVC already
-        # calls its stage stale; deps of a stale stage are covered by DVC's reason.
-        roles = ("outs",) if stage in stale_stages else ("deps", "outs")
-        for role in roles:
-            for item in entry.outs if role == "outs" else entry.deps:
-                recorded = item.md5
-                if not recorded:
-                    continue
-                actual = hashing.output_md5(root / item.path, ignored, item.legacy)
-                if actual == recorded:
-                    continue
-                what = "is missing" if actual is None else "differs from its hash in dvc.lock"
-                fix = (
-                    "tether run"
-                    if role == "deps"
-                    else _restore(cache, item.path, recorded, actual, recorded in bad_oids)
-                )
-                problems.append(
-                    Problem(
-                        ProblemKind.OUTPUT if role == "outs" else ProblemKind.STALE,
-                        item.path,
-                        f"{role[:-1]} {item.path} of stage {stage!r} {what}"
-                        + (f" (recorded {recorded}, found {actual})" if actual else ""),
-                        fix,
-                    )
-                )
-    return problems, sorted(git_paths)
+
+def _hash_problem(
+    root: Path,
+    cache: Path,
+    stage: str,
+    role: str,
+    item: Any,
+    ignored: Any,
+    bad_oids: set[str],
+) -> Problem | None:
+    """The problem with one recorded dep or out (``role``) of ``stage`` whose bytes,
+    hashed now, differ from dvc.lock (or are gone); None when they match."""
+    recorded = item.md5
+    if not recorded:
+        return None
+    actual = hashing.output_md5(root / item.path, ignored, item.legacy)
+    if actual == recorded:
+        return None
+    what = "is missing" if actual is None else "differs from its hash in dvc.lock"
+    fix = (
+        "tether run"
+        if role == "deps"
+        else _restore(cache, item.path, recorded, actual, recorded in bad_oids)
+    )
+    return Problem(
+        ProblemKind.OUTPUT if role == "outs" else ProblemKind.STALE,
+        item.path,
+        f"{role[:-1]} {item.path} of stage {stage!r} {what}"
+        + (f" (recorded {recorded}, found {actual})" if actual else ""),
+        fix,
+    )
 
 
 def _data_problem(name: str, reasons: list[Any]) -> Problem:

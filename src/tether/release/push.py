@@ -136,6 +136,17 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     theirs = git.remote_tags(remote)
     missing, present, remote_only = _tags_to_push(git, registry, theirs, remote)
 
+    name, data = _push_data(root, git, registry, dvc_remote)
+    published = push_tags(git, remote, [], missing, set(theirs)) if missing else None
+    return Pushed(remote, published, present, remote_only, name, data)
+
+
+def _push_data(
+    root: Path, git: GitRepo, registry: state.Registry, dvc_remote: str | None
+) -> tuple[str | None, list[ReleaseData]]:
+    """Upload every release's data the DVC remote lacks; the remote's name (None
+    when no release has DVC data) and what became of each release's objects.
+    ExternalError, before any tag is pushed, when some release's data is nowhere."""
     releases = [
         v
         for _, _, v in sorted(
@@ -145,41 +156,38 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
             if v.registered and v.tag
         )
     ]
-    data: list[ReleaseData] = []
-    name = None
     wanted = {v.tag or "": _release_objects(root, git, v.commit) for v in releases}
     everything = [oid for objects in wanted.values() for oid in objects]
-    if everything:  # releases with DVC data (a registry GTO wrote may have none)
-        name = dvc_remote or dvc.default_remote(root)
-        if name is None:
-            raise ConfigError(
-                "no default DVC remote is configured, so the releases' data has nowhere to go",
-                "Add one (`dvc remote add -d NAME URL`), commit .dvc/config, then `tether push`.",
-            )
-        report = dvc.upload_verified(root, name, everything)
-        for tag, objects in wanted.items():
-            data.append(
-                ReleaseData(
-                    tag=tag,
-                    objects=len(objects),
-                    uploaded=sum(1 for oid in objects if oid in report.uploaded),
-                    missing=sorted(p for oid, p in objects.items() if oid in report.missing),
-                    corrupted=sorted(p for oid, p in objects.items() if oid in report.corrupted),
-                )
-            )
-        broken = [r for r in data if r.missing or r.corrupted]
-        if broken:
-            listed = "; ".join(
-                f"{r.tag}: " + ", ".join([*r.missing, *(f"{p} (corrupted)" for p in r.corrupted)])
-                for r in broken
-            )
-            uploaded = len(report.uploaded)
-            raise ExternalError(
-                f"the data of {len(broken)} release(s) is not in the local DVC cache nor in DVC "
-                f"remote {name!r} ({listed}); {uploaded} other object(s) were uploaded, and no "
-                "tag was pushed",
-                "Bring the data into the cache from where it still is (`dvc fetch -r OLD_REMOTE "
-                "--all-tags`, or `dvc pull` in a clone that has it), then run `tether push` again.",
-            )
-    published = push_tags(git, remote, [], missing, set(theirs)) if missing else None
-    return Pushed(remote, published, present, remote_only, name, data)
+    if not everything:  # no release has DVC data (a registry GTO wrote may have none)
+        return None, []
+    name = dvc_remote or dvc.default_remote(root)
+    if name is None:
+        raise ConfigError(
+            "no default DVC remote is configured, so the releases' data has nowhere to go",
+            "Add one (`dvc remote add -d NAME URL`), commit .dvc/config, then `tether push`.",
+        )
+    report = dvc.upload_verified(root, name, everything)
+    data = [
+        ReleaseData(
+            tag=tag,
+            objects=len(objects),
+            uploaded=sum(1 for oid in objects if oid in report.uploaded),
+            missing=sorted(p for oid, p in objects.items() if oid in report.missing),
+            corrupted=sorted(p for oid, p in objects.items() if oid in report.corrupted),
+        )
+        for tag, objects in wanted.items()
+    ]
+    broken = [r for r in data if r.missing or r.corrupted]
+    if broken:
+        listed = "; ".join(
+            f"{r.tag}: " + ", ".join([*r.missing, *(f"{p} (corrupted)" for p in r.corrupted)])
+            for r in broken
+        )
+        raise ExternalError(
+            f"the data of {len(broken)} release(s) is not in the local DVC cache nor in DVC "
+            f"remote {name!r} ({listed}); {len(report.uploaded)} other object(s) were uploaded, "
+            "and no tag was pushed",
+            "Bring the data into the cache from where it still is (`dvc fetch -r OLD_REMOTE "
+            "--all-tags`, or `dvc pull` in a clone that has it), then run `tether push` again.",
+        )
+    return name, data

@@ -183,6 +183,13 @@ def export(
         index[SIGNATURE] = {"algorithm": "hmac-sha256", "value": _hmac(key, index)}
     files[BUNDLE_FILE] = (json.dumps(index, indent=2) + "\n").encode()
 
+    _write_whole(to, files)
+    return Exported(release, to, hashes, signed=key is not None)
+
+
+def _write_whole(to: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into a new directory beside ``to``, then rename it into place
+    (over an empty ``to``): the bundle appears whole or not at all."""
     to.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{to.name}.", suffix=".tmp", dir=to.parent))
     try:
@@ -198,7 +205,6 @@ def export(
         os.replace(temp, to)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-    return Exported(release, to, hashes, signed=key is not None)
 
 
 def _read(directory: Path, name: str) -> bytes:

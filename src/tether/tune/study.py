@@ -38,16 +38,8 @@ from tether.metrics.api import snapshot
 from tether.pipeline.compose import hydra_settings, validate
 from tether.pipeline.overrides import OVERRIDES_FILE, parse_overrides
 from tether.tune import space as space_mod
-from tether.tune.board import (
-    ATTR,
-    HEARTBEAT_SECONDS,
-    Leaderboard,
-    Row,
-    find_trial,
-    leaderboard,
-    load_optuna,
-    open_storage,
-)
+from tether.tune.board import Leaderboard, Row, find_trial, leaderboard
+from tether.tune.storage import ATTR, HEARTBEAT_SECONDS, load_optuna, open_storage
 from tether.tune.trial import (
     Outcome,
     Runner,
@@ -237,30 +229,7 @@ def tune(
     KeyboardInterrupt after a Ctrl-C or SIGTERM once every running trial was
     stopped, recorded as interrupted and its worktree removed.
     """
-    if options.jobs < 1:
-        raise UsageError("--jobs must be 1 or more")
-    if options.trials is not None and options.trials < 1:
-        raise UsageError("--trials must be 1 or more")
-    space = space_mod.parse(options.sweep, options.sampler)
-    if options.sampler == "grid":
-        target: int | None = len(space.grid())
-        if options.trials is not None and options.trials != target:
-            raise UsageError(
-                f"the grid has {target} points; --trials does not apply to it",
-                "Leave out --trials, or search with --sampler random or tpe.",
-            )
-    else:
-        if options.trials is None:
-            raise UsageError(
-                f"--sampler {options.sampler} needs --trials N", "Say how many trials to run."
-            )
-        target = options.trials
-    name = options.study or default_study_name(options)
-    if not NAME_RE.fullmatch(name):
-        raise UsageError(
-            f"invalid study name {name!r}",
-            "Use letters, digits, '.', '_' and '-' (it names the experiments, NAME-N).",
-        )
+    space, target, name = _checked(options)
     git = GitRepo(root)
     baseline = git.head()
     if baseline is None:
@@ -285,22 +254,58 @@ def tune(
             study = _get_study(optuna, storage, name, settings, space)
             optuna.storages.fail_stale_trials(study)
             reap_abandoned(git)
-            earlier = sum(
-                1
-                for t in study.get_trials(deepcopy=False)
-                if t.state.name == "COMPLETE"
-                or (
-                    t.state.name == "FAIL"
-                    and t.user_attrs.get("reason")
-                    and not t.user_attrs.get("requeued")
-                )
-            )
+            earlier = _finished(study)
             sweep = _Sweep(optuna, study, storage, space, options, runner, target, on_progress)
             sweep.loop()
         finally:
             runner.close()
     board = leaderboard(root, name, options.storage, study=study)
     return SweepResult(board, sweep.ran, sweep.failed, earlier)
+
+
+def _checked(options: Options) -> tuple[space_mod.Space, int | None, str]:
+    """The parsed sweep, how many trials it runs (None: until stopped) and the
+    study's name; UsageError for a bad sweep, before anything is started."""
+    if options.jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    if options.trials is not None and options.trials < 1:
+        raise UsageError("--trials must be 1 or more")
+    space = space_mod.parse(options.sweep, options.sampler)
+    if options.sampler == "grid":
+        target: int | None = len(space.grid())
+        if options.trials is not None and options.trials != target:
+            raise UsageError(
+                f"the grid has {target} points; --trials does not apply to it",
+                "Leave out --trials, or search with --sampler random or tpe.",
+            )
+    else:
+        if options.trials is None:
+            raise UsageError(
+                f"--sampler {options.sampler} needs --trials N", "Say how many trials to run."
+            )
+        target = options.trials
+    name = options.study or default_study_name(options)
+    if not NAME_RE.fullmatch(name):
+        raise UsageError(
+            f"invalid study name {name!r}",
+            "Use letters, digits, '.', '_' and '-' (it names the experiments, NAME-N).",
+        )
+    return space, target, name
+
+
+def _finished(study: Any) -> int:
+    """Trials an earlier run of the study finished: completed, or failed for a
+    reason of their own (not one requeued after an interruption)."""
+    return sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if t.state.name == "COMPLETE"
+        or (
+            t.state.name == "FAIL"
+            and t.user_attrs.get("reason")
+            and not t.user_attrs.get("requeued")
+        )
+    )
 
 
 class _Sweep:
