@@ -21,28 +21,58 @@ class FormatError(ValueError):
     """A file that could not be parsed; the message says why."""
 
 
+# Deeper than any metrics or params file needs; the readers below recurse, and a file
+# from an untrusted branch must not be able to exhaust Python's stack.
+MAX_DEPTH = 100
+
+
 def parse(path: str, data: bytes) -> Any:
     """The content of ``path`` parsed by its extension, as DVC would read it.
 
-    Raises FormatError with a short reason when the bytes do not parse.
+    Raises FormatError with a short reason when the bytes do not parse, or when
+    they nest deeper than MAX_DEPTH levels.
     """
     suffix = path.rsplit("/", 1)[-1]
     suffix = suffix[suffix.rfind(".") :].lower() if "." in suffix else ""
     try:
-        if suffix == ".json":
-            return json.loads(data) or {}
-        if suffix == ".toml":
-            return tomllib.loads(data.decode("utf-8"))
-        if suffix == ".py":
-            raise FormatError("Python params files are not supported by tether")
-        return load_yaml(data, path) or {}
+        value = _parse(suffix, path, data)
     except FormatError:
         raise
     except InvalidYaml as exc:
         raise FormatError(f"not valid YAML: {exc.reason}") from None
+    except RecursionError:
+        raise FormatError(f"nested deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise FormatError(f"not valid {suffix.lstrip('.').upper() or 'YAML'}: {reason}") from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise FormatError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _parse(suffix: str, path: str, data: bytes) -> Any:
+    if suffix == ".json":
+        return json.loads(data) or {}
+    if suffix == ".toml":
+        return tomllib.loads(data.decode("utf-8"))
+    if suffix == ".py":
+        raise FormatError("Python params files are not supported by tether")
+    return load_yaml(data, path) or {}
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether mappings and lists in ``value`` nest more than ``limit`` levels
+    (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
 
 
 # -- values ---------------------------------------------------------------------

@@ -242,3 +242,19 @@ def test_huge_metrics_file_is_refused_before_it_is_parsed(project: Path) -> None
     proc = tether(project, "diff", "--md")
     assert proc.returncode == 1, proc.stderr
     assert "workspace: summary.yaml: not valid YAML: larger than 67108864 bytes" in proc.stderr
+
+
+def test_a_metrics_file_nested_past_the_stack_is_named_not_a_traceback(project: Path) -> None:
+    """JSON nested deeper than Python's parser recurses (and JSON just shallow enough
+    to parse, whose walk would then recurse too far) is named, in diff and report."""
+    for depth in (200_000, 990):
+        nested = '{"a": ' * depth + "1" + "}" * depth
+        write_tree(project, {"eval/tracked.json": '{"acc": 0.5, "deep": ' + nested + "}"})
+        proc = tether(project, "diff", "--json")
+        assert proc.returncode == 1, proc.stderr
+        assert "workspace: eval/tracked.json: nested deeper than 100 levels" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    commit_all(project, "a pull request with a deep metrics file")
+    report = tether(project, "report", "--base", "v1.1.0", "--head", "HEAD")
+    assert report.returncode == 0, report.stderr
+    assert "eval/tracked.json at HEAD: nested deeper than 100 levels" in report.stdout

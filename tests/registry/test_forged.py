@@ -67,3 +67,19 @@ def test_forged_manifest_is_refused_everywhere_it_is_read(forged: Path) -> None:
     assert verify.returncode == 1, verify.stdout + verify.stderr
     assert "the manifest does not describe this tag" in verify.stderr
     assert "bit-exact" not in verify.stdout
+
+
+def test_a_manifest_nested_past_the_stack_is_not_a_manifest(tmp_path: Path) -> None:
+    """Anyone can push a tag: one whose manifest JSON nests deeper than Python's
+    parser recurses is read as a tag tether did not write, never a traceback."""
+    from tests.helpers import git
+
+    root = init_repo(tmp_path / "deep", dvc=False)
+    message = tmp_path / "message"
+    message.write_text("m v0.1.0\n\ntether-manifest:\n" + "[" * 200_000 + "]" * 200_000)
+    git(root, "tag", "-a", "-F", str(message), "m@v0.1.0")
+    shown = tether(root, "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    read = tether(root, "manifest", "m@v0.1.0")
+    assert "Traceback" not in read.stderr and "RecursionError" not in read.stderr
+    assert read.returncode == 2, read.stderr

@@ -100,9 +100,11 @@ def test_export_refuses_links_keeps_modes_and_pins_hashes(origin_copy: Path, tmp
 
     # A manifest.json or bundle.json that is not what export writes, with every hash
     # rewritten to match, is refused by name (exit 2), never a traceback.
+    deep = b"[" * 200_000 + b"]" * 200_000  # deeper than Python's recursion limit
     for name, data in (
         ("manifest.json", b"[1, 2"),
         ("manifest.json", b'"a string"'),
+        ("manifest.json", deep),
     ):
         _rehash(bundle, name, data)
         refused = tether(tmp_path, "serve", "--bundle", str(bundle), "--port", "1")
@@ -110,8 +112,9 @@ def test_export_refuses_links_keeps_modes_and_pins_hashes(origin_copy: Path, tmp
         assert f"{bundle / name} is not what `tether export` writes" in refused.stderr
         assert "Traceback" not in refused.stderr
     index = json.loads((bundle / "bundle.json").read_text())
-    for broken in ({**index, "model": "model.pkl"}, {**index, "files": []}, [index]):
-        (bundle / "bundle.json").write_text(json.dumps(broken))
+    for broken in ({**index, "model": "model.pkl"}, {**index, "files": []}, [index], deep):
+        text = broken.decode() if isinstance(broken, bytes) else json.dumps(broken)
+        (bundle / "bundle.json").write_text(text)
         refused = tether(tmp_path, "serve", "--bundle", str(bundle), "--port", "1")
         assert refused.returncode == 2, refused.stderr
         assert f"{bundle / 'bundle.json'} is not what `tether export` writes" in refused.stderr

@@ -124,7 +124,7 @@ def parse(message: str) -> Manifest | None:
         return None
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # anyone can write a tag: nested too deep too
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None

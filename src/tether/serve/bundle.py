@@ -303,7 +303,7 @@ def _index(directory: Path) -> dict[str, Any]:
     lists prove the files match it, not that it is well formed."""
     try:
         index = json.loads(_read(directory, BUNDLE_FILE))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise _not_a_bundle(directory, BUNDLE_FILE, f"not JSON: {exc}") from None
     if not isinstance(index, dict) or index.get("format") != FORMAT:
         found = index.get("format") if isinstance(index, dict) else type(index).__name__
@@ -332,7 +332,7 @@ def _index(directory: Path) -> dict[str, Any]:
 def _manifest(directory: Path, data: bytes) -> dict[str, Any]:
     try:
         manifest = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise _not_a_bundle(directory, MANIFEST_FILE, f"not JSON: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("outs") or {}, dict):
         raise _not_a_bundle(directory, MANIFEST_FILE, "not a release manifest")
