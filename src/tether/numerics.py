@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tether.backends.process import environ_restored
 from tether.errors import ConfigError
 
 PARAM = "numerics"  # the params.yaml key naming the profile
@@ -179,21 +180,15 @@ def usable(chosen: Profile) -> tuple[Profile, list[str]]:
 def applied(chosen: Profile) -> Iterator[None]:
     """Inside: this process's environment has ``chosen`` applied, so every process it
     starts (DVC's stage commands) runs with it; the environment is put back after."""
-    saved = {key: os.environ.get(key) for key in (*VARIABLES, MARKER)}
+    keys = (*VARIABLES, MARKER)
     wanted = environ(chosen, os.environ)
-    for key in saved:
-        if key in wanted:
-            os.environ[key] = wanted[key]
-        else:
-            os.environ.pop(key, None)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
+    with environ_restored(keys):
+        for key in keys:
+            if key in wanted:
+                os.environ[key] = wanted[key]
             else:
-                os.environ[key] = value
+                os.environ.pop(key, None)
+        yield
 
 
 def environ(chosen: Profile, base: Mapping[str, str]) -> dict[str, str]:

@@ -275,17 +275,7 @@ def load_yaml(data: bytes | str, path: str) -> Any:
                 return _load_plain(data)
             except _Unusual:
                 return yaml.load(data, Loader=Yaml12Loader)
-        loader = Yaml12Loader(data)
-        try:
-            # yaml.load's own two steps, with the expansion counted in between.
-            root = loader.get_single_node()
-            if root is None:
-                return None
-            if _expanded_nodes(root, {}, set()) > MAX_YAML_NODES:
-                raise InvalidYaml(path, f"its aliases expand to over {MAX_YAML_NODES} values")
-            return loader.construct_document(root)
-        finally:
-            loader.dispose()
+        return _counted_load(Yaml12Loader(data), path)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidYaml(path, reason) from None
@@ -296,7 +286,16 @@ def load_strings(data: bytes | str, path: str) -> Any:
     scalar is ever a boolean or a number), under the same caps as ``load_yaml``."""
     if len(data) > MAX_YAML_BYTES:
         raise InvalidYaml(path, f"larger than {MAX_YAML_BYTES} bytes")
-    loader = yaml.BaseLoader(data)
+    try:
+        return _counted_load(yaml.BaseLoader(data), path)
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InvalidYaml(path, reason) from None
+
+
+def _counted_load(loader: Any, path: str) -> Any:
+    """yaml.load's own two steps (compose, construct), with the nodes the aliases
+    expand to counted in between: an alias bomb is refused before it is built."""
     try:
         root = loader.get_single_node()
         if root is None:
@@ -304,8 +303,5 @@ def load_strings(data: bytes | str, path: str) -> Any:
         if _expanded_nodes(root, {}, set()) > MAX_YAML_NODES:
             raise InvalidYaml(path, f"its aliases expand to over {MAX_YAML_NODES} values")
         return loader.construct_document(root)
-    except (yaml.YAMLError, ValueError, RecursionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InvalidYaml(path, reason) from None
     finally:
         loader.dispose()

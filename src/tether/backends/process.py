@@ -12,6 +12,7 @@ a stage still alive after ``grace`` seconds, gets SIGKILL.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,21 @@ from tether.errors import Interrupted
 T = TypeVar("T")
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def environ_restored(keys: Sequence[str]) -> Iterator[None]:
+    """Inside, change ``keys`` of this process's environment (the children it
+    starts inherit them); on the way out each is put back, or removed again."""
+    saved = {key: os.environ.get(key) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def descendants() -> list[Any]:

@@ -18,6 +18,7 @@ from tether.backends.dvc.repo import (
     raise_if_locked,
     stage_label,
 )
+from tether.backends.process import environ_restored
 from tether.errors import ExternalError, StageFailed
 
 if TYPE_CHECKING:
@@ -36,27 +37,21 @@ def interpreter_first_on_path(env_bin: Path | None = None) -> Iterator[None]:
     """
     import sys
 
-    saved = {key: os.environ.get(key) for key in _REPLAY_VARIABLES}
     first = str(env_bin) if env_bin else os.path.dirname(sys.executable)
-    os.environ["PATH"] = os.pathsep.join([first, saved["PATH"] or ""])
-    if env_bin is not None:
-        os.environ["VIRTUAL_ENV"] = str(env_bin.parent)
-        os.environ["PYTHONNOUSERSITE"] = "1"
-        os.environ.pop("PYTHONPATH", None)
-        os.environ.pop("PYTHONHOME", None)
-        # uv installs without compiling (compiling every module would cost more than a
-        # replay's build); the stages' interpreter writes the bytecode of what they
-        # import into the replayed environment once, instead of compiling it again in
-        # every stage of every verify where PYTHONDONTWRITEBYTECODE is set.
-        os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    try:
+    with environ_restored(_REPLAY_VARIABLES):
+        os.environ["PATH"] = os.pathsep.join([first, os.environ.get("PATH", "")])
+        if env_bin is not None:
+            os.environ["VIRTUAL_ENV"] = str(env_bin.parent)
+            os.environ["PYTHONNOUSERSITE"] = "1"
+            os.environ.pop("PYTHONPATH", None)
+            os.environ.pop("PYTHONHOME", None)
+            # uv installs without compiling (compiling every module would cost more
+            # than a replay's build); the stages' interpreter writes the bytecode of
+            # what they import into the replayed environment once, instead of
+            # compiling it again in every stage of every verify where
+            # PYTHONDONTWRITEBYTECODE is set.
+            os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _REPLAY_VARIABLES = (
