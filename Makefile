@@ -54,7 +54,7 @@ $(NODE_STAMP): tools/package.json tools/package-lock.json
 	touch $@
 
 $(WHEELHOUSE_STAMP): $(DEV_STAMP) uv.lock
-	@echo "==> downloading the wheelhouse the replay tests install from (about 200 MB)"
+	@echo "==> downloading the wheelhouse the replay tests install from (about 1.2 GB)"
 	mkdir -p $(WHEELHOUSE)
 	$(BIN)/uv export --frozen --quiet --no-emit-project --extra dev --format requirements-txt \
 		-o $(WHEELHOUSE)/.requirements.txt
