@@ -311,8 +311,8 @@ def test_command_exit_code_and_json_with_the_api_replaced(
 
     seen = {}
 
-    def fake_verify(root, rev, **kw):  # type: ignore[no-untyped-def]
-        seen.update(kw, rev=rev)
+    def fake_verify(root, rev, options, **kw):  # type: ignore[no-untyped-def]
+        seen.update(kw, rev=rev, options=options)
         return _result("differs")
 
     monkeypatch.setattr(tether.verify, "verify", fake_verify)
@@ -325,9 +325,9 @@ def test_command_exit_code_and_json_with_the_api_replaced(
     report = json.loads(out.stdout)
     assert report["ok"] is False
     assert [o["status"] for o in report["outputs"]] == ["exact", "differs"]
-    assert (
-        seen["rev"] == "v9" and seen["tolerances"][0].bound == 0.5 and seen["from_remote"] is False
-    )
+    options = seen["options"]
+    assert seen["rev"] == "v9" and options.tolerances[0].bound == 0.5
+    assert options.from_remote is False
 
 
 def test_the_outputs_table_keeps_whole_md5s_at_80_columns() -> None:
@@ -371,7 +371,7 @@ def test_verify_json_writes_nan_as_diff_json_does(
     import tether.verify
     from tether.cli import app
 
-    monkeypatch.setattr(tether.verify, "verify", lambda root, rev, **kw: _nan_result())
+    monkeypatch.setattr(tether.verify, "verify", lambda root, rev, options, **kw: _nan_result())
     init_repo(tmp_path / "repo", dvc=False)
     out = CliRunner().invoke(app, ["verify", "v9", "--json", "-C", str(tmp_path / "repo")])
     assert out.exit_code == 0, out.output
