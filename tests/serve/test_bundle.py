@@ -164,6 +164,7 @@ def test_a_signed_bundle_loads_nothing_the_key_did_not_sign(origin_copy: Path, t
     assert "signed with the key (HMAC-SHA256 of bundle.json)" in done.stdout
     served = open_bundle(bundle, key_file.read_bytes().strip())
     assert served.release.origin == f"bundle {bundle} (signature verified)"
+    assert served.release.verified and not open_bundle(bundle).release.verified
 
     ran = tmp_path / "the-planted-code-ran"
     model = pickle.dumps(_Planted(str(ran)))

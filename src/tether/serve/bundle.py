@@ -260,6 +260,7 @@ def open_bundle(directory: Path, key: bytes | None = None) -> Served:
         model_md5=model_info["md5"],
         manifest=manifest,
         origin=f"bundle {directory} ({trust})",
+        verified=key is not None,  # with a key, _check_signature passed or raised
     )
     schema = None
     if index.get("schema"):

@@ -37,7 +37,8 @@ class Release:
     model_md5: str  # as the manifest and dvc.lock record it
     manifest: dict[str, Any]
     stage: str | None = None  # the stage the served reference names, if any
-    origin: str = "registry"  # "registry", or "bundle DIR"
+    origin: str = "registry"  # "registry", or "bundle DIR (how far it is trusted)"
+    verified: bool = True  # False: a bundle served without its signature checked
 
     @property
     def label(self) -> str:

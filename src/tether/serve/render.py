@@ -19,7 +19,7 @@ def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: flo
     ]
     if served.schema.source != "recorded":
         lines.append(f"input schema {served.schema.source}")
-    if "unverified" in r.origin:
+    if not r.verified:
         lines.append(
             "WARNING: the bundle is unverified: whoever could write its directory could have "
             "replaced the model (a pickle runs code as it loads) and its hashes; export it "
