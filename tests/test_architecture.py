@@ -181,3 +181,63 @@ def test_import_contracts_hold() -> None:
     proc = run(BIN / "lint-imports", cwd=SRC.parents[1], check=False)
     assert "Contracts: 2 kept, 0 broken." in proc.stdout, proc.stdout
     assert proc.returncode == 0
+
+
+# The domains the command layer drives, each through its api module and its
+# renderers (report's Markdown body is one); the shared readers and backends below
+# them (revisions, registry, errors...) are doors any layer may use.
+DOMAINS = (
+    "metrics",
+    "pipeline",
+    "release",
+    "verify",
+    "replay",
+    "monitor",
+    "tune",
+    "report",
+    "serve",
+)
+FACING = {"api", "render", "markdown"}
+
+
+def _tether_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import of a tether module in ``path``, a
+    ``from tether.X import Y`` counted as ``tether.X.Y`` when Y is a module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.startswith("tether.")]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tether."):
+            base = node.module or ""
+            for alias in node.names:
+                as_module = f"{base}.{alias.name}"
+                is_module = (SRC.parent / (as_module.replace(".", "/") + ".py")).exists()
+                found.append((node.lineno, as_module if is_module else base))
+    return found
+
+
+def reaches_past_api(path: Path) -> list[str]:
+    """``file:line module`` for each import of a domain module other than its api
+    or a renderer."""
+    hits = []
+    for line, module in _tether_imports(path):
+        parts = module.split(".")
+        if len(parts) >= 3 and parts[1] in DOMAINS and parts[2] not in FACING:
+            hits.append(f"{path.name}:{line} {module}")
+    return hits
+
+
+def test_the_cli_reaches_each_domain_through_its_api() -> None:
+    for domain in DOMAINS:
+        assert (SRC / domain / "api.py").is_file(), f"tether.{domain} has no api.py"
+    found = [hit for path in sorted((SRC / "cli").glob("*.py")) for hit in reaches_past_api(path)]
+    assert found == []
+
+
+def test_the_api_check_sees_a_reach_past_it(tmp_path: Path) -> None:
+    module = tmp_path / "cmd.py"
+    module.write_text(
+        "from tether.tune.api import tune\nfrom tether.tune import render\n"
+        "from tether.tune.study import apply\nfrom tether.tune import board\n"
+    )
+    assert reaches_past_api(module) == ["cmd.py:3 tether.tune.study", "cmd.py:4 tether.tune.board"]

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from tests.helpers import git
 from tether.cli import app
-from tether.report import build, github
+from tether.report import api as report_api
+from tether.report import github
 from tether.report.model import Change, Report
 
 
@@ -30,7 +31,7 @@ def test_report_passes_its_flags_and_says_what_was_cut(runner, monkeypatch, tmp_
             base=base, head="workspace", base_commit="1" * 40, head_commit=None, params=params
         )
 
-    monkeypatch.setattr(build, "build_report", fake_build)
+    monkeypatch.setattr(report_api, "build_report", fake_build)
     monkeypatch.chdir(tmp_path)
     git(tmp_path, "init", "-q")
     out = tmp_path / "deep" / "report.md"
@@ -77,7 +78,7 @@ def _report_cli(monkeypatch, capsys, tmp_path: Path, *args: str) -> tuple[int, s
         built.append(base)
         return Report(base=base, head="workspace", base_commit="1" * 40, head_commit=None)
 
-    monkeypatch.setattr(build, "build_report", fake_build)
+    monkeypatch.setattr(report_api, "build_report", fake_build)
     git(tmp_path, "init", "-q")
     with pytest.raises(SystemExit) as exited:
         main(["report", "--base", "main", "-C", str(tmp_path), *args])
@@ -126,7 +127,7 @@ def test_comment_needs_exactly_one_way_to_name_the_pull_request(
     monkeypatch.setenv("GITHUB_TOKEN", "t")
     monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
     called = []
-    monkeypatch.setattr(github, "upsert_comment", lambda *a, **k: called.append(a))
+    monkeypatch.setattr(report_api, "upsert_comment", lambda *a, **k: called.append(a))
     neither = runner.invoke(app, ["comment", "--body-file", str(body)])
     repo_only = runner.invoke(
         app, ["comment", "--pr", "3", "--head-repo", "a/b", "--body-file", str(body)]
@@ -148,7 +149,7 @@ def test_comment_names_the_github_repository_with_github_repo(runner, monkeypatc
         seen.append((client.settings.repository, number, text))
         return github.CommentResult("created", client.settings.repository, number, 1, "", "bot", 0)
 
-    monkeypatch.setattr(github, "upsert_comment", fake_upsert)
+    monkeypatch.setattr(report_api, "upsert_comment", fake_upsert)
     given = runner.invoke(
         app, ["comment", "--pr", "3", "--github-repo", "fork/other", "--body-file", str(body)]
     )

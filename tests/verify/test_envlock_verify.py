@@ -13,7 +13,7 @@ from tests.conftest import PROJECT
 from tests.helpers import commit_all
 from tests.replay.conftest import SKLEARN_A, SKLEARN_B, tether_in, venv_b  # noqa: F401
 from tether.environment import EnvironmentDifference
-from tether.verify import VerifyResult
+from tether.verify.api import VerifyResult
 from tether.verify.explain import _environment_causes
 
 

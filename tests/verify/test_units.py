@@ -16,7 +16,7 @@ from tether.backends.git import GitRepo
 from tether.environment import capture, differences
 from tether.errors import ForgedManifest, UsageError
 from tether.registry.manifest import Manifest, in_tag, render
-from tether.verify import OutputComparison, VerifyResult, parse_tolerance
+from tether.verify.api import OutputComparison, VerifyResult, parse_tolerance
 from tether.verify.compare import check_tolerances, compare_metrics, output_status, parse_metrics
 from tether.verify.manifest import from_manifest
 
@@ -306,7 +306,7 @@ def test_progress_bar_shows_markup_in_ref_and_stage_names_as_written() -> None:
 def test_command_exit_code_and_json_with_the_api_replaced(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import tether.verify
+    import tether.verify.api
     from tether.cli import app
 
     seen = {}
@@ -315,7 +315,7 @@ def test_command_exit_code_and_json_with_the_api_replaced(
         seen.update(kw, rev=rev, options=options)
         return _result("differs")
 
-    monkeypatch.setattr(tether.verify, "verify", fake_verify)
+    monkeypatch.setattr(tether.verify.api, "verify", fake_verify)
     init_repo(tmp_path / "repo", dvc=False)
     runner = CliRunner()
     out = runner.invoke(
@@ -368,10 +368,10 @@ def test_nan_metric_reproduced_as_nan_is_exact_and_shown_as_a_value() -> None:
 def test_verify_json_writes_nan_as_diff_json_does(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import tether.verify
+    import tether.verify.api
     from tether.cli import app
 
-    monkeypatch.setattr(tether.verify, "verify", lambda root, rev, options, **kw: _nan_result())
+    monkeypatch.setattr(tether.verify.api, "verify", lambda root, rev, options, **kw: _nan_result())
     init_repo(tmp_path / "repo", dvc=False)
     out = CliRunner().invoke(app, ["verify", "v9", "--json", "-C", str(tmp_path / "repo")])
     assert out.exit_code == 0, out.output

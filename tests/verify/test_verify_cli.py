@@ -14,7 +14,7 @@ import yaml
 from tests.helpers import dvc, git, run, tether
 from tests.verify.conftest import Tiny
 from tether.errors import UsageError
-from tether.verify import VerifyOptions, parse_tolerance, verify
+from tether.verify.api import VerifyOptions, parse_tolerance, verify
 
 pytestmark = pytest.mark.slow
 

@@ -35,7 +35,7 @@ REPO = typer.Option(Path("."), "--repo", "-C", metavar="DIR", help="Use this rep
 def _write_html(path: Path, text: str) -> None:
     """Write the report atomically, readable as any new file is (the temporary file
     it is renamed from is private)."""
-    from tether.pipeline.atomic import write_bytes
+    from tether.pipeline.api import write_bytes
 
     write_bytes(path, text.encode("utf-8"))
     mask = os.umask(0)
@@ -78,7 +78,7 @@ def drift_command(
     --fail-on-drift when it does; 2 for a batch that cannot be read.
     """
     from tether.monitor import render
-    from tether.monitor.drift import drift
+    from tether.monitor.api import drift
 
     report = drift(repo_root(repo), ref, data, exact=exact)
     if html is not None:
@@ -155,7 +155,7 @@ def perf_command(
     --chunk or --by, metrics and drift are shown per chunk too.
     """
     from tether.monitor import render
-    from tether.monitor.perf import perf
+    from tether.monitor.api import perf
 
     if chunk is not None and by is not None:
         raise typer.BadParameter("give --chunk or --by, not both")

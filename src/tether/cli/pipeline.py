@@ -42,7 +42,7 @@ def run_command(
     forced. A stage whose own command fails exits 4; DVC, git or a remote failing, 3.
     """
     from tether.pipeline import render
-    from tether.pipeline.run import StageEvent, run
+    from tether.pipeline.api import StageEvent, run
 
     if reset and overrides:
         raise UsageError(
@@ -78,7 +78,7 @@ def check_command(
     dvc.lock, or uncommitted files that stages depend on.
     """
     from tether.pipeline import render
-    from tether.pipeline.check import check
+    from tether.pipeline.api import check
 
     result = check(repo_root(repo))
     if as_json:

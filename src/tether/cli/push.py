@@ -31,7 +31,7 @@ def push_command(
     neither the local cache nor the DVC remote, no tag is pushed (exit 3). Run it
     after pointing the DVC remote at shared storage to move old releases' data.
     """
-    from tether.release.push import push
+    from tether.release.api import push
 
     done = push(repo_root(repo), remote=remote, dvc_remote=dvc_remote)
     if as_json:

@@ -14,7 +14,7 @@ from tether.cli.app import app, repo_root
 from tether.cli.output import out, print_json
 
 if TYPE_CHECKING:
-    from tether.release.actions import StageChange
+    from tether.release.api import StageChange
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON.")
@@ -116,9 +116,9 @@ def release_command(
     remote (release pushes them). The first version is v0.1.0; later ones bump
     the patch unless --bump or --version says otherwise.
     """
-    from tether.monitor.reference import store_profile
+    from tether.monitor.api import store_profile
     from tether.release import render
-    from tether.release.actions import Names, release
+    from tether.release.api import Names, release
 
     names = Names(name, version)  # checked before anything touches git
     done = release(
@@ -155,7 +155,7 @@ def promote_command(
     repo: Path = REPO_OPTION,
 ) -> None:
     """Put a released version in a stage (tag NAME#STAGE#N)."""
-    from tether.release.actions import Names, promote
+    from tether.release.api import Names, promote
 
     names = Names(name, version, stage)
     _print_change(promote(repo_root(repo), names, push=push), as_json)
@@ -174,7 +174,7 @@ def rollback_command(
     Rolling back again goes further back (v3 -> v2 -> v1), never to a version
     that was rolled back from. Errors if no earlier version held the stage.
     """
-    from tether.release.actions import Names, rollback
+    from tether.release.api import Names, rollback
 
     names = Names(name, stage=stage)
     _print_change(rollback(repo_root(repo), names, push=push), as_json)
@@ -193,7 +193,7 @@ def unassign_command(
     As in GTO, the stage then falls back to the version assigned to it before,
     if that one was never unassigned; `tether show` says which.
     """
-    from tether.release.actions import Names, unassign
+    from tether.release.api import Names, unassign
 
     names = Names(name, stage=stage)
     _print_change(unassign(repo_root(repo), names, push=push), as_json)
@@ -214,7 +214,7 @@ def deregister_command(
     manifest stays readable (`tether manifest NAME@vX.Y.Z`).
     """
     from tether.release import render
-    from tether.release.actions import Names, deregister
+    from tether.release.api import Names, deregister
 
     names = Names(name, version)
     done = deregister(repo_root(repo), names, push=push)

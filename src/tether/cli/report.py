@@ -112,7 +112,7 @@ def report_command(
     the gates of the base revision (a pull request cannot loosen them).
     """
     from tether.report import render
-    from tether.report.build import build_report
+    from tether.report.api import build_report
     from tether.report.markdown import render as markdown
 
     if output is not None and output.is_dir():
@@ -193,7 +193,7 @@ def comment_command(
     is that commit (a workflow_run event names none for pull requests from forks).
     """
     from tether.report import render
-    from tether.report.github import (
+    from tether.report.api import (
         GitHubClient,
         find_pull_request,
         settings_from_env,
@@ -222,7 +222,7 @@ def comment_command(
 def _write(path: Path, body: str) -> None:
     """Write the report as every tether file is written (tether.pipeline.atomic):
     a reader sees the old file or the new one, never half of one."""
-    from tether.pipeline.atomic import write_bytes
+    from tether.pipeline.api import write_bytes
 
     try:
         write_bytes(path, body.encode("utf-8"))

@@ -14,7 +14,7 @@ from tether.cli.output import err, out, print_json
 from tether.errors import UsageError
 
 if TYPE_CHECKING:
-    from tether.serve.model import Served
+    from tether.serve.api import Served
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 BUNDLE_OPTION = typer.Option(

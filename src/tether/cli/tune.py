@@ -17,7 +17,7 @@ from tether.cli.output import console, err, error, out, print_json, print_table
 from tether.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
-    from tether.tune.study import Progress
+    from tether.tune.api import Progress
 
 
 class _SweepByDefault(TyperGroup):
@@ -121,7 +121,7 @@ def run_command(
     sweep writes nothing. Running the same command again resumes the study.
     """
     from tether.tune import render
-    from tether.tune.study import Options, tune
+    from tether.tune.api import Options, tune
 
     options = Options(
         sweep=tuple(sweep),
@@ -166,7 +166,7 @@ def show_command(
 ) -> None:
     """The leaderboard: one row per trial with its overrides, metrics, state and duration."""
     from tether.tune import render
-    from tether.tune.board import leaderboard, sort_rows
+    from tether.tune.api import leaderboard, sort_rows
 
     if sum([md, as_json, as_csv]) > 1:
         raise typer.BadParameter("choose one of --md, --json, --csv")
@@ -196,8 +196,8 @@ def apply_command(
 ) -> None:
     """Put a trial in the work tree: its overrides, params.yaml, dvc.lock and metrics,
     and its outputs from the DVC cache (nothing is re-run)."""
+    from tether.tune.api import apply
     from tether.tune.render import against_baseline
-    from tether.tune.study import apply
 
     board, row = apply(repo_root(repo), trial, study, storage)
     out(f"applied trial {row.number} ({row.experiment}): {' '.join(row.overrides)}")
@@ -219,6 +219,6 @@ def worker_command(
 ) -> None:
     """Run the trials read on stdin in the current worktree, one after another, and
     answer each with its outcome on stdout (started by `tether tune`)."""
-    from tether.tune.trial import serve_trials
+    from tether.tune.api import serve_trials
 
     serve_trials(Path.cwd(), baseline, metric, log)

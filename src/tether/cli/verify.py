@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from tether.replay.api import ReplayOptions, ReplayResult
-    from tether.verify import VerifyOptions, VerifyResult
+    from tether.verify.api import VerifyOptions, VerifyResult
 
 
 def _progress_console() -> Console:
@@ -116,7 +116,7 @@ def verify_command(
     the stage is run twice to prove it nondeterministic). The worktree is removed
     afterwards, also on Ctrl-C. --cpu MODEL: the stages on that CPU, emulated by
     qemu-user; --env: in the environment the release recorded (`tether env REF`)."""
-    from tether.verify import VerifyOptions, parse_tolerance
+    from tether.verify.api import VerifyOptions, parse_tolerance
 
     tolerances = tuple(parse_tolerance(t) for t in tolerance or [])
     options = VerifyOptions(from_remote or remote is not None, remote, tolerances, keep, cpu)
@@ -133,8 +133,8 @@ def verify_command(
 def _report(done: VerifyResult | ReplayResult, as_json: bool) -> None:
     """Print verify's report (headed by what was replayed, after --env); a result
     that is not ok ends in CheckFailed (exit 1)."""
+    from tether.replay import render as replay_render
     from tether.replay.api import ReplayResult
-    from tether.replay.render import replay_header
     from tether.verify import render
 
     result = done.verify if isinstance(done, ReplayResult) else done
@@ -142,7 +142,7 @@ def _report(done: VerifyResult | ReplayResult, as_json: bool) -> None:
         print_json(done.to_dict() if isinstance(done, ReplayResult) else render.as_json(result))
     else:
         if isinstance(done, ReplayResult):
-            for line in replay_header(done):
+            for line in replay_render.replay_header(done):
                 output.out(line)
         render.terminal(result, output.console())
     if result.equivalent:
@@ -168,8 +168,7 @@ def _replay_options(
                 f"Replay the release's environment: tether verify {ref} --env ...",
             )
         return None
-    from tether.replay.api import ReplayOptions
-    from tether.replay.install import IndexOptions
+    from tether.replay.api import IndexOptions, ReplayOptions
 
     index = IndexOptions(tuple(find_links or ()), index_url, no_index)
     return ReplayOptions(python=python, partial=partial, index=index)
@@ -182,7 +181,8 @@ def _run_with_progress(
     options: VerifyOptions,
     replay: ReplayOptions | None = None,
 ) -> VerifyResult | ReplayResult:
-    from tether.verify import render, verify
+    from tether.verify import render
+    from tether.verify.api import verify
 
     with render.progress_bar(console) as progress:
         on_event = render.ProgressView(progress, console, ref)

@@ -29,8 +29,8 @@ from tether.replay import envs
 from tether.replay import lock as locks
 from tether.replay.install import IndexOptions
 from tether.revisions import Target, target
-from tether.verify import Event, VerifyOptions, VerifyResult
-from tether.verify import verify as verify_commit
+from tether.verify.api import Event, VerifyOptions, VerifyResult
+from tether.verify.api import verify as verify_commit
 from tether.verify.reproduce import EventKind, EventState
 
 # What a manifest made before whole-environment locks holds, and what it lacks.
