@@ -3,10 +3,11 @@ the timed commands run in, compiling tether's bytecode before timing, and buildi
 a copy of the example project from its template files.
 
 Compile tether's modules to bytecode before timing anything:
-An installed package has its bytecode written once (pip compiles site-packages);
-tether is installed editable, and where PYTHONDONTWRITEBYTECODE is set every timed
-command would compile tether's sources again (about 30 ms a run) while DVC and GTO
-load theirs from site-packages. Writing the .pyc files first compares like with like.
+An installed package has its bytecode written once (`make setup` runs uv sync with
+--compile-bytecode, as pip compiles site-packages by default); tether is installed
+editable, and where PYTHONDONTWRITEBYTECODE is set every timed command would compile
+tether's sources again (about 30 ms a run) while DVC and GTO load theirs from
+site-packages. Writing the .pyc files first compares like with like.
 """
 
 from __future__ import annotations

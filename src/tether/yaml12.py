@@ -4,11 +4,15 @@
 hundreds of locks) with the YAML 1.2 core-schema scalar rules DVC's ruamel loader
 follows. PyYAML implements YAML 1.1, where ``1e-3`` is a string and ``yes``/``on``
 are booleans; ``Yaml12Loader`` swaps in YAML 1.2's rules for booleans, nulls,
-integers and floats, so values come out as DVC sees them. ``load_strings`` keeps
+integers and floats, so values come out as DVC sees them (``loader()`` gives it). ``load_strings`` keeps
 every scalar a string (for files whose values are all names, as GTO's ``.gto``).
 A file larger than ``MAX_YAML_BYTES``, or whose aliases expand beyond
 ``MAX_YAML_NODES`` nodes (a "billion laughs" document on an untrusted branch), is
 refused by both.
+
+PyYAML is imported on the first file read, not with this module: importing it and
+setting up the loader costs about 10 ms of start-up that commands reading no YAML
+(``tether show`` in a project without a ``.gto`` file) need not pay.
 
 Every YAML file tether reads goes through here: DVC's files (``tether.dvcfiles``),
 params and metrics files (``tether.formats``), the registry's ``.gto`` and
@@ -17,10 +21,9 @@ artifacts index, tether's own overrides.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-
-import yaml
 
 from tether.errors import InvalidYaml
 
@@ -31,14 +34,6 @@ MAX_YAML_NODES = 1_000_000
 
 # --- the YAML 1.2 loader ---------------------------------------------------------
 
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class Yaml12Loader(_BaseLoader):  # type: ignore[misc,valid-type]
-    """PyYAML's C safe loader with YAML 1.2 core-schema scalar resolution."""
-
-
-Yaml12Loader.yaml_implicit_resolvers = {}
 _RESOLVERS = [
     ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     ("tag:yaml.org,2002:null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
@@ -54,13 +49,35 @@ _RESOLVERS = [
         list("-+0123456789."),
     ),
 ]
-for _tag, _pattern, _first in _RESOLVERS:
-    Yaml12Loader.add_implicit_resolver(_tag, re.compile(_pattern), _first)
-# Dates stay as YAML 1.1 defines them (ruamel resolves them too).
-for _first, _rules in yaml.SafeLoader.yaml_implicit_resolvers.items():
-    for _tag, _regexp in _rules:
-        if _tag == "tag:yaml.org,2002:timestamp":
-            Yaml12Loader.add_implicit_resolver(_tag, _regexp, [_first])
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+@functools.cache
+def _yaml() -> Any:
+    """PyYAML, imported on first use (see the module's docstring)."""
+    import yaml
+
+    return yaml
+
+
+@functools.cache
+def loader() -> Any:
+    """PyYAML's C safe loader with YAML 1.2 core-schema scalar resolution."""
+    yaml = _yaml()
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    yaml12: Any = type("Yaml12Loader", (base,), {"__doc__": loader.__doc__})
+    yaml12.yaml_implicit_resolvers = {}
+    for tag, pattern, first in _RESOLVERS:
+        yaml12.add_implicit_resolver(tag, re.compile(pattern), first)
+    # Dates stay as YAML 1.1 defines them (ruamel resolves them too).
+    for first, rules in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        for tag, regexp in rules:
+            if tag == _TIMESTAMP:
+                yaml12.add_implicit_resolver(tag, regexp, [first])
+    yaml12.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    yaml12.add_constructor("tag:yaml.org,2002:float", _construct_float)
+    yaml12.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+    return yaml12
 
 
 def _construct_int(loader: Any, node: Any) -> int:
@@ -85,11 +102,6 @@ def _construct_bool(loader: Any, node: Any) -> bool:
     return loader.construct_scalar(node).lower() == "true"
 
 
-Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-Yaml12Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
-Yaml12Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
-
-
 def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
     """How many nodes ``node`` stands for once every alias is expanded."""
     key = id(node)
@@ -99,6 +111,7 @@ def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
         return MAX_YAML_NODES + 1
     open_.add(key)
     total = 1
+    yaml = _yaml()
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             total += _expanded_nodes(k, sizes, open_) + _expanded_nodes(v, sizes, open_)
@@ -123,7 +136,7 @@ def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
 # from the C parser's events and resolves plain scalars with the same YAML 1.2
 # rules in one step. Anything else (an explicit tag, an anchor or alias, a
 # timestamp, a mapping or list as a key, several documents, a syntax error) raises
-# _Unusual and the document goes through Yaml12Loader, so both paths give the same
+# _Unusual and the document goes through the full loader(), so both paths give the same
 # values and errors.
 
 _INT_RE = re.compile(_RESOLVERS[2][1])
@@ -131,12 +144,19 @@ _FLOAT_RE = re.compile(_RESOLVERS[3][1])
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
 _BOOLS["FALSE"] = False
 _NULLS = frozenset(("~", "null", "Null", "NULL", ""))
-_TIMESTAMP_RE = next(
-    regexp
-    for rules in yaml.SafeLoader.yaml_implicit_resolvers.values()
-    for tag, regexp in rules
-    if tag == "tag:yaml.org,2002:timestamp"
-)
+
+
+@functools.cache
+def _timestamp_re() -> Any:
+    """PyYAML's own pattern for a YAML 1.1 date, which both paths keep."""
+    return next(
+        regexp
+        for rules in _yaml().SafeLoader.yaml_implicit_resolvers.values()
+        for tag, regexp in rules
+        if tag == _TIMESTAMP
+    )
+
+
 _NOT_YET = object()  # a mapping waiting for its next key
 
 
@@ -162,14 +182,14 @@ def _float_text(text: str) -> float:
 
 
 def _plain_scalar(text: str) -> Any:
-    """A plain (unquoted, untagged) scalar, resolved as Yaml12Loader resolves it."""
+    """A plain (unquoted, untagged) scalar, resolved as loader() resolves it."""
     first = text[:1]
     if first and first in "-+0123456789.":
         if _INT_RE.match(text):
             return _int_text(text)
         if _FLOAT_RE.match(text):
             return _float_text(text)
-        if _TIMESTAMP_RE.match(text):
+        if _timestamp_re().match(text):
             raise _Unusual
         return text
     if text in _BOOLS:
@@ -224,11 +244,10 @@ class _Builder:
             self.keys[-1] = _NOT_YET
 
 
-_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-
-
 def _load_plain(data: bytes | str) -> Any:
     """The document's values built from the C parser's events (see above)."""
+    yaml = _yaml()
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
     built = _Builder()
     documents = 0
     event: Any
@@ -241,7 +260,7 @@ def _load_plain(data: bytes | str) -> Any:
                 built.open(event, {})
             elif kind is yaml.SequenceStartEvent:
                 built.open(event, [])
-            elif kind in _ENDS:
+            elif kind in ends:
                 built.close()
             elif kind is yaml.AliasEvent:
                 raise _Unusual
@@ -262,6 +281,7 @@ def load_yaml(data: bytes | str, path: str) -> Any:
     """
     if len(data) > MAX_YAML_BYTES:
         raise InvalidYaml(path, f"larger than {MAX_YAML_BYTES} bytes")
+    yaml = _yaml()
     try:
         # Aliases need an anchor (&) and a star (*); files without both cannot
         # expand, and take the fast path straight to the C loader.
@@ -274,8 +294,8 @@ def load_yaml(data: bytes | str, path: str) -> Any:
             try:
                 return _load_plain(data)
             except _Unusual:
-                return yaml.load(data, Loader=Yaml12Loader)
-        return _counted_load(Yaml12Loader(data), path)
+                return yaml.load(data, Loader=loader())
+        return _counted_load(loader()(data), path)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InvalidYaml(path, reason) from None
@@ -286,6 +306,7 @@ def load_strings(data: bytes | str, path: str) -> Any:
     scalar is ever a boolean or a number), under the same caps as ``load_yaml``."""
     if len(data) > MAX_YAML_BYTES:
         raise InvalidYaml(path, f"larger than {MAX_YAML_BYTES} bytes")
+    yaml = _yaml()
     try:
         return _counted_load(yaml.BaseLoader(data), path)
     except (yaml.YAMLError, ValueError, RecursionError) as exc:

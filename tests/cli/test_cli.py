@@ -55,6 +55,28 @@ def test_help_does_not_import_heavy_libraries():
     assert "HEAVY=\n" in out.stdout
 
 
+def test_show_reads_a_registry_without_importing_yaml(tmp_path):
+    """Only YAML files need PyYAML (about 10 ms of start-up): a registry read in a
+    project without a .gto file must not import it, and reads a .gto file with it."""
+    git = ["git", "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "one"], check=True)
+    subprocess.run([*git, "tag", "-a", "model@v0.0.1", "-m", "Registering"], check=True)
+    code = (
+        "import sys\n"
+        "from tether.cli import main\n"
+        "try:\n    main(['show', '--json'])\nexcept SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "print('YAML=' + str('yaml' in sys.modules))\n"
+    )
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert '"model"' in out.stdout and "YAML=False" in out.stdout
+    (tmp_path / ".gto").write_text("stages: [dev, prod]\n")
+    out = subprocess.run(run, cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert '"model"' in out.stdout and "YAML=True" in out.stdout
+
+
 def test_outside_a_repository_is_a_usage_error(tmp_path):
     proc = tether(tmp_path, "check")
     assert proc.returncode == 2

@@ -1,5 +1,5 @@
 """load_yaml's fast path (values built from the C parser's events) gives exactly
-what Yaml12Loader gives, and hands every unusual document over to it."""
+what yaml12.loader() gives, and hands every unusual document over to it."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _same(a: object, b: object) -> bool:
 
 @pytest.mark.parametrize("text", DOCUMENTS)
 def test_fast_path_equals_the_full_loader(text: str) -> None:
-    expected = yaml.load(text, Loader=yaml12.Yaml12Loader)
+    expected = yaml.load(text, Loader=yaml12.loader())
     assert _same(yaml12.load_yaml(text, "x.yaml"), expected)
     assert _same(yaml12.load_yaml(text.encode(), "x.yaml"), expected)
 
@@ -55,13 +55,13 @@ def test_fast_path_equals_the_full_loader(text: str) -> None:
 def test_the_project_lock_takes_the_fast_path_and_reads_the_same() -> None:
     data = (PROJECT / "dvc.lock").read_bytes()
     fast = yaml12._load_plain(data)  # no _Unusual: a lock needs no fallback
-    assert _same(fast, yaml.load(data, Loader=yaml12.Yaml12Loader))
+    assert _same(fast, yaml.load(data, Loader=yaml12.loader()))
 
 
 @pytest.mark.parametrize("text", ["a: [1, 2\n", "a: 1\n---\nb: 2\n", "? [a]\n: 1\n", "a: b: c\n"])
 def test_bad_or_unusual_documents_get_the_full_loaders_verdict(text: str) -> None:
     try:
-        expected = yaml.load(text, Loader=yaml12.Yaml12Loader)
+        expected = yaml.load(text, Loader=yaml12.loader())
     except yaml.YAMLError:
         with pytest.raises(InvalidYaml):
             yaml12.load_yaml(text, "x.yaml")
