@@ -164,6 +164,23 @@ def test_a_fetch_that_never_answers_is_stopped_with_its_children(
     assert [name for name in left if name.startswith("git")] == []
 
 
+@pytest.mark.parametrize(
+    ("poll", "fetch_timeout", "degraded_after"),
+    [
+        (1.0, 30.0, 10.0),  # the review's case: at --poll 1, 25 s with no check is degraded
+        (2.0, 30.0, 10.0),  # the defaults
+        (0.5, 1.0, 2.5),  # a short fetch timeout: the timeout and three polls
+        (60.0, 30.0, 180.0),  # a slow poll: three of them
+    ],
+)
+def test_health_turns_degraded_after_a_few_polls_without_a_check(
+    poll: float, fetch_timeout: float, degraded_after: float
+) -> None:
+    from tether.serve.follow import stale_after
+
+    assert stale_after(poll, fetch_timeout) == degraded_after
+
+
 def test_health_is_degraded_while_the_remote_hangs_and_recovers(
     clone: Path, origin_copy: Path
 ) -> None:

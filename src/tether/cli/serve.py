@@ -14,7 +14,7 @@ from tether.cli.output import err, out, print_json
 from tether.errors import UsageError
 
 if TYPE_CHECKING:
-    from tether.serve.api import Served
+    from tether.serve.api import Served, ServeOptions
 
 REPO_OPTION = typer.Option(Path("."), "--repo", "-C", help="Use this repository.")
 BUNDLE_OPTION = typer.Option(
@@ -100,8 +100,7 @@ def serve_command(
     input or a port that cannot be bound (in use: --port 0 takes a free one); 3
     the model's bytes are corrupted or could not be fetched.
     """
-    from tether.serve import render
-    from tether.serve.api import ServeOptions, serve
+    from tether.serve.api import ServeOptions
 
     if (ref is None) == (bundle is None):
         raise UsageError(
@@ -124,8 +123,19 @@ def serve_command(
         dvc_remote=dvc_remote,
     )
 
+    _serve(options)
+
+
+def _serve(options: ServeOptions) -> None:
+    from tether.serve import render
+    from tether.serve.api import serve, unkeyed
+
+    if unkeyed(options):  # said before the model is unpickled
+        for line in render.unkeyed_lines():
+            err(line)
+
     def ready(served: Served, bound: int) -> None:
-        for line in render.ready_lines(served, host, bound, ref, options.poll):
+        for line in render.ready_lines(served, options.host, bound, options.ref, options.poll):
             err(line)
 
     serve(options, on_ready=ready)

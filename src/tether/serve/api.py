@@ -77,6 +77,15 @@ def build(options: ServeOptions) -> FastAPI:
     return create_app(holder, limits=limits, follower=follower, metrics=metrics, ref=options.ref)
 
 
+def unkeyed(options: ServeOptions) -> bool:
+    """A bundle to be served with no key: its model will be unpickled unverified."""
+    return (
+        options.bundle is not None
+        and options.key_file is None
+        and not os.environ.get(bundle.KEY_VARIABLE)
+    )
+
+
 def worker_app() -> FastAPI:
     """The app of one worker process under ``--workers N`` (uvicorn's factory)."""
     return build(ServeOptions(**json.loads(os.environ[OPTIONS_VARIABLE])))

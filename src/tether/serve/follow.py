@@ -42,6 +42,14 @@ def git_remote(root: Path) -> str | None:
     return remotes[0] if len(remotes) == 1 else None
 
 
+def stale_after(poll: float, fetch_timeout: float) -> float:
+    """Seconds without a successful registry check before /health says degraded: three
+    polls, at least 10 s so that one slow fetch does not flap it, and never longer
+    than a fetch is allowed plus three polls. (At --poll 1 with the default 30 s
+    fetch timeout, a remote that never answers is degraded after 10 s, not 33 s.)"""
+    return min(fetch_timeout + 3 * poll, max(3 * poll, 10.0))
+
+
 class RegistryFollower:
     def __init__(
         self,
@@ -66,7 +74,7 @@ class RegistryFollower:
         # a release that failed to load is tried again after this long, not every poll
         self.retry_after = retry_after if retry_after is not None else max(10.0, 10 * poll)
         self.fetch_timeout = fetch_timeout
-        self.stale_after = fetch_timeout + 3 * poll
+        self.stale_after = stale_after(poll, fetch_timeout)
         self._started_at: float | None = None
         self._failed: tuple[str, str, float] | None = None  # (tag, md5, when)
         self._stop = threading.Event()

@@ -28,6 +28,14 @@ def ready_lines(served: Served, host: str, port: int, ref: str | None, poll: flo
     return lines
 
 
+def unkeyed_lines() -> list[str]:
+    """Printed before an unkeyed bundle's model is unpickled: the risk comes then."""
+    return [
+        "WARNING: no bundle key (--key-file KEY or $TETHER_BUNDLE_KEY): the model is "
+        "unpickled without proof that `tether export` wrote it"
+    ]
+
+
 def export_lines(done: Exported) -> list[str]:
     r = done.release
     held = f"in {r.artifact}#{r.stage}, " if r.stage else ""
