@@ -241,6 +241,16 @@ def test_apply_best_restores_outputs_and_diff_reads_the_trial(tiny: Path, tmp_pa
     assert "`git stash`" in refused.stderr
     assert (tiny / "params.yaml").read_text() == params + "# my uncommitted note\n"
     (tiny / "params.yaml").write_text(params)
+    # So is a cached output edited since dvc.lock recorded it (git does not see it).
+    model = (tiny / "model.txt").read_bytes()
+    (tiny / "model.txt").write_bytes(b"my hand-made model\n")
+    refused = tether(tiny, "tune", "apply", "best")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "would overwrite uncommitted changes to model.txt; nothing was changed" in (
+        refused.stderr
+    )
+    assert (tiny / "model.txt").read_bytes() == b"my hand-made model\n"
+    (tiny / "model.txt").write_bytes(model)
     applied = tether(tiny, "tune", "apply", "best")
     assert applied.returncode == 0, applied.stderr
     assert "applied trial 1 (a-1): x=3" in applied.stdout

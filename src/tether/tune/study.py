@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tether import dvcfiles
 from tether.backends import dvc
 from tether.backends.git import GitRepo
+from tether.backends.hashing import output_md5
 from tether.backends.process import SignalGuard, signals_forwarded, sigterm_as_interrupt
 from tether.errors import ExternalError, UsageError
 from tether.metrics.api import snapshot
@@ -560,9 +562,11 @@ def apply(
 def _refuse_to_overwrite(git: GitRepo, commit: str, experiment: str) -> None:
     """UsageError when applying ``commit`` would overwrite uncommitted work: DVC 3's
     ``exp apply`` always forces (its ``--no-force`` is gone), so a params.yaml edited
-    since the last commit would be replaced without a word."""
+    since the last commit, or a model file edited by hand since dvc.lock recorded it,
+    would be replaced without a word."""
     written = git.paths_between("HEAD", commit)
     dirty = sorted({path for _, path in git.changed_paths(written)}) if written else []
+    dirty += _edited_outputs(git, commit)
     if dirty:
         shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
         raise UsageError(
@@ -570,6 +574,25 @@ def _refuse_to_overwrite(git: GitRepo, commit: str, experiment: str) -> None:
             "nothing was changed",
             "Commit them (`git commit`) or set them aside (`git stash`), then apply again.",
         )
+
+
+def _edited_outputs(git: GitRepo, commit: str) -> list[str]:
+    """The cached outputs (git-ignored, so not in git's status) that the trial
+    changes and whose bytes in the work tree are no longer what HEAD's dvc.lock
+    recorded: ``exp apply`` would check the trial's out over them."""
+    head = git.head()
+    if head is None:
+        return []
+    trial = {o.path: o.md5 for stage in dvcfiles.read(git.root, commit).stages for o in stage.outs}
+    edited = []
+    for stage in dvcfiles.read(git.root, head).stages:
+        for out in stage.outs:
+            if not out.cache or out.md5 is None or trial.get(out.path) == out.md5:
+                continue
+            here = output_md5(git.root / out.path, legacy=out.legacy)
+            if here is not None and here != out.md5:
+                edited.append(out.path)
+    return sorted(edited)
 
 
 def experiment_names(git: GitRepo) -> dict[str, str]:
