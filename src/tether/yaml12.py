@@ -3,9 +3,10 @@
 ``load_yaml`` is PyYAML's C loader (fast enough for ``tether history`` to parse
 hundreds of locks) with the YAML 1.2 core-schema scalar rules DVC's ruamel loader
 follows. PyYAML implements YAML 1.1, where ``1e-3`` is a string and ``yes``/``on``
-are booleans; ``Yaml12Loader`` swaps in YAML 1.2's rules for booleans, nulls,
-integers and floats, so values come out as DVC sees them (``loader()`` gives it). ``load_strings`` keeps
-every scalar a string (for files whose values are all names, as GTO's ``.gto``).
+are booleans; the loader ``loader()`` builds swaps in YAML 1.2's rules for
+booleans, nulls, integers and floats, so values come out as DVC sees them.
+``load_strings`` keeps every scalar a string (for files whose values are all names,
+as GTO's ``.gto``).
 A file larger than ``MAX_YAML_BYTES``, or whose aliases expand beyond
 ``MAX_YAML_NODES`` nodes (a "billion laughs" document on an untrusted branch), is
 refused by both.
@@ -111,13 +112,14 @@ def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
         return MAX_YAML_NODES + 1
     open_.add(key)
     total = 1
-    yaml = _yaml()
-    if isinstance(node, yaml.MappingNode):
+    # PyYAML's node classes name their kind in ``id``: no lookup of the lazily
+    # imported module for each of up to MAX_YAML_NODES nodes.
+    if node.id == "mapping":
         for k, v in node.value:
             total += _expanded_nodes(k, sizes, open_) + _expanded_nodes(v, sizes, open_)
             if total > MAX_YAML_NODES:
                 break
-    elif isinstance(node, yaml.SequenceNode):
+    elif node.id == "sequence":
         for item in node.value:
             total += _expanded_nodes(item, sizes, open_)
             if total > MAX_YAML_NODES:
@@ -136,8 +138,8 @@ def _expanded_nodes(node: Any, sizes: dict[int, int], open_: set[int]) -> int:
 # from the C parser's events and resolves plain scalars with the same YAML 1.2
 # rules in one step. Anything else (an explicit tag, an anchor or alias, a
 # timestamp, a mapping or list as a key, several documents, a syntax error) raises
-# _Unusual and the document goes through the full loader(), so both paths give the same
-# values and errors.
+# _Unusual and the document goes through the full loader(), so both paths give the
+# same values and errors.
 
 _INT_RE = re.compile(_RESOLVERS[2][1])
 _FLOAT_RE = re.compile(_RESOLVERS[3][1])

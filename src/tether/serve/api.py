@@ -78,12 +78,12 @@ def build(options: ServeOptions) -> FastAPI:
 
 
 def unkeyed(options: ServeOptions) -> bool:
-    """A bundle to be served with no key: its model will be unpickled unverified."""
-    return (
-        options.bundle is not None
-        and options.key_file is None
-        and not os.environ.get(bundle.KEY_VARIABLE)
-    )
+    """A bundle to be served with no key: its model will be unpickled unverified.
+    The key is found as ``build`` finds it (``bundle.load_key``: a key too short is
+    a UsageError here already)."""
+    if options.bundle is None:
+        return False
+    return bundle.load_key(Path(options.key_file) if options.key_file else None) is None
 
 
 def worker_app() -> FastAPI:

@@ -584,12 +584,19 @@ def _edited_outputs(git: GitRepo, commit: str) -> list[str]:
     if head is None:
         return []
     trial = {o.path: o.md5 for stage in dvcfiles.read(git.root, commit).stages for o in stage.outs}
-    edited = []
-    for stage in dvcfiles.read(git.root, head).stages:
-        for out in stage.outs:
-            if not out.cache or out.md5 is None or trial.get(out.path) == out.md5:
-                continue
-            here = output_md5(git.root / out.path, legacy=out.legacy)
+    changing = [
+        out
+        for stage in dvcfiles.read(git.root, head).stages
+        for out in stage.outs
+        if out.cache and out.md5 is not None and trial.get(out.path) != out.md5
+    ]
+    if not changing:
+        return []
+    with dvc.open_repo(git.root) as repo:  # a directory's hash leaves out .dvcignore's
+        ignored = dvc.ignore_checker(repo)
+        edited = []
+        for out in changing:
+            here = output_md5(git.root / out.path, ignored, out.legacy)
             if here is not None and here != out.md5:
                 edited.append(out.path)
     return sorted(edited)
